@@ -1,0 +1,191 @@
+"""The typed, immutable configuration: one frozen dataclass per YAML section.
+
+Each field carries its own documentation and constraints in ``metadata`` (see ``setting``);
+the loader validates against them, ``jsonschema.py`` derives ``config/schema.json`` from
+them and the README's configuration reference is checked against them, so a key is
+described in exactly one place. Durations are seconds, sizes are bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+DEFAULT_CLOUD_URL = "https://cloud.xenonflare.com"
+EMBEDDED = "embedded"
+
+
+def setting(default: Any, doc: str, *, env: str | None = None, minimum: float | None = None,
+            maximum: float | None = None, choices: tuple[str, ...] | None = None,
+            kind: str | None = None, exclusive_minimum: bool = False) -> Any:
+    """A dataclass field with the facts the validator, the JSON Schema and the docs need.
+
+    ``kind`` refines the Python type: ``duration`` (seconds), ``bytes`` (accepts 512MiB),
+    ``listen`` (HOST:PORT), ``url``, ``secret`` (never printed).
+    """
+    meta = {"doc": doc, "env": env, "minimum": minimum, "maximum": maximum,
+            "choices": choices, "kind": kind, "exclusive_minimum": exclusive_minimum}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple or mapping factory for container defaults")
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudConfig:
+    """Where jobs come from and with which runner key(s)."""
+
+    base_url: str = setting(DEFAULT_CLOUD_URL, "XenonFlare cloud API base URL (no trailing slash). "
+                            "`embedded` starts the local emulator in-process, seeded with sample jobs.",
+                            env="RUNNER_API_BASE", kind="url")
+    token: str | None = setting(None, "Runner API key (`credentialId.secret`, Studio → Settings → Runners), "
+                                "shared by every worker.", env="RUNNER_TOKEN", kind="secret")
+    tokens: tuple[str, ...] = field(default=(), metadata={
+        "doc": "Instead of `token`: a list of runner keys; worker slot i uses tokens[i % len(tokens)]. "
+               "For a cloud that allows one lease per runner instance.",
+        "env": None, "minimum": None, "maximum": None, "choices": None, "kind": "secret",
+        "exclusive_minimum": False})
+    connect_timeout: float = setting(5.0, "Seconds to wait for a TCP/TLS connection to the cloud.",
+                                     minimum=0, exclusive_minimum=True, kind="duration")
+    read_timeout: float = setting(30.0, "Seconds to wait for a cloud answer once connected.",
+                                  minimum=0, exclusive_minimum=True, kind="duration")
+    max_attempts: int = setting(4, "Tries per cloud call (first try included) on 408/429/5xx/network errors.",
+                                minimum=1, maximum=20)
+
+    def token_for_slot(self, slot: int) -> str:
+        """The runner key worker ``slot`` leases with."""
+        if self.tokens:
+            return self.tokens[slot % len(self.tokens)]
+        return self.token or ""
+
+    def key_index(self, slot: int) -> int:
+        """Which key (0-based) slot ``slot`` uses: the lease gate keeps its state per key."""
+        return slot % len(self.tokens) if self.tokens else 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolConfig:
+    """The worker pool: size, leasing pace, restarts, recycling and shutdown."""
+
+    workers: int = setting(4, "Worker processes, each running one job at a time.", minimum=1, maximum=512)
+    poll_interval: float = setting(2.5, "Seconds between lease requests while the queue is empty, for the "
+                                   "whole pool (per runner key). `POLL_MS` sets it in milliseconds (min 500).",
+                                   env="POLL_MS", minimum=0.05, kind="duration")
+    lease_rate: float = setting(0.0, "Cap on lease requests per second for the pool (token bucket with "
+                                "burst = pool size). 0 = pool size per second.", minimum=0, kind="duration")
+    graceful_timeout: float = setting(60.0, "On SIGTERM, seconds in-flight jobs may run on before they are "
+                                      "failed with `runner shutting down`.", minimum=0, kind="duration")
+    max_job_attempts: int = setting(2, "Runs of one leased job when its worker dies mid-job (1 = never re-run).",
+                                    minimum=1, maximum=10)
+    job_timeout: float = setting(1800.0, "Seconds one job may take (context to complete) before it is failed.",
+                                 minimum=1, kind="duration")
+    max_jobs_per_worker: int = setting(0, "Recycle a worker after this many jobs (±10% jitter); 0 = never.",
+                                       minimum=0)
+    max_worker_memory: int = setting(0, "Recycle a worker after its job when its RSS exceeds this many bytes "
+                                     "(accepts 512MiB, 2GB); far over it (× memory_kill_factor) kill it "
+                                     "mid-job and recover the job. 0 = no limit.", minimum=0, kind="bytes")
+    memory_kill_factor: float = setting(1.5, "RSS above max_worker_memory × this kills the worker at once.",
+                                        minimum=1)
+    start_method: str = setting("forkserver", "How worker processes are started. forkserver and spawn are safe "
+                                "with the supervisor's threads; fork is faster but not thread-safe.",
+                                choices=("forkserver", "spawn", "fork"))
+    startsecs: float = setting(1.0, "A worker counts as healthy once it has been READY this long; crashes "
+                               "before that count toward parking the slot.", minimum=0, kind="duration")
+    boot_timeout: float = setting(120.0, "Seconds a worker may take to load its model and report READY.",
+                                  minimum=1, kind="duration")
+    hung_timeout: float = setting(60.0, "Seconds without a sign of life from a worker before it is TERMed "
+                                  "(then KILLed) as hung.", minimum=1, kind="duration")
+    kill_timeout: float = setting(5.0, "Seconds between TERM and KILL when stopping a worker.",
+                                  minimum=0.1, kind="duration")
+    restart_backoff: float = setting(0.5, "First delay before restarting a crashed worker; doubles per crash.",
+                                     minimum=0, kind="duration")
+    restart_backoff_max: float = setting(30.0, "Cap on the restart delay.", minimum=0, kind="duration")
+    crash_window: float = setting(60.0, "Window (seconds) in which crashes are counted for parking a slot.",
+                                  minimum=1, kind="duration")
+    max_crashes: int = setting(5, "Crashes within crash_window that park a slot (FATAL until SIGHUP).",
+                               minimum=1)
+    max_runtime: float = setting(0.0, "Stop the pool gracefully after this many seconds; 0 = run forever. "
+                                 "`RUNNER_JOB_MAX_RUNTIME_MS` sets it in milliseconds.",
+                                 env="RUNNER_JOB_MAX_RUNTIME_MS", minimum=0, kind="duration")
+    max_empty_polls: int = setting(0, "Stop the pool gracefully after this many empty lease answers in a row; "
+                                   "0 = never.", env="RUNNER_JOB_MAX_EMPTY_POLLS", minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """The model handle every worker creates once at boot."""
+
+    name: str = setting("openai-responses", "Model handle: openai-responses, openai-chat, builtin, or "
+                        "module:callable for your own handle.")
+    base_url: str = setting("https://api.openai.com/v1", "OpenAI-compatible base URL including /v1; "
+                            "the handles append /responses or /chat/completions.", env="OPENAI_BASE_URL",
+                            kind="url")
+    api_key: str | None = setting(None, "API key for the model endpoint.", env="OPENAI_API_KEY", kind="secret")
+    model: str = setting("gpt-5-mini", "Model name for jobs.", env="OPENAI_MODEL")
+    summary_model: str = setting("gpt-5-mini", "Model name for summarising older conversation.",
+                                 env="OPENAI_SUMMARY_MODEL")
+    connect_timeout: float = setting(10.0, "Seconds to connect to the model endpoint.", minimum=0,
+                                     exclusive_minimum=True, kind="duration")
+    read_timeout: float = setting(600.0, "Seconds to wait for one model answer.", minimum=0,
+                                  exclusive_minimum=True, kind="duration")
+    max_attempts: int = setting(4, "Tries per model call (first try included) on 408/409/429/5xx/network.",
+                                minimum=1, maximum=20)
+    latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
+                             kind="duration")
+    options: Mapping[str, Any] = field(default_factory=dict, metadata={
+        "doc": "Free-form options passed to a module:callable handle.", "env": None, "minimum": None,
+        "maximum": None, "choices": None, "kind": "mapping", "exclusive_minimum": False})
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    """The supervisor's HTTP endpoint: /metrics, /healthz, /readyz, /status."""
+
+    listen: str = setting("127.0.0.1:9464", "HOST:PORT for the metrics and health server (port 0 = any free "
+                          "port).", kind="listen")
+    multiproc_dir: str | None = setting(None, "Directory for prometheus_client's multiprocess files; wiped "
+                                        "at start. Default: a fresh temporary directory.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingConfig:
+    """Where the supervisor and every worker log to (workers' records reach the supervisor)."""
+
+    level: str = setting("info", "Log level.", choices=("debug", "info", "warning", "error"))
+    format: str = setting("text", "text for humans, json for one JSON object per line.", choices=("text", "json"))
+    file: str | None = setting(None, "Also append logs to this file.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    """The local cloud emulator, used when cloud.base_url is `embedded` (and by `xenon-runner emulator`)."""
+
+    listen: str = setting("127.0.0.1:0", "HOST:PORT the emulator listens on (port 0 = any free port).",
+                          kind="listen")
+    lease_seconds: float = setting(600.0, "Length of a lease; heartbeats extend it by this much.",
+                                   minimum=0.1, kind="duration")
+    max_leases_per_instance: int = setting(0, "Leases one runner key may hold at once; 0 = unlimited.",
+                                           minimum=0)
+    seed_jobs: int = setting(12, "Sample jobs enqueued at start (a mix of every deliverable kind).", minimum=0)
+    error_rate: float = setting(0.0, "Fault injection: share of requests answered 500.", minimum=0, maximum=1)
+    throttle_rate: float = setting(0.0, "Fault injection: share of requests answered 429 with Retry-After.",
+                                   minimum=0, maximum=1)
+    retry_after: float = setting(1.0, "Retry-After seconds sent with injected 429s.", minimum=0,
+                                 kind="duration")
+    drop_rate: float = setting(0.0, "Fault injection: share of connections closed without an answer.",
+                               minimum=0, maximum=1)
+    latency: float = setting(0.0, "Fault injection: seconds added to every answer.", minimum=0, kind="duration")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerConfig:
+    """The whole configuration, as loaded from YAML, env and flags."""
+
+    cloud: CloudConfig = field(default_factory=CloudConfig)
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
+
+    @property
+    def embedded_cloud(self) -> bool:
+        return self.cloud.base_url == EMBEDDED

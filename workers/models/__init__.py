@@ -1,0 +1,1 @@
+"""Model handles: the one object per worker that turns a conversation into model turns."""

@@ -1,0 +1,103 @@
+"""The contract between a job and a model: sessions of rounds, tool calls and their results.
+
+A worker creates its ``ModelHandle`` once, at boot, and reuses it for every job. Each job
+opens one ``ModelSession``; each ``send`` is one model round. The first round sends the
+user input; later rounds send the results of the tool calls the model made (and, during
+repair, an extra user text). How the history is carried (``previous_response_id`` for the
+Responses API, the whole message list for chat completions) is the session's business.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence, Union, runtime_checkable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolSpec:
+    """A function tool offered to the model: name, description and JSON Schema of arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCall:
+    """One function call the model asked for; ``arguments`` is the raw JSON text (may be malformed)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTurn:
+    """What one round produced: assistant text (may be empty) and tool calls (may be empty)."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserText:
+    """A user message: the job's model input, or a repair instruction."""
+
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolResult:
+    """The answer to one ``ToolCall``: ``output`` is the JSON text ``{"ok": ..., "detail": ...}``."""
+
+    call_id: str
+    output: str
+
+
+InputItem = Union[UserText, ToolResult]
+
+
+class ModelError(Exception):
+    """A model call failed for good (after the handle's own retries). ``reason`` is safe to log."""
+
+    def __init__(self, reason: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.code = code
+
+
+class ModelAuthError(ModelError):
+    """401/403 from the model endpoint: the API key is wrong or lacks access."""
+
+
+class ModelQuotaError(ModelError):
+    """429 ``insufficient_quota``: retrying cannot help until billing changes."""
+
+
+class ModelContextTooLong(ModelError):
+    """The input does not fit the model's context even after the handle's one trimmed retry."""
+
+
+@runtime_checkable
+class ModelSession(Protocol):
+    """One job's conversation with the model."""
+
+    def send(self, items: Sequence[InputItem], *, timeout: float | None = None) -> ModelTurn:
+        """Run one round. ``timeout`` (seconds) bounds the whole round including retries."""
+        ...
+
+
+@runtime_checkable
+class ModelHandle(Protocol):
+    """Created once per worker; opens one session per job."""
+
+    def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ModelSession:
+        ...
+
+    def summarize(self, text: str, *, instructions: str, max_chars: int, timeout: float | None = None) -> str:
+        """Summarise ``text`` (older conversation) into at most ``max_chars`` characters."""
+        ...
+
+    def close(self) -> None:
+        ...
