@@ -8,7 +8,7 @@ described in exactly one place. Durations are seconds, sizes are bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 DEFAULT_CLOUD_URL = "https://cloud.xenonflare.com"
 EMBEDDED = "embedded"
@@ -16,16 +16,19 @@ EMBEDDED = "embedded"
 
 def setting(default: Any, doc: str, *, env: str | None = None, minimum: float | None = None,
             maximum: float | None = None, choices: tuple[str, ...] | None = None,
-            kind: str | None = None, exclusive_minimum: bool = False) -> Any:
+            kind: str | None = None, exclusive_minimum: bool = False, allow_embedded: bool = False,
+            factory: Callable[[], Any] | None = None) -> Any:
     """A dataclass field with the facts the validator, the JSON Schema and the docs need.
 
     ``kind`` refines the Python type: ``duration`` (seconds), ``bytes`` (accepts 512MiB),
-    ``listen`` (HOST:PORT), ``url``, ``secret`` (never printed).
+    ``listen`` (HOST:PORT), ``url``, ``secret`` (never printed). ``factory`` builds a mutable
+    default (a fresh dict) instead of ``default``.
     """
     meta = {"doc": doc, "env": env, "minimum": minimum, "maximum": maximum,
-            "choices": choices, "kind": kind, "exclusive_minimum": exclusive_minimum}
-    if isinstance(default, (list, dict)):
-        raise TypeError("use a tuple or mapping factory for container defaults")
+            "choices": choices, "kind": kind, "exclusive_minimum": exclusive_minimum,
+            "allow_embedded": allow_embedded}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -35,14 +38,12 @@ class CloudConfig:
 
     base_url: str = setting(DEFAULT_CLOUD_URL, "XenonFlare cloud API base URL (no trailing slash). "
                             "`embedded` starts the local emulator in-process, seeded with sample jobs.",
-                            env="RUNNER_API_BASE", kind="url")
+                            env="RUNNER_API_BASE", kind="url", allow_embedded=True)
     token: str | None = setting(None, "Runner API key (`credentialId.secret`, Studio → Settings → Runners), "
                                 "shared by every worker.", env="RUNNER_TOKEN", kind="secret")
-    tokens: tuple[str, ...] = field(default=(), metadata={
-        "doc": "Instead of `token`: a list of runner keys; worker slot i uses tokens[i % len(tokens)]. "
-               "For a cloud that allows one lease per runner instance.",
-        "env": None, "minimum": None, "maximum": None, "choices": None, "kind": "secret",
-        "exclusive_minimum": False})
+    tokens: tuple[str, ...] = setting((), "Instead of `token`: a list of runner keys; worker slot i uses "
+                                      "tokens[i % len(tokens)]. For a cloud that allows one lease per runner "
+                                      "instance.", kind="secret")
     connect_timeout: float = setting(5.0, "Seconds to wait for a TCP/TLS connection to the cloud.",
                                      minimum=0, exclusive_minimum=True, kind="duration")
     read_timeout: float = setting(30.0, "Seconds to wait for a cloud answer once connected.",
@@ -70,7 +71,7 @@ class PoolConfig:
                                    "whole pool (per runner key). `POLL_MS` sets it in milliseconds (min 500).",
                                    env="POLL_MS", minimum=0.05, kind="duration")
     lease_rate: float = setting(0.0, "Cap on lease requests per second for the pool (token bucket with "
-                                "burst = pool size). 0 = pool size per second.", minimum=0, kind="duration")
+                                "burst = pool size). 0 = pool size per second.", minimum=0)
     graceful_timeout: float = setting(60.0, "On SIGTERM, seconds in-flight jobs may run on before they are "
                                       "failed with `runner shutting down`.", minimum=0, kind="duration")
     max_job_attempts: int = setting(2, "Runs of one leased job when its worker dies mid-job (1 = never re-run).",
@@ -130,9 +131,8 @@ class ModelConfig:
                                 minimum=1, maximum=20)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
-    options: Mapping[str, Any] = field(default_factory=dict, metadata={
-        "doc": "Free-form options passed to a module:callable handle.", "env": None, "minimum": None,
-        "maximum": None, "choices": None, "kind": "mapping", "exclusive_minimum": False})
+    options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",
+                                         factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,205 @@
+"""Turn one raw YAML/env value into the typed value a config field declares.
+
+The expectations come from the field's type and its ``setting`` metadata, and the same
+wording is used for every field, e.g. ``expected an integer ≥ 1, got "many"``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import Field
+from typing import Any, Mapping, Union, get_args, get_origin
+
+from workers.http.urls import insecure_url_problem
+
+from .sections import EMBEDDED
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_SIZE_FACTORS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,
+                 "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3,
+                 "t": 1024 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4}
+
+
+class FieldValueError(ValueError):
+    """The value does not fit the field; the message is the part after ``path: ``."""
+
+
+def convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
+    """The typed value for ``raw``, or FieldValueError saying what was expected."""
+    meta: Mapping[str, Any] = field.metadata
+    kind = meta.get("kind")
+    optional, base = _unwrap_optional(annotation)
+    if raw is None:
+        if optional:
+            return None
+        raise FieldValueError(f"expected {describe(field, annotation)}, got nothing (null)")
+    if kind == "secret":
+        try:
+            return _convert(field, base, raw)
+        except FieldValueError:
+            # Never echo a secret back, not even a malformed one.
+            raise FieldValueError(f"expected {describe(field, annotation)}, got a {type(raw).__name__} "
+                                  "(value hidden)") from None
+    return _convert(field, annotation, raw)
+
+
+def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
+    meta: Mapping[str, Any] = field.metadata
+    kind = meta.get("kind")
+    _, base = _unwrap_optional(annotation)
+    if kind == "bytes":
+        value: Any = _to_bytes(raw, field, annotation)
+    elif base is int:
+        value = _to_int(raw, field, annotation)
+    elif base is float:
+        value = _to_float(raw, field, annotation)
+    elif base is str:
+        value = _to_str(raw, field, annotation)
+    elif get_origin(base) is tuple:
+        value = _to_str_tuple(raw, field, annotation)
+    elif get_origin(base) in (Mapping, dict) or base is dict:
+        if not isinstance(raw, Mapping):
+            raise FieldValueError(f"expected a mapping of options, got {_show(raw)}")
+        value = dict(raw)
+    else:  # pragma: no cover - a new field type needs a converter here
+        raise TypeError(f"no converter for {annotation!r}")
+    _check_bounds(value, field, annotation)
+    return value
+
+
+def describe(field: Field[Any], annotation: Any) -> str:
+    """What a valid value looks like, in words: ``an integer ≥ 1``, ``one of text, json``."""
+    meta = field.metadata
+    _, base = _unwrap_optional(annotation)
+    if meta.get("choices"):
+        return "one of " + ", ".join(meta["choices"])
+    kind = meta.get("kind")
+    if kind == "listen":
+        return "HOST:PORT (e.g. 127.0.0.1:9464)"
+    if kind == "url":
+        return "an https:// URL (http:// only for loopback)"
+    if kind == "bytes":
+        noun = "a size in bytes (e.g. 536870912 or 512MiB)"
+    elif base is int:
+        noun = "an integer"
+    elif base is float:
+        noun = "a number of seconds" if kind == "duration" else "a number"
+    elif get_origin(base) is tuple:
+        return "a list of non-empty strings"
+    else:
+        return "a string"
+    return noun + _bounds_text(meta)
+
+
+def _bounds_text(meta: Mapping[str, Any]) -> str:
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if low is not None and high is not None:
+        return f" between {_num(low)} and {_num(high)}"
+    if low is not None:
+        return f" {'>' if meta.get('exclusive_minimum') else '≥'} {_num(low)}"
+    if high is not None:
+        return f" ≤ {_num(high)}"
+    return ""
+
+
+def _check_bounds(value: Any, field: Field[Any], annotation: Any) -> None:
+    meta = field.metadata
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(value)}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    low, high = meta.get("minimum"), meta.get("maximum")
+    too_low = low is not None and (value <= low if meta.get("exclusive_minimum") else value < low)
+    if too_low or (high is not None and value > high):
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(value)}")
+
+
+def _to_int(raw: Any, field: Field[Any], annotation: Any) -> int:
+    if isinstance(raw, bool):
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+\s*", raw):
+        return int(raw)
+    raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+
+
+def _to_float(raw: Any, field: Field[Any], annotation: Any) -> float:
+    value: float | None = None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value):
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+    return value
+
+
+def _to_str(raw: Any, field: Field[Any], annotation: Any) -> str:
+    if not isinstance(raw, str):
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+    kind = field.metadata.get("kind")
+    if kind == "url":
+        return _to_url(raw.strip(), field)
+    if kind == "listen":
+        return _to_listen(raw.strip())
+    return raw
+
+
+def _to_url(url: str, field: Field[Any]) -> str:
+    if url == EMBEDDED and field.metadata.get("allow_embedded"):
+        return url
+    problem = insecure_url_problem(url)
+    if problem:
+        raise FieldValueError(problem)
+    return url.rstrip("/")
+
+
+def _to_listen(text: str) -> str:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise FieldValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9464), got {_show(text)}")
+    return text
+
+
+def _to_str_tuple(raw: Any, field: Field[Any], annotation: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+    return tuple(raw)
+
+
+def _to_bytes(raw: Any, field: Field[Any], annotation: Any) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        match = _SIZE.match(raw)
+        if match:
+            unit = (match.group(2) or "").lower()
+            return int(float(match.group(1)) * _SIZE_FACTORS[unit])
+    raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+
+
+def _unwrap_optional(annotation: Any) -> tuple[bool, Any]:
+    args = get_args(annotation)
+    if get_origin(annotation) is Union or (args and type(None) in args and len(args) == 2):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and type(None) in args:
+            return True, rest[0]
+    return False, annotation
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value[:60] + ("…" if len(value) > 60 else ""), ensure_ascii=False)
+    if isinstance(value, (list, dict)):
+        return type(value).__name__
+    return json.dumps(value) if isinstance(value, (bool, int, float)) and math.isfinite(float(value)) else repr(value)

@@ -1,0 +1,177 @@
+"""Load the configuration: YAML file → ``${VAR}`` interpolation → env → flags → typed objects.
+
+Precedence is flag > env > YAML > default. Every problem found is collected and raised
+together as one ``ConfigError`` whose lines name the key path, so an operator fixes a file
+in one pass. Nothing here prints or exits; the CLI turns ``ConfigError`` into exit code 2.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from typing import Any, Mapping, get_type_hints
+
+import yaml
+
+from workers.http.redact import register_secret
+
+from .errors import ConfigError, Problem
+from .fields import FieldValueError, convert
+from .interpolate import interpolate
+from .sections import EMBEDDED, RunnerConfig
+
+# Env variables the official runner gives in milliseconds; we keep seconds inside.
+_MILLISECOND_ENV = {"POLL_MS": 500.0, "RUNNER_JOB_MAX_RUNTIME_MS": 0.0}  # name → minimum ms
+_OPENAI_HANDLES = ("openai-responses", "openai-chat")
+_BUILTIN_HANDLES = _OPENAI_HANDLES + ("builtin",)
+
+
+def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> RunnerConfig:
+    """Build the validated ``RunnerConfig``.
+
+    ``path``: YAML file, or None for defaults + env only (the official runner's ``.env``
+    alone is enough). ``overrides``: command-line flags as ``{"pool.workers": 8}``.
+    Every secret found is registered for redaction before this returns.
+    """
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    raw = _read_yaml(path, problems) if path else {}
+    raw = interpolate(raw, env, "", problems)
+    sections = _typed_sections(raw, env, overrides or {}, problems)
+    config = RunnerConfig(**sections) if not problems else None
+    if config is not None:
+        problems.extend(_cross_checks(config))
+    if problems or config is None:
+        raise ConfigError(problems)
+    for secret in (config.cloud.token, config.model.api_key, *config.cloud.tokens):
+        register_secret(secret)
+    return config
+
+
+def _read_yaml(path: str, problems: list[Problem]) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        problems.append(Problem("--config", f"no such file: {path}"))
+        return {}
+    except OSError as exc:
+        problems.append(Problem("--config", f"cannot read {path}: {exc.strerror}"))
+        return {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.append(Problem("--config", f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        return {}
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(Problem("--config", f"{path} must hold a mapping of sections (cloud:, pool:, …), "
+                                            f"got a {type(data).__name__}"))
+        return {}
+    return data
+
+
+def _typed_sections(raw: Mapping[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any],
+                    problems: list[Problem]) -> dict[str, Any]:
+    section_types = get_type_hints(RunnerConfig)
+    _reject_unknown(raw, section_types, "", problems)
+    built: dict[str, Any] = {}
+    for name, section_type in section_types.items():
+        given = raw.get(name) or {}
+        if not isinstance(given, Mapping):
+            problems.append(Problem(name, f"expected a mapping of {name} settings, got {type(given).__name__}"))
+            given = {}
+        built[name] = _typed_section(name, section_type, given, env, overrides, problems)
+    return built
+
+
+def _typed_section(name: str, section_type: type, given: Mapping[str, Any], env: Mapping[str, str],
+                   overrides: Mapping[str, Any], problems: list[Problem]) -> Any:
+    hints = get_type_hints(section_type)
+    _reject_unknown(given, hints, name, problems)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(section_type):
+        path = f"{name}.{field.name}"
+        source, raw_value = _pick_source(field, path, given, env, overrides)
+        if source is None:
+            continue
+        try:
+            values[field.name] = convert(field, hints[field.name], raw_value)
+        except FieldValueError as exc:
+            where = path if source == "yaml" else f"{path} (from {source})"
+            problems.append(Problem(where, str(exc)))
+    try:
+        return section_type(**values)
+    except TypeError as exc:  # pragma: no cover - guarded by _reject_unknown
+        problems.append(Problem(name, str(exc)))
+        return section_type()
+
+
+def _pick_source(field: dataclasses.Field[Any], path: str, given: Mapping[str, Any], env: Mapping[str, str],
+                 overrides: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """Which layer sets this field, and its raw value: flag > env > YAML > (default)."""
+    if path in overrides and overrides[path] is not None:
+        return "flag", overrides[path]
+    env_name = field.metadata.get("env")
+    if env_name and env.get(env_name, "").strip():
+        if path == "cloud.token" and given.get("tokens"):
+            return ("yaml", given["token"]) if "token" in given else (None, None)
+        text = env[env_name].strip()
+        if env_name in _MILLISECOND_ENV:
+            try:
+                return env_name, max(_MILLISECOND_ENV[env_name], float(text)) / 1000.0
+            except ValueError:
+                return env_name, text
+        return env_name, text
+    if field.name in given:
+        return "yaml", given[field.name]
+    return None, None
+
+
+def _reject_unknown(given: Mapping[str, Any], known: Mapping[str, Any], section: str,
+                    problems: list[Problem]) -> None:
+    for key in given:
+        if key in known:
+            continue
+        path = f"{section}.{key}" if section else str(key)
+        close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+        hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(known)}"
+        problems.append(Problem(path, f"unknown key{hint}"))
+
+
+def _cross_checks(config: RunnerConfig) -> list[Problem]:
+    """Rules that involve more than one field."""
+    problems: list[Problem] = []
+    cloud, pool, model = config.cloud, config.pool, config.model
+    if cloud.token and cloud.tokens:
+        problems.append(Problem("cloud.tokens", "set either cloud.token (one key for every worker) or "
+                                                "cloud.tokens (a key per worker slot), not both"))
+    if not config.embedded_cloud and not cloud.token and not cloud.tokens:
+        problems.append(Problem("cloud.token", "a runner key is required: set RUNNER_TOKEN, cloud.token or "
+                                               "cloud.tokens (Studio → Settings → Runners), or use "
+                                               f"cloud.base_url: {EMBEDDED} for a local trial"))
+    if len(set(cloud.tokens)) != len(cloud.tokens):
+        problems.append(Problem("cloud.tokens", "the same runner key is listed twice"))
+    problem = model_name_problem(model.name)
+    if problem:
+        problems.append(Problem("model.name", problem))
+    elif model.name in _OPENAI_HANDLES and not model.api_key:
+        problems.append(Problem("model.api_key", f"required for {model.name}: set OPENAI_API_KEY or "
+                                                 "model.api_key (or use model.name: builtin for a dry run)"))
+    if pool.restart_backoff_max < pool.restart_backoff:
+        problems.append(Problem("pool.restart_backoff_max", f"must be ≥ pool.restart_backoff "
+                                                            f"({pool.restart_backoff})"))
+    return problems
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a model handle (syntax only: nothing is imported here)."""
+    if name in _BUILTIN_HANDLES:
+        return None
+    module, sep, attribute = name.partition(":")
+    if sep and all(part.isidentifier() for part in module.split(".")) and attribute.isidentifier():
+        return None
+    return (f"expected one of {', '.join(_BUILTIN_HANDLES)} or package.module:callable, "
+            f"got {name!r}")
