@@ -1,0 +1,18 @@
+"""Clients for the XenonFlare cloud API.
+
+``JobClient`` speaks the six job routes with a runner key; ``InstanceClient`` speaks the
+three instance routes with a Studio ID token. Both raise the ``CloudError`` family.
+"""
+from __future__ import annotations
+
+from workers.cloud.errors import (CloudError, CredentialRejected, LeaseLost, MalformedResponse,
+                                  TransientCloudError, ValidationRejected)
+from workers.cloud.instances import CreatedInstance, InstanceClient
+from workers.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, Lease
+from workers.cloud.transport import RequestObserver
+
+__all__ = [
+    "CloudError", "CompleteOutcome", "CreatedInstance", "CredentialRejected", "FailOutcome", "InstanceClient",
+    "JobClient", "Lease", "LeaseLost", "MalformedResponse", "RequestObserver", "TransientCloudError",
+    "ValidationRejected",
+]

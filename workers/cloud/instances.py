@@ -1,0 +1,99 @@
+"""The instance client: create, rename and revoke runner instances with a Studio ID token.
+
+Kept apart from ``JobClient`` so the Studio account token (a Firebase ID token) can only
+ever reach the three instance routes, and a runner key never reaches them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+from workers.cloud.fields import json_object, optional_str, require_str
+from workers.cloud.transport import JsonTransport, RequestObserver
+from workers.http.redact import register_secret
+from workers.http.retry import RetryPolicy
+
+CREATE = "/createRunnerInstance"
+RENAME = "/updateRunnerInstance"
+REVOKE = "/revokeRunnerInstance"
+INSTANCE_ROUTES = frozenset({CREATE, RENAME, REVOKE})
+INSTANCE_KINDS = ("user", "global")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreatedInstance:
+    """A new runner instance. ``runner_token`` is its runner key, shown only this once."""
+
+    instance_id: str
+    credential_id: str
+    runner_token: str
+    kind: str
+    name: str | None
+
+    def __repr__(self) -> str:
+        # The key must not leak through a debug print or a log of this object.
+        return (f"CreatedInstance(instance_id={self.instance_id!r}, credential_id={self.credential_id!r}, "
+                f"runner_token='***', kind={self.kind!r}, name={self.name!r})")
+
+
+class InstanceClient:
+    """Calls ``createRunnerInstance``, ``updateRunnerInstance`` and ``revokeRunnerInstance``."""
+
+    def __init__(self, *, base_url: str, id_token: str, connect_timeout: float, read_timeout: float,
+                 retry: RetryPolicy, session: requests.Session | None = None,
+                 on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._transport = JsonTransport(base_url=base_url, credential=id_token, credential_name="Studio ID token",
+                                        routes=INSTANCE_ROUTES, connect_timeout=connect_timeout,
+                                        read_timeout=read_timeout, retry=retry, session=session,
+                                        on_request=on_request, sleep=sleep)
+
+    def create(self, *, kind: str, name: str | None) -> CreatedInstance:
+        """Create an instance of ``kind`` (``user``, or ``global`` with an admin account).
+
+        Tried once, never retried: a retry after a lost answer could mint a second
+        instance whose key nobody ever sees. The cloud answers 201; any 2xx carrying a
+        complete body is accepted, because refusing it would throw away a key that is
+        shown only once.
+        """
+        if kind not in INSTANCE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(INSTANCE_KINDS)}, got {kind!r}")
+        body: dict[str, str] = {"kind": kind}
+        if name is not None:
+            body["name"] = _non_empty(name, "name")
+        reply = self._transport.post(CREATE, body, max_attempts=1)
+        answer = json_object(reply)
+        runner_token = require_str(reply, answer, "runnerToken")
+        register_secret(runner_token)
+        return CreatedInstance(instance_id=require_str(reply, answer, "instanceId"),
+                               credential_id=require_str(reply, answer, "credentialId"),
+                               runner_token=runner_token, kind=require_str(reply, answer, "kind"),
+                               name=optional_str(reply, answer, "name"))
+
+    def rename(self, *, instance_id: str, name: str) -> str:
+        """Rename the instance; return the name the cloud stored."""
+        reply = self._transport.post(RENAME, {"instanceId": _non_empty(instance_id, "instance_id"),
+                                              "name": _non_empty(name, "name")})
+        return optional_str(reply, json_object(reply), "name") or name
+
+    def revoke(self, *, instance_id: str) -> None:
+        """Revoke the instance: its runner key stops working at once."""
+        self._transport.post(REVOKE, {"instanceId": _non_empty(instance_id, "instance_id")})
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._transport.close()
+
+    def __enter__(self) -> InstanceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _non_empty(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return value

@@ -1,0 +1,175 @@
+"""The job client: the six job routes, called with a runner key (``credentialId.secret``).
+
+A worker creates one ``JobClient`` after it starts (one ``requests.Session`` per
+process) and keeps it for its life. The client knows only the job routes; the
+instance routes, which take a Studio ID token instead, live in ``InstanceClient``.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import requests
+
+from workers.cloud.errors import LeaseLost
+from workers.cloud.fields import json_object, optional_object, require_bool, require_epoch_ms, require_str
+from workers.cloud.transport import JsonTransport, RequestObserver
+from workers.http.redact import redact
+from workers.http.retry import RetryPolicy
+from supervisor.config.sections import EMBEDDED, CloudConfig
+
+LEASE = "/leaseWorkspaceJob"
+HEARTBEAT = "/heartbeatWorkspaceJob"
+CONTEXT = "/getWorkspaceRunnerContext"
+SUMMARY = "/updateWorkspaceRunnerSummary"
+COMPLETE = "/completeWorkspaceJob"
+FAIL = "/failWorkspaceJob"
+JOB_ROUTES = frozenset({LEASE, HEARTBEAT, CONTEXT, SUMMARY, COMPLETE, FAIL})
+
+MAX_FAIL_ERROR_CHARS = 500  # the official runner cuts failWorkspaceJob's error to this length
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lease:
+    """A leased job: its workspace, when the lease runs out (epoch ms) and the workspace record."""
+
+    workspace_id: str
+    lease_expires_at_ms: int
+    workspace: dict[str, Any]
+
+
+class CompleteOutcome(enum.Enum):
+    """How ``completeWorkspaceJob`` ended (see ``JobClient.complete``)."""
+
+    COMPLETED = "completed"
+    PROBABLY_COMPLETED_EARLIER = "probably_completed_earlier"
+
+
+class FailOutcome(enum.Enum):
+    """How ``failWorkspaceJob`` ended (see ``JobClient.fail``)."""
+
+    FAILED = "failed"
+    PROBABLY_FAILED_EARLIER = "probably_failed_earlier"
+
+
+class JobClient:
+    """Lease, heartbeat, read context, save summaries, complete and fail jobs.
+
+    Every call has a ``(connect, read)`` timeout; calls other than ``lease`` are retried
+    on 408/429/5xx and network errors under ``retry``. ``on_request(route, code, seconds)``
+    hears of every HTTP try (for ``xenon_runner_api_requests_total``). Errors are the
+    typed ``CloudError`` family of ``workers.cloud.errors``.
+    """
+
+    def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,
+                 retry: RetryPolicy, session: requests.Session | None = None,
+                 on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._transport = JsonTransport(base_url=base_url, credential=token, credential_name="runner key",
+                                        routes=JOB_ROUTES, connect_timeout=connect_timeout,
+                                        read_timeout=read_timeout, retry=retry, session=session,
+                                        on_request=on_request, sleep=sleep)
+
+    @classmethod
+    def from_config(cls, cfg: CloudConfig, *, token: str, on_request: RequestObserver | None = None) -> JobClient:
+        """A client for ``cfg``'s cloud, using ``token`` (the key of this worker's slot)."""
+        if cfg.base_url == EMBEDDED:
+            raise ValueError("cloud.base_url is 'embedded': start the emulator first and pass its URL")
+        return cls(base_url=cfg.base_url, token=token, connect_timeout=cfg.connect_timeout,
+                   read_timeout=cfg.read_timeout, retry=RetryPolicy(max_attempts=cfg.max_attempts),
+                   on_request=on_request)
+
+    def lease(self) -> Lease | None:
+        """Lease the next job for this key, or None when the queue is empty.
+
+        Tried once, never retried: the pool-wide lease gate paces leasing, so 429/503 and
+        network errors raise ``TransientCloudError`` at once (with ``retry_after`` when the
+        server sent ``Retry-After``) for the gate to slow the whole pool.
+        """
+        reply = self._transport.post(LEASE, {}, max_attempts=1)
+        body = json_object(reply)
+        if not require_bool(reply, body, "leased"):
+            return None
+        return Lease(workspace_id=require_str(reply, body, "workspaceId"),
+                     lease_expires_at_ms=require_epoch_ms(reply, body, "leaseExpiresAt"),
+                     workspace=optional_object(reply, body, "workspace"))
+
+    def heartbeat(self, workspace_id: str) -> int:
+        """Extend the lease; return its new expiry in epoch ms. ``LeaseLost`` on 409."""
+        reply = self._transport.post(HEARTBEAT, {"workspaceId": _workspace_id(workspace_id)})
+        return require_epoch_ms(reply, json_object(reply), "leaseExpiresAt")
+
+    def get_context(self, workspace_id: str) -> dict[str, Any]:
+        """The job's context JSON object (parsed further by the context builder)."""
+        reply = self._transport.post(CONTEXT, {"workspaceId": _workspace_id(workspace_id)})
+        return json_object(reply)
+
+    def update_summary(self, *, workspace_id: str, summary_text: str, from_message_id: str,
+                       through_message_id: str) -> None:
+        """Persist a summary of the prior messages ``from_message_id``..``through_message_id``."""
+        for name, value in (("summary_text", summary_text), ("from_message_id", from_message_id),
+                            ("through_message_id", through_message_id)):
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        self._transport.post(SUMMARY, {"workspaceId": _workspace_id(workspace_id), "summaryText": summary_text,
+                                       "fromMessageId": from_message_id, "throughMessageId": through_message_id})
+
+    def complete(self, payload: dict[str, Any]) -> CompleteOutcome:
+        """Deliver the job's result (``payload`` is the §4 body, ``workspaceId`` included).
+
+        Completing is not idempotent, yet a lost answer must not lose the job, so a 5xx or
+        network failure is retried. A successful complete releases the lease, so a retry
+        of a try that did land is answered 409. Hence:
+
+        - 2xx → ``COMPLETED``;
+        - 409 after an earlier try that may have reached the server (5xx, timeout,
+          dropped connection) → ``PROBABLY_COMPLETED_EARLIER``: count the job as done,
+          do not fail it; the rare other cause (the lease expired between the tries)
+          cannot be told apart from the client;
+        - 409 on the first try, or after tries that provably never ran (408, 429,
+          connect timeout) → ``LeaseLost``;
+        - 400 → ``ValidationRejected`` (never retried; ``.detail`` says what is wrong).
+        """
+        if not isinstance(payload, dict):
+            raise ValueError(f"the completion payload must be a dict, got {type(payload).__name__}")
+        _workspace_id(payload.get("workspaceId"))
+        try:
+            self._transport.post(COMPLETE, payload)
+        except LeaseLost as lost:
+            if lost.earlier_try_may_have_landed:
+                return CompleteOutcome.PROBABLY_COMPLETED_EARLIER
+            raise
+        return CompleteOutcome.COMPLETED
+
+    def fail(self, workspace_id: str, error: str) -> FailOutcome:
+        """Fail the job with a short reason (redacted, cut to 500 characters).
+
+        Retried like ``complete``, with the same rule: a 409 after an earlier try that may
+        have landed → ``PROBABLY_FAILED_EARLIER``; a 409 otherwise → ``LeaseLost``.
+        """
+        reason = redact(error)[:MAX_FAIL_ERROR_CHARS]
+        try:
+            self._transport.post(FAIL, {"workspaceId": _workspace_id(workspace_id), "error": reason})
+        except LeaseLost as lost:
+            if lost.earlier_try_may_have_landed:
+                return FailOutcome.PROBABLY_FAILED_EARLIER
+            raise
+        return FailOutcome.FAILED
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._transport.close()
+
+    def __enter__(self) -> JobClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _workspace_id(value: object) -> str:
+    """``value`` checked to be a non-empty workspace id string."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"workspaceId must be a non-empty string, got {value!r}")
+    return value

@@ -1,0 +1,184 @@
+"""POST JSON to the XenonFlare cloud with one credential, timeouts, retries and an observer.
+
+One ``JsonTransport`` belongs to one client and knows the only routes that client may
+call, so a credential cannot be sent to a route meant for the other credential. Every
+HTTP try has a ``(connect, read)`` timeout, is reported to ``on_request(route, code,
+seconds)`` (code = the status as a string, ``"network"`` or ``"timeout"``) and, when it
+fails with 408/429/5xx or a network error, is retried under the shared ``RetryPolicy``
+(jittered backoff, ``Retry-After`` honoured). Waiting goes through an injectable
+``sleep`` so tests never sleep for real.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import requests
+
+from workers.cloud.errors import (CloudError, TransientCloudError, error_for_status,
+                                  quote_server_text)
+from workers.http.redact import register_secret
+from workers.http.retry import RetryPolicy, retry_after_seconds
+from workers.http.urls import insecure_url_problem
+
+logger = logging.getLogger(__name__)
+
+RequestObserver = Callable[[str, str, float], None]
+"""``on_request(route, code, seconds)``: one call per HTTP try; seconds of wall time."""
+
+USER_AGENT = "xenonflare-runner"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """A 2xx answer: the route called, the status and the raw body bytes."""
+
+    route: str
+    status: int
+    content: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class _FailedTry:
+    """Why one try did not succeed, kept to decide on a retry and to build the final error."""
+
+    description: str
+    status: int | None
+    content: bytes
+    retry_after: float | None  # seconds the server asked us to wait, capped by the policy
+    may_have_landed: bool  # whether the server's handler may have run the request
+
+
+class JsonTransport:
+    """Sends ``POST <base_url><route>`` with a JSON body and ``Authorization: Bearer <credential>``."""
+
+    def __init__(self, *, base_url: str, credential: str, credential_name: str, routes: frozenset[str],
+                 connect_timeout: float, read_timeout: float, retry: RetryPolicy,
+                 session: requests.Session | None = None, on_request: RequestObserver | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        problem = insecure_url_problem(base_url)
+        if problem:
+            raise ValueError(f"cloud base URL refused: {problem}")
+        check_credential(credential, name=credential_name)
+        for label, seconds in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            if not seconds > 0:
+                raise ValueError(f"{label} must be a positive number of seconds, got {seconds!r}")
+        if retry.max_attempts < 1:
+            raise ValueError(f"retry.max_attempts must be at least 1, got {retry.max_attempts}")
+        register_secret(credential)
+        self._base_url = base_url.rstrip("/")
+        self._routes = routes
+        self._timeout = (connect_timeout, read_timeout)
+        self._retry = retry
+        self._session = session if session is not None else requests.Session()
+        self._on_request = on_request
+        self._sleep = sleep
+        self._headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json",
+                         "Accept": "application/json", "User-Agent": USER_AGENT}
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def post(self, route: str, body: dict[str, Any], *, max_attempts: int | None = None) -> Reply:
+        """POST ``body`` to ``route``; return the 2xx reply or raise a ``CloudError``.
+
+        ``max_attempts`` (default: the policy's) limits the tries of this call; 1 means
+        no retry, for calls whose pacing or idempotency the caller manages.
+        """
+        if route not in self._routes:
+            raise ValueError(f"{route} is not a route of this client (its routes: {', '.join(sorted(self._routes))})")
+        try:
+            data = json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"POST {route}: the request body is not JSON-serialisable: {exc}") from None
+        tries = max_attempts if max_attempts is not None else self._retry.max_attempts
+        landed_before = False
+        for attempt in range(tries):
+            outcome = self._try_once(route, data, attempt=attempt, landed_before=landed_before)
+            if isinstance(outcome, Reply):
+                return outcome
+            if attempt + 1 >= tries:
+                raise self._final_error(route, outcome, attempts=attempt + 1, landed_before=landed_before)
+            delay = outcome.retry_after if outcome.retry_after is not None else self._retry.backoff(attempt)
+            logger.warning("POST %s: %s (try %d of %d); retrying in %.2f s",
+                           route, outcome.description, attempt + 1, tries, delay)
+            landed_before = landed_before or outcome.may_have_landed
+            self._sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections."""
+        self._session.close()
+
+    def _try_once(self, route: str, data: bytes, *, attempt: int, landed_before: bool) -> Reply | _FailedTry:
+        """One HTTP try: a ``Reply`` on 2xx, a ``_FailedTry`` when a retry may help, else raise."""
+        started = time.monotonic()
+        try:
+            response = self._session.post(self._base_url + route, data=data, headers=self._headers,
+                                          timeout=self._timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            code = "timeout" if isinstance(exc, requests.Timeout) else "network"
+            self._observe(route, code, time.monotonic() - started)
+            if not is_network_failure(exc):
+                raise CloudError(f"POST {route}: request failed: {describe_exception(exc)}", route=route,
+                                 attempts=attempt + 1, earlier_try_may_have_landed=landed_before) from None
+            return _FailedTry(description=f"{code} error: {describe_exception(exc)}", status=None, content=b"",
+                              retry_after=None, may_have_landed=not isinstance(exc, requests.ConnectTimeout))
+        self._observe(route, str(response.status_code), time.monotonic() - started)
+        status = response.status_code
+        if 200 <= status < 300:
+            return Reply(route=route, status=status, content=response.content)
+        hinted = retry_after_seconds(response.headers)
+        retry_after = None if hinted is None else min(hinted, self._retry.retry_after_cap)
+        if not self._retry.should_retry_status(status):
+            raise error_for_status(route=route, status=status, content=response.content, retry_after=retry_after,
+                                   attempts=attempt + 1, earlier_try_may_have_landed=landed_before)
+        return _FailedTry(description=f"HTTP {status}", status=status, content=response.content,
+                          retry_after=retry_after, may_have_landed=status not in (408, 429))
+
+    def _final_error(self, route: str, failed: _FailedTry, *, attempts: int, landed_before: bool) -> CloudError:
+        """The error for the last try of a call whose tries all failed transiently."""
+        if failed.status is not None:
+            return error_for_status(route=route, status=failed.status, content=failed.content,
+                                    retry_after=failed.retry_after, attempts=attempts,
+                                    earlier_try_may_have_landed=landed_before)
+        suffix = f" (after {attempts} tries)" if attempts > 1 else ""
+        return TransientCloudError(f"POST {route}: {failed.description}{suffix}", route=route, attempts=attempts,
+                                   earlier_try_may_have_landed=landed_before)
+
+    def _observe(self, route: str, code: str, seconds: float) -> None:
+        """Report one try; a failing observer (metrics) must never change a call's outcome."""
+        if self._on_request is None:
+            return
+        try:
+            self._on_request(route, code, seconds)
+        except Exception:  # noqa: BLE001 - the observer is foreign code; log and go on
+            logger.warning("request observer failed for POST %s", route, exc_info=True)
+
+
+def check_credential(credential: str, *, name: str) -> None:
+    """Refuse a credential that cannot travel in a header; the message never shows the value."""
+    if not isinstance(credential, str) or not credential.strip():
+        raise ValueError(f"{name} is missing or empty")
+    if any(char.isspace() or not char.isprintable() for char in credential):
+        raise ValueError(f"{name} contains whitespace or control characters (copy-paste damage?)")
+
+
+def is_network_failure(exc: requests.RequestException) -> bool:
+    """True for failures a retry may cure: refused or dropped connections and timeouts.
+
+    TLS errors are ConnectionErrors to requests but do not heal by retrying (a bad
+    certificate stays bad), so they are not counted here.
+    """
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``ExceptionType: message``, redacted and cut short for error texts and logs."""
+    return quote_server_text(f"{type(exc).__name__}: {exc}")
