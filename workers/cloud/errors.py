@@ -125,12 +125,8 @@ def error_for_status(*, route: str, status: int, content: bytes, retry_after: fl
     Bodies are expected as ``{"error": str, "detail"?: any}``; anything else is quoted
     as text, truncated.
     """
-    error_text, detail = _error_and_detail(content)
-    message = f"POST {route}: HTTP {status}"
-    if error_text:
-        message += f" {quote_server_text(error_text)}"
-    if detail is not None:
-        message += f" | detail: {quote_server_text(detail)}"
+    _, detail = _error_and_detail(content)
+    message = f"POST {route}: {describe_status(status, content)}"
     if attempts > 1:
         message += f" (after {attempts} tries)"
     common: Mapping[str, Any] = {"route": route, "status": status, "attempts": attempts,
@@ -144,6 +140,17 @@ def error_for_status(*, route: str, status: int, content: bytes, retry_after: fl
     if is_transient_status(status):
         return TransientCloudError(message, retry_after=retry_after, **common)
     return CloudError(message, **common)
+
+
+def describe_status(status: int, content: bytes) -> str:
+    """``HTTP <status> <server's error> | detail: <detail>``, redacted and cut short."""
+    error_text, detail = _error_and_detail(content)
+    text = f"HTTP {status}"
+    if error_text:
+        text += f" {quote_server_text(error_text)}"
+    if detail is not None:
+        text += f" | detail: {quote_server_text(detail)}"
+    return text
 
 
 def _error_and_detail(content: bytes) -> tuple[str, Any]:

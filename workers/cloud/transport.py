@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import requests
 
-from workers.cloud.errors import (CloudError, TransientCloudError, error_for_status,
+from workers.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
                                   quote_server_text)
 from workers.http.redact import register_secret
 from workers.http.retry import RetryPolicy, retry_after_seconds
@@ -137,7 +137,7 @@ class JsonTransport:
         if not self._retry.should_retry_status(status):
             raise error_for_status(route=route, status=status, content=response.content, retry_after=retry_after,
                                    attempts=attempt + 1, earlier_try_may_have_landed=landed_before)
-        return _FailedTry(description=f"HTTP {status}", status=status, content=response.content,
+        return _FailedTry(description=describe_status(status, response.content), status=status, content=response.content,
                           retry_after=retry_after, may_have_landed=status not in (408, 429))
 
     def _final_error(self, route: str, failed: _FailedTry, *, attempts: int, landed_before: bool) -> CloudError:

@@ -1,0 +1,107 @@
+"""A scripted loopback HTTP server for what the emulator cannot produce on demand.
+
+Each request pops the next scripted ``Step`` (answer with a status/body/headers, drop the
+connection, or hang until released) and is recorded with its path, headers and JSON body,
+so tests can assert exactly what the client sent. Binds 127.0.0.1 on a free port.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One scripted answer. ``action`` is ``answer``, ``drop`` (close, no reply) or ``hang``."""
+
+    action: str = "answer"
+    status: int = 200
+    body: Any = None  # JSON data, or bytes sent as they are
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def answer(status: int = 200, body: Any = None, **headers: str) -> Step:
+    return Step(status=status, body=body, headers={key.replace("_", "-"): value for key, value in headers.items()})
+
+
+DROP = Step(action="drop")
+HANG = Step(action="hang")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class StandIn:
+    """Serve scripted steps on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, *steps: Step) -> None:
+        self._steps = list(steps)
+        self._lock = threading.Lock()
+        self.requests: list[Recorded] = []
+        self.release = threading.Event()  # set to let hanging requests end
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> StandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def _next(self, recorded: Recorded) -> Step:
+        with self._lock:
+            self.requests.append(recorded)
+            if not self._steps:
+                return answer(599, {"error": "stand-in script exhausted"})
+            return self._steps.pop(0)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                step = standin._next(Recorded(path=self.path, headers=dict(self.headers.items()),
+                                              body=json.loads(raw) if raw else None))
+                if step.action == "drop":
+                    self.close_connection = True
+                    return
+                if step.action == "hang":
+                    standin.release.wait(timeout=30)
+                    self.close_connection = True
+                    return
+                payload = step.body if isinstance(step.body, bytes) else (
+                    b"" if step.body is None else json.dumps(step.body).encode())
+                self.send_response(step.status)
+                for key, value in step.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence test output
+                return
+
+        return Handler
