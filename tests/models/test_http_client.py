@@ -1,0 +1,189 @@
+"""The shared HTTP layer against the fake server: retries, Retry-After, errors, deadlines, secrets."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.openai_server import (
+    FakeOpenAIServer,
+    Reply,
+    context_length_error,
+    insufficient_quota,
+    openai_error,
+    rate_limited,
+    server_error,
+    unauthorized,
+)
+from tests.models.conftest import API_KEY, Recorder, model_config
+from workers.models.base import ModelAuthError, ModelContextTooLong, ModelError, ModelQuotaError
+from workers.models.http_client import ContextOverflow, ModelHttpClient
+
+OK = Reply(body={"id": "resp_ok", "output": []})
+
+
+def client_for(server: FakeOpenAIServer, recorder: Recorder, **overrides: object) -> ModelHttpClient:
+    return ModelHttpClient.from_config(model_config(server, **overrides), on_request=recorder.on_request,
+                                       sleep=recorder.sleep)
+
+
+def test_posts_json_with_bearer_key_and_returns_the_answer(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", OK)
+    answer = client_for(server, recorder).post("responses", {"model": "m"})
+    assert answer == {"id": "resp_ok", "output": []}
+    [request] = server.requests
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.json == {"model": "m"}
+    assert [(endpoint, code) for endpoint, code, _ in recorder.requests] == [("responses", "200")]
+
+
+def test_no_authorization_header_without_a_key(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", OK)
+    client_for(server, recorder, api_key=None).post("responses", {})
+    assert "authorization" not in server.requests[0].headers
+
+
+def test_retry_after_seconds_is_honoured(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", rate_limited(retry_after=7), OK)
+    client_for(server, recorder).post("responses", {})
+    assert recorder.sleeps == [7.0]
+    assert recorder.codes == ["429", "200"]
+
+
+def test_retry_after_ms_wins_and_is_in_milliseconds(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", rate_limited(retry_after_ms=1500, retry_after=9), OK)
+    client_for(server, recorder).post("responses", {})
+    assert recorder.sleeps == [1.5]
+
+
+def test_retry_after_is_capped_at_120_seconds(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", rate_limited(retry_after=3600), OK)
+    client_for(server, recorder).post("responses", {})
+    assert recorder.sleeps == [120.0]
+
+
+@pytest.mark.parametrize("status", [408, 409, 500, 502, 503, 504, 529])
+def test_transient_statuses_are_retried_with_jittered_backoff(server: FakeOpenAIServer, recorder: Recorder,
+                                                              status: int) -> None:
+    server.queue("responses", server_error(status), server_error(status), OK)
+    assert client_for(server, recorder).post("responses", {})["id"] == "resp_ok"
+    assert recorder.codes == [str(status), str(status), "200"]
+    first, second = recorder.sleeps
+    assert 0.5 * 0.85 <= first <= 0.5 * 1.15
+    assert 1.0 * 0.85 <= second <= 1.0 * 1.15
+
+
+def test_dropped_connection_is_a_retried_network_error(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", Reply(drop=True), OK)
+    assert client_for(server, recorder).post("responses", {})["id"] == "resp_ok"
+    assert recorder.codes == ["network", "200"]
+
+
+def test_gives_up_after_max_attempts_with_the_last_reason(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", *[server_error(503, "overloaded right now")] * 3)
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder, max_attempts=3).post("responses", {})
+    assert "overloaded right now" in caught.value.reason
+    assert "gave up after 3 tries" in caught.value.reason
+    assert len(server.requests) == 3 and len(recorder.sleeps) == 2
+
+
+def test_insufficient_quota_is_never_retried(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", insufficient_quota(), OK)
+    with pytest.raises(ModelQuotaError) as caught:
+        client_for(server, recorder).post("responses", {})
+    assert caught.value.status == 429 and caught.value.code == "insufficient_quota"
+    assert len(server.requests) == 1 and recorder.sleeps == []
+    assert server.pending("responses") == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_raise_model_auth_error_at_once(server: FakeOpenAIServer, recorder: Recorder,
+                                                      status: int) -> None:
+    server.queue("responses", openai_error(status, "no access to model"))
+    with pytest.raises(ModelAuthError) as caught:
+        client_for(server, recorder).post("responses", {})
+    assert caught.value.status == status
+    assert "no access to model" in caught.value.reason
+    assert len(server.requests) == 1
+
+
+def test_other_client_errors_carry_the_server_message_cut_short(server: FakeOpenAIServer,
+                                                                recorder: Recorder) -> None:
+    server.queue("responses", openai_error(400, "Invalid value for 'tools': " + "x" * 5000, code="invalid_value"))
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder).post("responses", {})
+    assert type(caught.value) is ModelError
+    assert "Invalid value for 'tools'" in caught.value.reason and "invalid_value" in caught.value.reason
+    assert len(caught.value.reason) < 400
+    assert caught.value.status == 400 and len(server.requests) == 1
+
+
+def test_plain_text_error_bodies_are_reported(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", Reply(status=404, text="<html>no such route</html>"))
+    with pytest.raises(ModelError, match="404: <html>no such route</html>"):
+        client_for(server, recorder).post("responses", {})
+
+
+@pytest.mark.parametrize("family", ["openai", "vllm", "llamacpp"])
+def test_context_length_errors_are_recognised_with_the_fit_ratio(server: FakeOpenAIServer, recorder: Recorder,
+                                                                 family: str) -> None:
+    server.queue("responses", context_length_error(family, limit=4000, requested=10000))
+    with pytest.raises(ContextOverflow) as caught:
+        client_for(server, recorder).post("responses", {})
+    assert isinstance(caught.value, ModelContextTooLong)
+    assert caught.value.fit_ratio == pytest.approx(0.4)
+    assert len(server.requests) == 1
+
+
+def test_the_api_key_never_appears_in_error_texts(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", unauthorized(f"Incorrect API key provided: {API_KEY}"),
+                 openai_error(400, f"bad request for key {API_KEY}"))
+    client = client_for(server, recorder)
+    for _ in range(2):
+        with pytest.raises(ModelError) as caught:
+            client.post("responses", {})
+        assert API_KEY not in str(caught.value) and API_KEY not in caught.value.reason
+        assert "***" in caught.value.reason
+
+
+def test_the_call_timeout_bounds_a_slow_answer(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", Reply(body={"id": "late"}, delay=30))
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder).post("responses", {}, timeout=0.3)
+    assert caught.value.code == "timeout"
+    assert "0.3s" in caught.value.reason
+    assert recorder.codes == ["timeout"]
+
+
+def test_the_call_timeout_includes_retry_sleeps(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", rate_limited(retry_after=60), OK)
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder).post("responses", {}, timeout=5)
+    assert caught.value.code == "timeout" and "429" in caught.value.reason
+    assert recorder.sleeps == [] and len(server.requests) == 1
+
+
+def test_non_json_success_is_a_clear_error(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", Reply(text="not json"))
+    with pytest.raises(ModelError, match="not JSON"):
+        client_for(server, recorder).post("responses", {})
+
+
+def test_plain_http_is_refused_except_on_loopback(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    with pytest.raises(ValueError, match="https"):
+        client_for(server, recorder, base_url="http://models.example.com/v1")
+    client_for(server, recorder, base_url="https://models.example.com/v1")  # accepted, nothing sent
+
+
+def test_session_is_reused_and_recreated_after_close(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("responses", OK, OK, OK)
+    client = client_for(server, recorder)
+    assert client._session is None  # created lazily, in the process that uses it
+    client.post("responses", {})
+    first = client._session
+    client.post("responses", {})
+    assert client._session is first
+    client.close()
+    assert client._session is None
+    client.post("responses", {})
+    assert client._session is not None and client._session is not first

@@ -1,0 +1,100 @@
+"""Pick and build the worker's model handle from ``model.name``.
+
+Names: ``openai-responses``, ``openai-chat``, ``builtin``, or ``package.module:callable``
+for an operator's own handle. The callable is called once per worker as
+``callable(config=<ModelConfig>)`` and must return an object with ``open_session``,
+``summarize`` and ``close`` (``workers.models.base.ModelHandle``). Every way loading can
+fail raises ``ModelLoadError`` with a reason fit for the log; the worker then exits with
+its reserved "model load failed" code instead of crash-looping.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any, Callable
+
+from supervisor.config.sections import ModelConfig
+from workers.http.redact import redact
+from workers.models.base import ModelHandle
+from workers.models.builtin import BuiltinModelHandle
+from workers.models.http_client import RequestObserver
+from workers.models.openai_chat import OpenAIChatHandle
+from workers.models.openai_responses import OpenAIResponsesHandle
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_CALLABLE_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")
+
+_BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle]] = {
+    "openai-responses": lambda config, on_request: OpenAIResponsesHandle(config=config, on_request=on_request),
+    "openai-chat": lambda config, on_request: OpenAIChatHandle(config=config, on_request=on_request),
+    "builtin": lambda config, on_request: BuiltinModelHandle(latency=config.latency),
+}
+BUILT_IN_NAMES: tuple[str, ...] = tuple(_BUILT_IN)
+
+
+class ModelLoadError(Exception):
+    """The model handle could not be created; ``reason`` says why (safe to log)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_model_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a ``model.name``, or None. Syntax only: imports nothing."""
+    if not isinstance(name, str) or not name.strip():
+        return f"expected one of {', '.join(BUILT_IN_NAMES)} or package.module:callable, got {name!r}"
+    if name in _BUILT_IN or _CALLABLE_NAME.match(name):
+        return None
+    if ":" in name:
+        return (f"{name!r} is not a valid package.module:callable reference (dotted Python names on both "
+                "sides of one ':', e.g. mypkg.handles:make_handle)")
+    return f"unknown model {name!r}: expected one of {', '.join(BUILT_IN_NAMES)} or package.module:callable"
+
+
+def load_model_handle(config: ModelConfig, *,
+                      on_request: Callable[[str, str, float], None] | None = None) -> ModelHandle:
+    """Build the handle ``config.name`` names. ``on_request(endpoint, code, seconds)`` is
+    called once per HTTP try of the OpenAI handles (for metrics)."""
+    problem = describe_model_name_problem(config.name)
+    if problem:
+        raise ModelLoadError(f"model.name: {problem}")
+    builder = _BUILT_IN.get(config.name)
+    if builder is not None:
+        try:
+            return builder(config, on_request)
+        except ValueError as exc:
+            raise ModelLoadError(f"model {config.name}: {redact(exc)}") from None
+    return _load_callable_handle(config)
+
+
+def _load_callable_handle(config: ModelConfig) -> ModelHandle:
+    module_name, _, attribute_path = config.name.partition(":")
+    factory = _import_callable(module_name, attribute_path, config.name)
+    try:
+        handle = factory(config=config)
+    except Exception as exc:  # an operator's code may raise anything; report it, don't crash
+        raise ModelLoadError(f"model {config.name}: the callable raised {type(exc).__name__}: "
+                             f"{redact(exc)}") from None
+    if not isinstance(handle, ModelHandle):
+        missing = [name for name in ("open_session", "summarize", "close")
+                   if not callable(getattr(handle, name, None))]
+        raise ModelLoadError(f"model {config.name}: the callable returned {type(handle).__name__}, which is not "
+                             f"a model handle (missing {', '.join(missing)})")
+    return handle
+
+
+def _import_callable(module_name: str, attribute_path: str, name: str) -> Callable[..., Any]:
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or any error raised while the module runs
+        raise ModelLoadError(f"model {name}: cannot import module {module_name!r}: "
+                             f"{type(exc).__name__}: {redact(exc)}") from None
+    for part in attribute_path.split("."):
+        if not hasattr(target, part):
+            raise ModelLoadError(f"model {name}: {getattr(target, '__name__', module_name)!r} has no "
+                                 f"attribute {part!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ModelLoadError(f"model {name}: {attribute_path!r} is a {type(target).__name__}, not a callable")
+    return target

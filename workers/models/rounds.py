@@ -1,0 +1,106 @@
+"""Pieces both HTTP handles use around one model round: input checks, trim-once, usage."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from workers.models.base import InputItem, ModelContextTooLong, ToolResult, UserText
+from workers.models.http_client import ContextOverflow
+from workers.models.trimming import cut_text, keep_ratio, shrink_within
+
+T = TypeVar("T")
+
+RoundAttempt = Callable[[float | None, float | None], T]
+"""``attempt(keep_ratio, timeout)``: keep_ratio None = send as is, else the share to keep."""
+
+
+def split_items(items: Sequence[InputItem]) -> tuple[list[ToolResult], list[UserText]]:
+    """Tool results and user texts of one round, each in order (results go first on the wire)."""
+    if not items:
+        raise ValueError("a model round needs at least one input item (UserText or ToolResult)")
+    results: list[ToolResult] = []
+    texts: list[UserText] = []
+    for item in items:
+        if isinstance(item, ToolResult):
+            results.append(item)
+        elif isinstance(item, UserText):
+            texts.append(item)
+        else:
+            raise TypeError(f"model input items must be UserText or ToolResult, got {type(item).__name__}")
+    return results, texts
+
+
+def with_one_trim(attempt: RoundAttempt[T], *, timeout: float | None,
+                  clock: Callable[[], float] = time.monotonic) -> T:
+    """Run ``attempt``; if the prompt overflows the context, trim once and run it again.
+
+    The second overflow becomes ``ModelContextTooLong``. ``timeout`` (seconds) covers both
+    attempts together.
+    """
+    started = clock()
+
+    def remaining() -> float | None:
+        return None if timeout is None else max(0.0, timeout - (clock() - started))
+
+    try:
+        return attempt(None, remaining())
+    except ContextOverflow as overflow:
+        ratio = keep_ratio(overflow.fit_ratio)
+    try:
+        return attempt(ratio, remaining())
+    except ContextOverflow as again:
+        raise ModelContextTooLong(f"{again.reason} (still too long after trimming the input once)",
+                                  status=again.status, code=again.code) from None
+
+
+def token_usage(usage: Any, *, input_key: str, output_key: str) -> dict[str, int]:
+    """The server's usage block as ``{"input_tokens", "output_tokens", "total_tokens"}``."""
+    if not isinstance(usage, Mapping):
+        return {}
+    picked = {"input_tokens": usage.get(input_key), "output_tokens": usage.get(output_key),
+              "total_tokens": usage.get("total_tokens")}
+    return {name: value for name, value in picked.items() if isinstance(value, int) and not isinstance(value, bool)}
+
+
+def summarize_with_one_trim(post_text: Callable[[str, float | None], str], *, text: str, instructions: str,
+                            max_chars: int, timeout: float | None) -> str:
+    """Shared ``summarize``: ``post_text(input, timeout)`` asks the summary model; the input
+    loses its middle once if it overflows the context; the answer is cut to ``max_chars``."""
+    def attempt(ratio: float | None, remaining: float | None) -> str:
+        if ratio is not None:
+            return post_text(shrink_within(text, total_chars=len(text) + len(instructions), ratio=ratio), remaining)
+        return post_text(text, remaining)
+
+    return cut_text(with_one_trim(attempt, timeout=timeout).strip(), max_chars)
+
+
+def arguments_text(value: Any) -> str:
+    """Tool-call arguments as JSON text: strings pass through raw (even malformed), objects
+    some servers send are serialised, a missing value becomes ``{}``."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "{}"
+    return json.dumps(value)
+
+
+def plain_json(value: Any) -> Any:
+    """``value`` with every mapping turned into a dict and every sequence into a list."""
+    if isinstance(value, Mapping):
+        return {str(key): plain_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item) for item in value]
+    return value
+
+
+def content_text(content: Any) -> str:
+    """Text of a message ``content``: a string, or the text parts of a list (``output_text``
+    in the Responses API, ``text`` in chat completions); None and other parts give ""."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(part["text"] for part in content
+                   if isinstance(part, dict) and part.get("type") in ("output_text", "text")
+                   and isinstance(part.get("text"), str))
