@@ -117,11 +117,13 @@ def test_lease_parses_both_answers(job_client):
     ({}, "field 'leased' is missing"),
     ({"leased": "yes"}, "field 'leased' should be a boolean, got a string \"yes\""),
     ({"leased": True, "leaseExpiresAt": 1}, "field 'workspaceId' is missing"),
-    ({"leased": True, "workspaceId": 7, "leaseExpiresAt": 1}, "field 'workspaceId' should be a string, got a number 7"),
+    ({"leased": True, "workspaceId": 7, "leaseExpiresAt": 1},
+     "field 'workspaceId' should be a string, got a number 7"),
     ({"leased": True, "workspaceId": "w", "leaseExpiresAt": "soon"}, "field 'leaseExpiresAt' should be a finite number"),
     ({"leased": True, "workspaceId": "w", "leaseExpiresAt": True}, "field 'leaseExpiresAt' should be a finite number"),
     (b'{"leased": true, "workspaceId": "w", "leaseExpiresAt": NaN}', "field 'leaseExpiresAt' should be a finite"),
-    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1, "workspace": []}, "field 'workspace' should be a JSON object"),
+    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1, "workspace": []},
+     "field 'workspace' should be a JSON object"),
 ])
 def test_malformed_lease_answers_say_what_is_wrong(job_client, body, complaint):
     with StandIn(answer(200, body)) as server:

@@ -125,8 +125,8 @@ def error_for_status(*, route: str, status: int, content: bytes, retry_after: fl
     Bodies are expected as ``{"error": str, "detail"?: any}``; anything else is quoted
     as text, truncated.
     """
-    _, detail = _error_and_detail(content)
-    message = f"POST {route}: {describe_status(status, content)}"
+    error_text, detail = _error_and_detail(content)
+    message = f"POST {route}: {_describe(status, error_text, detail)}"
     if attempts > 1:
         message += f" (after {attempts} tries)"
     common: Mapping[str, Any] = {"route": route, "status": status, "attempts": attempts,
@@ -144,7 +144,10 @@ def error_for_status(*, route: str, status: int, content: bytes, retry_after: fl
 
 def describe_status(status: int, content: bytes) -> str:
     """``HTTP <status> <server's error> | detail: <detail>``, redacted and cut short."""
-    error_text, detail = _error_and_detail(content)
+    return _describe(status, *_error_and_detail(content))
+
+
+def _describe(status: int, error_text: str, detail: Any) -> str:
     text = f"HTTP {status}"
     if error_text:
         text += f" {quote_server_text(error_text)}"

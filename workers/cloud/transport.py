@@ -137,8 +137,9 @@ class JsonTransport:
         if not self._retry.should_retry_status(status):
             raise error_for_status(route=route, status=status, content=response.content, retry_after=retry_after,
                                    attempts=attempt + 1, earlier_try_may_have_landed=landed_before)
-        return _FailedTry(description=describe_status(status, response.content), status=status, content=response.content,
-                          retry_after=retry_after, may_have_landed=status not in (408, 429))
+        return _FailedTry(description=describe_status(status, response.content), status=status,
+                          content=response.content, retry_after=retry_after,
+                          may_have_landed=status not in (408, 429))
 
     def _final_error(self, route: str, failed: _FailedTry, *, attempts: int, landed_before: bool) -> CloudError:
         """The error for the last try of a call whose tries all failed transiently."""
