@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from supervisor.config.sections import CloudConfig
 from tests.cloud.conftest import RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, answer
 from workers.cloud import (CloudError, CredentialRejected, JobClient, LeaseLost, TransientCloudError,
@@ -208,3 +209,28 @@ def test_errors_survive_pickling_with_their_attributes(error):
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert vars(copy) == vars(error)
+
+
+def test_a_netrc_entry_cannot_replace_the_bearer_key(job_client, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with StandIn(answer(200, HEARTBEAT_OK)) as server:
+        job_client(server.url).heartbeat("ws-1")
+    assert server.requests[0].headers["Authorization"] == f"Bearer {RUNNER_KEY}"
+
+
+def test_from_config_uses_the_configured_url_timeouts_and_attempts():
+    # Retry-After: 0 keeps the real sleep of from_config's client at zero seconds.
+    with StandIn(answer(503, Retry_After="0"), answer(503, Retry_After="0"), answer(200, HEARTBEAT_OK)) as server:
+        config = CloudConfig(base_url=server.url, max_attempts=2, connect_timeout=2.0, read_timeout=3.0)
+        with JobClient.from_config(config, token=RUNNER_KEY) as client:
+            with pytest.raises(TransientCloudError) as caught:
+                client.heartbeat("ws-1")
+    assert caught.value.attempts == 2 and len(server.requests) == 2
+
+
+def test_from_config_refuses_the_embedded_placeholder():
+    with pytest.raises(ValueError, match="start the emulator first"):
+        JobClient.from_config(CloudConfig(base_url="embedded"), token=RUNNER_KEY)

@@ -61,6 +61,10 @@ class JobClient:
     on 408/429/5xx and network errors under ``retry``. ``on_request(route, code, seconds)``
     hears of every HTTP try (for ``xenon_runner_api_requests_total``). Errors are the
     typed ``CloudError`` family of ``workers.cloud.errors``.
+
+    Create it inside the worker process (its ``requests.Session`` must not cross a
+    fork). The job thread and a heartbeat thread may call it at the same time: each
+    call is a separate request over the session's thread-safe connection pool.
     """
 
     def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import requests
+from requests.auth import AuthBase
 
 from workers.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
                                   quote_server_text)
@@ -76,8 +77,8 @@ class JsonTransport:
         self._session = session if session is not None else requests.Session()
         self._on_request = on_request
         self._sleep = sleep
-        self._headers = {"Authorization": f"Bearer {credential}", "Content-Type": "application/json",
-                         "Accept": "application/json", "User-Agent": USER_AGENT}
+        self._auth = BearerAuth(credential)
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
 
     @property
     def base_url(self) -> str:
@@ -119,7 +120,7 @@ class JsonTransport:
         started = time.monotonic()
         try:
             response = self._session.post(self._base_url + route, data=data, headers=self._headers,
-                                          timeout=self._timeout, allow_redirects=False)
+                                          auth=self._auth, timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
             code = "timeout" if isinstance(exc, requests.Timeout) else "network"
             self._observe(route, code, time.monotonic() - started)
@@ -159,6 +160,24 @@ class JsonTransport:
             self._on_request(route, code, seconds)
         except Exception:  # noqa: BLE001 - the observer is foreign code; log and go on
             logger.warning("request observer failed for POST %s", route, exc_info=True)
+
+
+class BearerAuth(AuthBase):
+    """Sets ``Authorization: Bearer <credential>``.
+
+    Passed as ``auth=`` rather than as a plain header: with no ``auth``, requests reads
+    ``~/.netrc`` and would replace our header with a Basic one for a listed host.
+    """
+
+    def __init__(self, credential: str) -> None:
+        self._credential = credential
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._credential}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
 
 
 def check_credential(credential: str, *, name: str) -> None:
