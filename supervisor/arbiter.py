@@ -1,0 +1,193 @@
+"""The supervisor's loop: keep the pool running and answer for every job its workers hold.
+
+    wait for an event → read worker messages → handle signals → reap dead workers
+    → hand out lease permits → enforce timeouts → start, stop and scale workers → publish
+
+Signal handlers only enqueue (the wakeup fd ends the wait); everything else runs in the
+loop, on monotonic clocks. Worker messages and deaths are handled in ``PoolManager``; this
+module holds the lifecycle: start, drain, abort, reload and the final exit code.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections import deque
+from multiprocessing import connection
+from typing import Any, Mapping
+
+from supervisor import __version__
+from supervisor.config import ConfigError, load_config
+from supervisor.config.sections import RunnerConfig
+
+from .cloud_target import CloudTarget, connect_cloud
+from .exitcodes import EXIT_CONFIG, EXIT_OK
+from .logs import setup_logging
+from .metrics_dir import MetricsDirectory
+from .observability.http_server import StatusServer
+from .pool import PoolManager
+
+log = logging.getLogger("xenon.supervisor")
+
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
+LOOP_TICK = 0.5   # seconds: the longest the loop sleeps, which bounds every timer's lateness
+
+
+class Arbiter:
+    def __init__(self, *, config: RunnerConfig, config_path: str | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> None:
+        self.config = config
+        self._config_path = config_path
+        self._overrides = dict(overrides or {})
+        self._signals: deque[int] = deque()
+        self._wakeup_r, self._wakeup_w = os.pipe()
+        self.exit_code: int | None = None
+        self.pool: PoolManager | None = None
+        self._cloud: CloudTarget | None = None
+        self._metrics_dir: MetricsDirectory | None = None
+        self._http: StatusServer | None = None
+        self._started = time.monotonic()
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run the pool until it stops; returns the process exit code."""
+        try:
+            self.start()
+            pool = self.pool
+            while self.exit_code is None and pool is not None:
+                ready = self.wait_for_events(pool.next_wakeup(LOOP_TICK))
+                pool.read_messages(ready)
+                self.handle_signals()
+                pool.reap_workers()
+                pool.grant_leases()
+                pool.enforce_timeouts()
+                pool.manage_workers()
+                self.check_stop_conditions()
+                pool.publish_snapshot()
+        finally:
+            self.stop()
+        return EXIT_OK if self.exit_code is None else self.exit_code
+
+    def wait_for_events(self, timeout: float) -> list[Any]:
+        assert self.pool is not None
+        ready = connection.wait([self._wakeup_r, *self.pool.waitables()], timeout)
+        if self._wakeup_r in ready:
+            try:
+                os.read(self._wakeup_r, 4096)
+            except BlockingIOError:
+                pass
+        return ready
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        setup_logging(self.config.logging)
+        self._metrics_dir = MetricsDirectory.prepare(self.config.metrics.multiproc_dir)
+        self._cloud = connect_cloud(self.config)
+        self.pool = PoolManager(config=self.config, cloud=self._cloud, metrics_dir=self._metrics_dir.path,
+                                wake=self.wake, started=self._started)
+        self._http = StatusServer(listen=self.config.metrics.listen, metrics_dir=self._metrics_dir.path,
+                                  snapshot=self.pool.snapshot)
+        try:
+            self._http.start()
+        except OSError as exc:
+            log.error("cannot listen on metrics.listen %s: %s; pick a free HOST:PORT (or port 0)",
+                      self.config.metrics.listen, exc.strerror)
+            self.exit_code = EXIT_CONFIG
+            return
+        self.install_signal_handlers()
+        log.info("xenon-runner %s: %d workers, model %s, cloud %s, metrics and status on %s "
+                 "(/metrics /healthz /readyz /status)", __version__, self.config.pool.workers,
+                 self.config.model.name, "embedded emulator at " + self._cloud.url if self._cloud.emulator
+                 else self._cloud.url, self._http.url)
+        self.pool.start_workers()
+
+    def stop(self) -> None:
+        """Release everything the run holds; safe to call when start stopped halfway."""
+        if self.pool is not None:
+            self.pool.kill_all()
+            self.pool.close()
+        if self._http is not None:
+            self._http.stop()
+        if self._cloud is not None:
+            self._cloud.close()
+        if self._metrics_dir is not None:
+            self._metrics_dir.cleanup()
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+
+    def wake(self) -> None:
+        """Make the loop's wait return (safe from any thread)."""
+        try:
+            os.write(self._wakeup_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is waking anyway
+
+    # --- signals -----------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        os.set_blocking(self._wakeup_w, False)
+        os.set_blocking(self._wakeup_r, False)
+        signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, lambda signum, frame: self._signals.append(signum))
+
+    def handle_signals(self) -> None:
+        pool = self.pool
+        assert pool is not None
+        while self._signals:
+            signum = self._signals.popleft()
+            name = signal.Signals(signum).name
+            if signum == signal.SIGTERM and not pool.draining:
+                log.info("SIGTERM: draining; in-flight jobs have %gs to finish (send SIGTERM again or SIGINT "
+                         "to fail them now)", self.config.pool.graceful_timeout)
+                pool.drain("SIGTERM", graceful_timeout=self.config.pool.graceful_timeout)
+            elif signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                log.warning("%s: failing in-flight jobs now and exiting", name)
+                pool.abort("runner shutting down", exit_code=EXIT_OK)
+            elif signum == signal.SIGHUP:
+                self.reload()
+            elif signum == signal.SIGTTIN:
+                pool.scale(+1)
+            elif signum == signal.SIGTTOU:
+                pool.scale(-1)
+
+    def reload(self) -> None:
+        """SIGHUP: reload the config; a bad one keeps the old config running."""
+        assert self.pool is not None
+        try:
+            config = load_config(self._config_path, overrides=self._overrides)
+        except ConfigError as exc:
+            log.error("SIGHUP: the new configuration is invalid, keeping the running one:\n%s", exc)
+            return
+        fixed = [name for name, old, new in (("metrics.listen", self.config.metrics.listen, config.metrics.listen),
+                                             ("cloud.base_url", self.config.cloud.base_url, config.cloud.base_url),
+                                             ("pool.start_method", self.config.pool.start_method,
+                                              config.pool.start_method)) if old != new]
+        if fixed:
+            log.warning("SIGHUP: %s cannot change without a restart; keeping the running value(s)", ", ".join(fixed))
+        if self._cloud is not None and self._cloud.emulator is None:
+            self._cloud = CloudTarget(url=self._cloud.url,
+                                      tokens=tuple(config.cloud.tokens or (config.cloud.token or "",)))
+        setup_logging(config.logging)
+        self.config = config
+        self.pool.reload(config, self._cloud)
+
+    def check_stop_conditions(self) -> None:
+        """Max runtime, max empty polls, and the end of a drain."""
+        pool = self.pool
+        assert pool is not None
+        limits = self.config.pool
+        if not pool.draining:
+            if limits.max_runtime and time.monotonic() - self._started >= limits.max_runtime:
+                log.info("ran for pool.max_runtime (%gs, RUNNER_JOB_MAX_RUNTIME_MS): draining", limits.max_runtime)
+                pool.drain("max runtime reached", graceful_timeout=limits.graceful_timeout)
+            elif limits.max_empty_polls and pool.consecutive_empty_polls >= limits.max_empty_polls:
+                log.info("%d empty lease answers in a row (pool.max_empty_polls, RUNNER_JOB_MAX_EMPTY_POLLS): "
+                         "draining", pool.consecutive_empty_polls)
+                pool.drain("queue empty", graceful_timeout=limits.graceful_timeout)
+        if pool.stopped:
+            self.exit_code = pool.exit_code

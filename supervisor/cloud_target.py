@@ -1,0 +1,47 @@
+"""Where the pool's cloud is and which runner keys it uses, with the embedded emulator resolved.
+
+``cloud.base_url: embedded`` starts the local emulator in this process, seeded with sample
+jobs, and mints one global runner key per configured key (one when ``cloud.tokens`` is empty).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from supervisor.config.sections import RunnerConfig
+from workers.http.redact import register_secret
+
+
+@dataclass
+class CloudTarget:
+    url: str
+    tokens: tuple[str, ...]
+    emulator: Optional[Any] = None   # emulator.EmulatorServer when embedded
+
+    def token_for_slot(self, slot: int) -> str:
+        return self.tokens[slot % len(self.tokens)]
+
+    def key_for_slot(self, slot: int) -> int:
+        return slot % len(self.tokens)
+
+    def close(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def connect_cloud(config: RunnerConfig) -> CloudTarget:
+    """Resolve ``config.cloud``; starts the embedded emulator when asked to."""
+    if not config.embedded_cloud:
+        tokens = config.cloud.tokens or ((config.cloud.token or ""),)
+        return CloudTarget(url=config.cloud.base_url, tokens=tuple(tokens))
+    from emulator import EmulatorServer  # imported only when used: production pools never load it
+
+    server = EmulatorServer(config=config.emulator)
+    server.start()
+    count = max(1, len(config.cloud.tokens))
+    tokens = []
+    for index in range(count):
+        token = server.create_instance(kind="global", name=f"embedded-{index + 1}")["runnerToken"]
+        register_secret(token)
+        tokens.append(token)
+    return CloudTarget(url=server.url, tokens=tuple(tokens), emulator=server)

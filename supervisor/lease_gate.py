@@ -1,0 +1,127 @@
+"""The pool-wide lease gate: who may send a lease request, and when.
+
+Workers ask for a permit when idle; the gate hands them out so that
+
+* an idle pool of any size sends about one lease request per ``poll_interval`` per runner
+  key: an empty answer makes the whole pool (for that key) back off together, the delay
+  growing from a quarter of ``poll_interval`` to all of it, jittered ±10% so pools on
+  different machines do not poll in step;
+* after a successful lease the next idle worker may lease at once, and the number of
+  requests in flight doubles per success (slow start), so a full queue drains at pool speed;
+* a token bucket (burst = pool size, ``rate`` per second) caps lease requests, so jobs
+  that fail fast cannot turn the pool into a hot loop;
+* a 429/503 answer pauses every key for the server's ``Retry-After``.
+
+The gate is plain logic with an injected clock: the supervisor's loop calls it and sends
+the permits. It never holds more permits out than there are idle workers asking.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class _KeyState:
+    waiting: deque = field(default_factory=deque)       # slots asking for a permit, oldest first
+    outstanding: set = field(default_factory=set)        # slots holding a permit, not yet reported
+    concurrency: int = 1       # permits allowed out at once for this key
+    not_before: float = 0.0    # clock seconds; no permit before this
+    empty_streak: int = 0      # empty answers in a row
+
+
+class LeaseGate:
+    def __init__(self, *, keys: int, burst: int, rate: float, poll_interval: float,
+                 clock: Callable[[], float], rng: random.Random | None = None) -> None:
+        self._keys = [_KeyState() for _ in range(max(1, keys))]
+        self._poll_interval = poll_interval   # seconds
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._burst = float(burst)
+        self._rate = rate                      # tokens per second
+        self._tokens = float(burst)
+        self._refilled_at = clock()
+        self.consecutive_empty = 0             # pool-wide, for RUNNER_JOB_MAX_EMPTY_POLLS
+
+    def resize(self, *, burst: int, rate: float) -> None:
+        """Follow a pool size change (burst = pool size)."""
+        self._refill()
+        self._burst, self._rate = float(burst), rate
+        self._tokens = min(self._tokens, self._burst)
+
+    def want(self, slot: int, key: int) -> None:
+        """Slot ``slot`` (leasing with key ``key``) is idle and asks for a permit."""
+        state = self._keys[key]
+        if slot not in state.waiting and slot not in state.outstanding:
+            state.waiting.append(slot)
+
+    def forget(self, slot: int) -> None:
+        """The slot stopped, died or got other work: drop its request and any permit it held."""
+        for state in self._keys:
+            if slot in state.waiting:
+                state.waiting.remove(slot)
+            state.outstanding.discard(slot)
+
+    def report(self, slot: int, key: int, result: str, retry_after: float | None = None) -> None:
+        """The permitted request of ``slot`` came back: leased, empty, error, throttled or rejected."""
+        state = self._keys[key]
+        state.outstanding.discard(slot)
+        now = self._clock()
+        if result == "leased":
+            self.consecutive_empty = 0
+            state.empty_streak = 0
+            state.not_before = now
+            state.concurrency = min(state.concurrency * 2, max(1, int(self._burst)))
+            return
+        state.concurrency = 1
+        if result == "throttled":
+            pause = retry_after if retry_after is not None else self._poll_interval
+            for other in self._keys:
+                other.not_before = max(other.not_before, now + pause)
+            return
+        if result == "empty":
+            self.consecutive_empty += 1
+        state.empty_streak += 1
+        state.not_before = max(state.not_before, now + self._backoff(state.empty_streak))
+
+    def grant(self) -> list[int]:
+        """The slots that may send a lease request now (their permits are taken)."""
+        now = self._clock()
+        self._refill()
+        granted: list[int] = []
+        for state in self._keys:
+            while (state.waiting and now >= state.not_before and self._tokens >= 1
+                   and len(state.outstanding) < state.concurrency):
+                slot = state.waiting.popleft()
+                state.outstanding.add(slot)
+                self._tokens -= 1
+                granted.append(slot)
+        return granted
+
+    def next_change(self) -> float | None:
+        """Clock time at which ``grant`` may hand out more permits, or None if nothing waits on time."""
+        times = []
+        for state in self._keys:
+            if state.waiting and len(state.outstanding) < state.concurrency:
+                when = state.not_before
+                if self._tokens < 1 and self._rate > 0:
+                    when = max(when, self._clock() + (1 - self._tokens) / self._rate)
+                times.append(when)
+        return min(times) if times else None
+
+    def backoff_left(self) -> float:
+        """Seconds until the first key may lease again (0 when it may now), for /status."""
+        now = self._clock()
+        return max(0.0, min(state.not_before for state in self._keys) - now)
+
+    def _backoff(self, streak: int) -> float:
+        """Seconds to wait after ``streak`` unproductive answers in a row: ¼, ½, then 1 × poll_interval."""
+        share = min(1.0, 2 ** (streak - 1) / 4)
+        return self._poll_interval * share * self._rng.uniform(0.9, 1.1)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * self._rate)
+        self._refilled_at = now

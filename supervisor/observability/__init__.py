@@ -1,0 +1,1 @@
+"""What the supervisor shows the outside: /metrics, /healthz, /readyz, /status."""

@@ -1,0 +1,110 @@
+"""The supervisor's HTTP endpoint on ``metrics.listen``: /metrics, /healthz, /readyz, /status.
+
+Served from a background thread; every answer is built from the latest ``PoolSnapshot``
+and from the multiprocess metrics directory, never from the loop's live objects.
+/healthz fails when the supervisor's loop has not published for ``stall_after`` seconds,
+so a wedged supervisor is restarted by its orchestrator.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from .pool_collector import PoolCollector
+from .snapshot import PoolSnapshot
+
+log = logging.getLogger("xenon.supervisor.http")
+
+
+class StatusServer:
+    def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot],
+                 stall_after: float = 30.0) -> None:
+        host, _, port = listen.rpartition(":")
+        self._address = (host.strip("[]"), int(port))
+        self._metrics_dir = metrics_dir
+        self._snapshot = snapshot
+        self._stall_after = stall_after   # seconds without a loop publish before /healthz fails
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        """Bind (raises OSError when the address is taken) and serve on a daemon thread."""
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(self._address, handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def render_metrics(self) -> bytes:
+        registry = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(registry, path=self._metrics_dir)
+        registry.register(PoolCollector(self._snapshot))
+        return generate_latest(registry)
+
+    def health(self) -> tuple[int, dict]:
+        snap = self._snapshot()
+        stalled_for = time.monotonic() - snap.loop_heartbeat
+        ok = stalled_for < self._stall_after
+        return (200 if ok else 503), {"ok": ok, "loop_stalled_seconds": round(stalled_for, 3)}
+
+    def readiness(self) -> tuple[int, dict]:
+        snap = self._snapshot()
+        ready = snap.ready_workers > 0 and not snap.draining
+        return (200 if ready else 503), {"ready": ready, "ready_workers": snap.ready_workers,
+                                         "draining": snap.draining}
+
+    def status(self) -> tuple[int, dict]:
+        return 200, self._snapshot().to_json(now=time.monotonic())
+
+
+def _make_handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "xenon-runner"
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+            path = self.path.split("?", 1)[0]
+            try:
+                if path == "/metrics":
+                    self._send(200, server.render_metrics(), CONTENT_TYPE_LATEST)
+                    return
+                routes = {"/healthz": server.health, "/readyz": server.readiness, "/status": server.status}
+                if path not in routes:
+                    self._send_json(404, {"error": "not found", "endpoints": ["/metrics", *routes]})
+                    return
+                code, body = routes[path]()
+                self._send_json(code, body)
+            except Exception:  # noqa: BLE001 - a broken scrape must not kill the server thread
+                log.exception("error serving %s", path)
+                self._send_json(500, {"error": "internal error"})
+
+        def _send_json(self, code: int, body: dict) -> None:
+            self._send(code, json.dumps(body, indent=1).encode(), "application/json")
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            log.debug("%s %s", self.address_string(), format % args)
+
+    return Handler

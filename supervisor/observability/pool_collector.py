@@ -1,0 +1,49 @@
+"""Prometheus gauges computed at scrape time from the latest ``PoolSnapshot``.
+
+Pool state lives in the supervisor alone, so these gauges need no multiprocess files:
+``xenon_runner_workers{state}``, per-slot RSS and CPU, the desired pool size, draining,
+the memory limit and the supervisor's own RSS.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from .snapshot import PoolSnapshot
+
+
+class PoolCollector(Collector):
+    def __init__(self, snapshot: Callable[[], PoolSnapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+        snap = self._snapshot()
+        workers = GaugeMetricFamily("xenon_runner_workers", "Worker slots by state.", labels=["state"])
+        for state, count in snap.state_counts().items():
+            workers.add_metric([state], count)
+        yield workers
+        rss = GaugeMetricFamily("xenon_runner_worker_rss_bytes", "Resident memory of each worker.",
+                                labels=["slot"])
+        cpu = GaugeMetricFamily("xenon_runner_worker_cpu_percent", "CPU use of each worker (percent of "
+                                "one core) since the previous sample.", labels=["slot"])
+        for worker in snap.workers:
+            if worker.pid is not None:
+                rss.add_metric([str(worker.slot)], worker.rss_bytes)
+                cpu.add_metric([str(worker.slot)], worker.cpu_percent)
+        yield rss
+        yield cpu
+        yield GaugeMetricFamily("xenon_runner_pool_workers_desired", "Worker slots the pool aims to run.",
+                                value=snap.desired_workers)
+        yield GaugeMetricFamily("xenon_runner_draining", "1 while the pool drains for shutdown.",
+                                value=1 if snap.draining else 0)
+        yield GaugeMetricFamily("xenon_runner_worker_memory_limit_bytes", "pool.max_worker_memory (0 = none).",
+                                value=snap.memory_limit_bytes)
+        yield GaugeMetricFamily("xenon_runner_supervisor_rss_bytes", "Resident memory of the supervisor.",
+                                value=snap.supervisor_rss_bytes)
+        yield GaugeMetricFamily("xenon_runner_recovering_jobs", "Jobs of dead workers waiting for a re-run.",
+                                value=snap.recovering_jobs)
+        info = InfoMetricFamily("xenon_runner_build", "Runner version.")
+        info.add_metric([], {"version": snap.version})
+        yield info

@@ -1,0 +1,77 @@
+"""An immutable picture of the pool, built by the supervisor's loop and read by the HTTP thread.
+
+The loop owns every slot; the HTTP server must never read them directly. Instead the loop
+publishes a fresh ``PoolSnapshot`` (a plain value) a few times a second, and /status,
+/readyz and the pool gauges of /metrics are all answered from the latest one.
+No secret goes in: runner keys appear only as ``credentialId.***``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    slot: int
+    pid: int | None
+    state: str
+    workspaceId: str | None
+    attempt: int | None
+    jobs_done: int
+    restarts: int
+    rss_bytes: int
+    cpu_percent: float
+    uptime_seconds: float | None
+    generation: int
+    key: str
+
+
+@dataclass(frozen=True)
+class PoolSnapshot:
+    workers: tuple[WorkerView, ...] = ()
+    draining: bool = False
+    desired_workers: int = 0
+    loop_heartbeat: float = 0.0      # monotonic time the loop last published
+    started_at: float = 0.0          # monotonic
+    supervisor_pid: int = 0
+    supervisor_rss_bytes: int = 0
+    supervisor_cpu_percent: float = 0.0
+    memory_limit_bytes: int = 0
+    cloud_url: str = ""
+    model: str = ""
+    recovering_jobs: int = 0
+    lease_backoff_seconds: float = 0.0
+    version: str = ""
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ready_workers(self) -> int:
+        return sum(1 for worker in self.workers if worker.state in ("idle", "busy"))
+
+    def state_counts(self) -> dict[str, int]:
+        counts = {state: 0 for state in ("starting", "idle", "busy", "stopping", "parked")}
+        for worker in self.workers:
+            state = "starting" if worker.state == "waiting" else worker.state
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def to_json(self, *, now: float) -> dict[str, Any]:
+        """The /status document."""
+        return {
+            "version": self.version,
+            "pid": self.supervisor_pid,
+            "uptime_seconds": round(now - self.started_at, 3),
+            "draining": self.draining,
+            "stop_reason": self.stop_reason,
+            "desired_workers": self.desired_workers,
+            "ready_workers": self.ready_workers,
+            "states": self.state_counts(),
+            "recovering_jobs": self.recovering_jobs,
+            "lease_backoff_seconds": round(self.lease_backoff_seconds, 3),
+            "cloud": self.cloud_url,
+            "model": self.model,
+            "supervisor": {"rss_bytes": self.supervisor_rss_bytes, "cpu_percent": self.supervisor_cpu_percent},
+            "workers": [asdict(worker) for worker in self.workers],
+        }

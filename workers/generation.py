@@ -1,0 +1,91 @@
+"""One job's conversation with the model: the tool loop, then placeholder repair.
+
+A tool loop sends the input, answers every tool call the model makes through the job's
+``DeliverableCollector`` and ends when a turn has no tool calls (at most 24 rounds). Then
+every ``{{artifact:…}}`` the reply cites must exist; up to 4 repair loops tell the model
+exactly which tool calls are missing. Between rounds ``checkpoint`` lets the job stop
+(lease lost, abort, deadline) and says how many seconds the next round may take.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .deliverables.collector import DeliverableCollector
+from .deliverables.limits import MAX_MESSAGE_CHARS
+from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
+from .deliverables.tools import TOOL_SPECS
+from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
+from .prompt import JOB_INSTRUCTIONS
+
+MAX_TOOL_ROUNDS = 24
+MAX_REPAIR_ROUNDS = 4
+_CUT_NOTICE = "\n\n…(message cut to fit the 24,000 character limit)"
+
+log = logging.getLogger("xenon.worker.generation")
+
+Checkpoint = Callable[[], float]  # raises to stop the job; returns seconds allowed for the next round
+
+
+class GenerationFailed(Exception):
+    """The model did not produce a usable answer; ``reason`` is the job's failure reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class Generation:
+    message: str
+    collector: DeliverableCollector
+    model_rounds: int
+    repair_rounds: int
+
+
+def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint) -> Generation:
+    """Run the model until it has answered and every cited artifact exists."""
+    collector = DeliverableCollector()
+    loop = _ToolLoop(session=model.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS),
+                     collector=collector, checkpoint=checkpoint)
+    message = loop.run([UserText(text=model_input)])
+    repairs = 0
+    missing = missing_citations(message, collector)
+    while missing and repairs < MAX_REPAIR_ROUNDS:
+        repairs += 1
+        log.info("repair %d/%d: %s", repairs, MAX_REPAIR_ROUNDS, mismatch_reason(missing))
+        message = loop.run([UserText(text=repair_prompt(missing))])
+        missing = missing_citations(message, collector)
+    if missing:
+        raise GenerationFailed(mismatch_reason(missing))
+    return Generation(message=_fit_message(message), collector=collector, model_rounds=loop.rounds,
+                      repair_rounds=repairs)
+
+
+class _ToolLoop:
+    def __init__(self, *, session: ModelSession, collector: DeliverableCollector, checkpoint: Checkpoint) -> None:
+        self._session = session
+        self._collector = collector
+        self._checkpoint = checkpoint
+        self.rounds = 0
+
+    def run(self, items: Sequence[InputItem]) -> str:
+        """Send ``items`` and keep answering tool calls; the final turn's text."""
+        for _ in range(MAX_TOOL_ROUNDS):
+            turn = self._send(items)
+            if not turn.tool_calls:
+                return turn.text.strip()
+            items = [self._collector.apply(call) for call in turn.tool_calls]
+        raise GenerationFailed(f"tool loop exceeded {MAX_TOOL_ROUNDS} model rounds")
+
+    def _send(self, items: Sequence[InputItem]) -> ModelTurn:
+        seconds_left = self._checkpoint()
+        self.rounds += 1
+        return self._session.send(items, timeout=seconds_left)
+
+
+def _fit_message(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[:MAX_MESSAGE_CHARS - len(_CUT_NOTICE)] + _CUT_NOTICE

@@ -1,0 +1,239 @@
+"""Run one leased job: context → model input → generation → complete, or fail with a reason.
+
+Every way a job can end is decided here and reported once: completed, failed (with a short
+reason the Studio user sees) or lease_lost (the job is no longer ours: we neither complete
+nor fail it). The lease is kept alive by a ``LeaseKeeper`` thread; the job checks it,
+the abort flag and its deadline between model rounds and before completing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .cloud.errors import CloudError, LeaseLost, ValidationRejected
+from .context import ContextError, compose_model_input, parse_context
+from .deliverables.validate import validate_completion
+from .generation import GenerationFailed, generate
+from .heartbeat import LeaseKeeper
+from .logs import JobTag
+from .messages import JobFinished, LeaseRenewed, WorkerMessage
+from .metrics import metrics
+from .models.base import ModelError, ModelHandle
+from .summaries import resolve_prior_section
+
+log = logging.getLogger("xenon.worker.job")
+
+MAX_REASON_CHARS = 500
+# Renew before completing when less than this is left: a complete must not race the expiry.
+COMPLETE_LEASE_MARGIN = 30.0  # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobTicket:
+    """A job this worker holds the lease of."""
+
+    workspace_id: str
+    lease_expires_at_ms: int
+    attempt: int = 1
+    workspace: Mapping[str, Any] = field(default_factory=dict)
+
+
+class JobStopped(Exception):
+    """The job must stop now. ``outcome`` is failed (deadline, abort) or lease_lost."""
+
+    def __init__(self, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+class JobRunner:
+    """Runs jobs one at a time with the worker's client and model handle."""
+
+    def __init__(self, *, client: Any, model: ModelHandle, job_timeout: float,
+                 send: Callable[[WorkerMessage], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._model = model
+        self._job_timeout = job_timeout   # seconds from lease to complete
+        self._send = send
+        self._clock = clock
+        self._finish_lock = threading.Lock()
+        self._current: JobTicket | None = None
+        self._finished = True          # someone has ended the job in hand (guarded by _finish_lock)
+        self._ended_by_main = False    # ... and it was the job thread, not an abort
+        self._abort_reason: str | None = None
+        self._started = 0.0
+
+    def run(self, ticket: JobTicket) -> JobFinished:
+        """Run ``ticket`` to its end and report the outcome to the supervisor."""
+        with self._finish_lock:
+            self._current, self._started = ticket, self._clock()
+            self._finished = self._ended_by_main = False
+        JobTag.workspace_id, JobTag.attempt = ticket.workspace_id, ticket.attempt
+        metrics().jobs_in_progress.set(1)
+        keeper = LeaseKeeper(heartbeat=self._client.heartbeat, workspace_id=ticket.workspace_id,
+                             lease_expires_at_ms=ticket.lease_expires_at_ms,
+                             on_renewed=lambda ms: self._send(LeaseRenewed(ticket.workspace_id, ms)))
+        keeper.start()
+        try:
+            return self._run(ticket, keeper)
+        finally:
+            keeper.stop()
+            metrics().jobs_in_progress.set(0)
+            JobTag.workspace_id, JobTag.attempt = "-", 0
+
+    def abort(self, reason: str) -> None:
+        """Fail the job in hand with ``reason`` now (called from the link thread)."""
+        self._abort_reason = reason
+        with self._finish_lock:
+            ticket = self._current
+            if ticket is None or self._finished:
+                return
+            self._finished = True
+        log.warning("aborting job %s: %s", ticket.workspace_id, reason)
+        self._report(ticket, self._fail(ticket, reason))
+
+    def _run(self, ticket: JobTicket, keeper: LeaseKeeper) -> JobFinished:
+        timings: dict[str, float] = {}
+
+        def checkpoint() -> float:
+            """Raise if the job must stop; otherwise the seconds the next step may take."""
+            if self._abort_reason is not None:
+                raise JobStopped("failed", self._abort_reason)
+            if keeper.lost.is_set():
+                raise JobStopped("lease_lost", "lease lost (409 on heartbeat)")
+            left = self._job_timeout - (self._clock() - self._started)
+            if left <= 0:
+                raise JobStopped("failed", f"job deadline exceeded ({self._job_timeout:g}s)")
+            return left
+
+        try:
+            with _timed(timings, "context"):
+                context = parse_context(self._client.get_context(ticket.workspace_id))
+                prior, prior_source = resolve_prior_section(
+                    context, model=self._model, timeout=checkpoint(),
+                    persist=lambda text, first, last: self._client.update_summary(
+                        workspace_id=ticket.workspace_id, summary_text=text, from_message_id=first,
+                        through_message_id=last))
+                model_input = compose_model_input(context, prior)
+            with _timed(timings, "model"):
+                generation = generate(model=self._model, model_input=model_input, checkpoint=checkpoint)
+            payload = generation.collector.payload(workspace_id=ticket.workspace_id, message=generation.message)
+            problems = validate_completion(payload)
+            if problems:
+                raise GenerationFailed("invalid_payload: " + "; ".join(problems[:5]))
+            checkpoint()
+            keeper.ensure(COMPLETE_LEASE_MARGIN)
+            checkpoint()
+            with _timed(timings, "complete"):
+                if not self._claim_finish():
+                    return self._aborted(ticket)
+                self._client.complete(payload)
+        except JobStopped as stop:
+            return self._end(ticket, stop.outcome, stop.reason)
+        except LeaseLost as exc:
+            return self._end(ticket, "lease_lost", f"lease lost: {exc}")
+        except ValidationRejected as exc:
+            return self._end(ticket, "failed", f"cloud rejected the completion: {exc.detail or exc}")
+        except (ContextError, GenerationFailed) as exc:
+            return self._end(ticket, "failed", exc.reason)
+        except ModelError as exc:
+            return self._end(ticket, "failed", f"model error: {exc.reason}")
+        except CloudError as exc:
+            return self._end(ticket, "failed", f"cloud error: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not strand it
+            log.exception("unexpected error in job %s", ticket.workspace_id)
+            return self._end(ticket, "failed", f"internal error: {type(exc).__name__}: {exc}")
+        counts = generation.collector.counts()
+        for kind, count in counts.items():
+            if count:
+                metrics().deliverables.labels(kind).inc(count)
+        finished = self._finish(ticket, "completed", "")
+        log.info("completed %s attempt=%d rounds=%d repairs=%d prior=%s deliverables=%s "
+                 "context=%.2fs model=%.2fs complete=%.2fs total=%.2fs",
+                 ticket.workspace_id, ticket.attempt, generation.model_rounds, generation.repair_rounds,
+                 prior_source, _format_counts(counts), timings.get("context", 0), timings.get("model", 0),
+                 timings.get("complete", 0), finished.duration)
+        return finished
+
+    def _claim_finish(self) -> bool:
+        """Take the right to end the job; False when an abort already ended it."""
+        with self._finish_lock:
+            if self._finished:
+                return self._ended_by_main
+            self._finished = self._ended_by_main = True
+            return True
+
+    def _end(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
+        """End the job as ``outcome`` (failed or lease_lost) unless an abort already did."""
+        if not self._claim_finish():
+            return self._aborted(ticket)
+        finished = self._result(ticket, outcome, reason) if outcome == "lease_lost" else self._fail(ticket, reason)
+        self._report(ticket, finished)
+        return finished
+
+    def _fail(self, ticket: JobTicket, reason: str) -> JobFinished:
+        """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
+        reason = reason[:MAX_REASON_CHARS]
+        try:
+            self._client.fail(ticket.workspace_id, reason)
+        except LeaseLost:
+            return self._result(ticket, "lease_lost", f"lease lost before the failure was reported: {reason}")
+        except CloudError as exc:
+            log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
+                      "expires", ticket.workspace_id, exc)
+        return self._result(ticket, "failed", reason)
+
+    def _finish(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
+        finished = self._result(ticket, outcome, reason)
+        self._report(ticket, finished)
+        return finished
+
+    def _result(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
+        return JobFinished(ticket.workspace_id, outcome, reason, self._clock() - self._started)
+
+    def _report(self, ticket: JobTicket, finished: JobFinished) -> None:
+        if finished.outcome != "completed":
+            log.warning("%s %s attempt=%d after %.2fs: %s", finished.outcome.replace("_", " "),
+                        ticket.workspace_id, ticket.attempt, finished.duration, finished.reason)
+        installed = metrics()
+        installed.jobs.labels(finished.outcome).inc()
+        installed.job_duration.observe(finished.duration)
+        if finished.outcome == "failed":
+            installed.job_failures.labels(failure_class(finished.reason)).inc()
+        self._send(finished)
+
+    def _aborted(self, ticket: JobTicket) -> JobFinished:
+        return self._result(ticket, "failed", self._abort_reason or "aborted")
+
+
+def failure_class(reason: str) -> str:
+    """The low-cardinality label for a failure reason (``xenon_runner_job_failures_total``)."""
+    prefixes = (("empty_context", "empty_context"), ("deliverable_placeholder_mismatch", "placeholder_mismatch"),
+                ("job deadline", "deadline"), ("model error", "model_error"),
+                ("cloud rejected", "cloud_rejected"), ("worker crashed", "worker_crashed"),
+                ("runner shutting down", "shutdown"))
+    for prefix, label in prefixes:
+        if reason.startswith(prefix):
+            return label
+    return "other"
+
+
+class _timed:
+    """Adds the seconds a block took to ``timings[name]``."""
+
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self._timings, self._name = timings, name
+
+    def __enter__(self) -> None:
+        self._start = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timings[self._name] = self._timings.get(self._name, 0.0) + time.monotonic() - self._start
+
+
+def _format_counts(counts: Mapping[str, int]) -> str:
+    return ",".join(f"{kind}:{count}" for kind, count in counts.items() if count) or "none"

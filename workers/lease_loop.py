@@ -1,0 +1,74 @@
+"""The worker's loop: ask for work, lease (only when permitted and idle), run the job, repeat.
+
+The supervisor paces leasing for the whole pool (``supervisor.lease_gate``), so a worker
+sends a lease request only after a ``LeasePermit`` and reports the result at once. A job
+recovered from a dead worker arrives as ``AssignJob`` instead. ``Stop`` ends the loop
+between jobs with the exit code the supervisor chose (stopped or recycle).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .cloud.errors import CloudError, CredentialRejected, TransientCloudError
+from .job import JobRunner, JobTicket
+from .link import SupervisorLink
+from .messages import EXIT_CREDENTIAL_REJECTED, AssignJob, Fatal, LeaseResult, Stop, WantWork
+from .metrics import metrics
+
+log = logging.getLogger("xenon.worker")
+
+_THROTTLE_STATUS = (429, 503)
+
+
+class LeaseLoop:
+    def __init__(self, *, link: SupervisorLink, client: Any, runner: JobRunner) -> None:
+        self._link = link
+        self._client = client
+        self._runner = runner
+
+    def run(self) -> int:
+        """Work until told to stop; returns the worker's exit code."""
+        while True:
+            self._link.send(WantWork())
+            work = self._link.next_work()
+            if isinstance(work, Stop):
+                return work.exit_code
+            if isinstance(work, AssignJob):
+                log.info("resuming %s (attempt %d) after its previous worker died", work.workspace_id, work.attempt)
+                ticket: JobTicket | None = JobTicket(workspace_id=work.workspace_id,
+                                                     lease_expires_at_ms=work.lease_expires_at_ms,
+                                                     attempt=work.attempt, workspace=work.workspace)
+            else:
+                ticket = self._lease()
+            if ticket is not None:
+                self._runner.run(ticket)
+
+    def _lease(self) -> JobTicket | None:
+        try:
+            lease = self._client.lease()
+        except CredentialRejected as exc:
+            metrics().lease_requests.labels("error").inc()
+            self._link.send(LeaseResult("rejected", detail=str(exc)))
+            self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", EXIT_CREDENTIAL_REJECTED))
+            raise SystemExit(EXIT_CREDENTIAL_REJECTED)
+        except TransientCloudError as exc:
+            metrics().lease_requests.labels("error").inc()
+            result = "throttled" if exc.status in _THROTTLE_STATUS else "error"
+            self._link.send(LeaseResult(result, retry_after=exc.retry_after, detail=str(exc)))
+            return None
+        except CloudError as exc:
+            metrics().lease_requests.labels("error").inc()
+            log.warning("lease request failed: %s", exc)
+            self._link.send(LeaseResult("error", detail=str(exc)))
+            return None
+        if lease is None:
+            metrics().lease_requests.labels("empty").inc()
+            self._link.send(LeaseResult("empty"))
+            return None
+        metrics().lease_requests.labels("leased").inc()
+        self._link.send(LeaseResult("leased", workspace_id=lease.workspace_id,
+                                    lease_expires_at_ms=lease.lease_expires_at_ms, workspace=lease.workspace))
+        log.info("leased %s", lease.workspace_id)
+        return JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=lease.lease_expires_at_ms,
+                         workspace=lease.workspace)

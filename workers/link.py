@@ -1,0 +1,86 @@
+"""The worker's end of its pipe to the supervisor.
+
+One receiver thread reads commands and files them: permits and assigned jobs go to a
+queue the lease loop waits on; ``Stop`` and ``Abort`` set flags the job checks at safe
+points. Sends are serialised with a lock because the job thread, the heartbeat thread, the
+logging handler and the sign-of-life ticker all send. If the pipe breaks (the supervisor is
+gone), the worker stops: a worker never outlives its supervisor.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Callable, Optional, Union
+
+from .messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
+
+Work = Union[LeasePermit, AssignJob, Stop]
+
+
+class SupervisorLink:
+    """Thread-safe messaging with the supervisor, plus the commands it has sent."""
+
+    def __init__(self, *, conn: Connection, alive_interval: float,
+                 on_abort: Callable[[str], None], on_lost: Callable[[], None]) -> None:
+        self._conn = conn
+        self._send_lock = threading.Lock()
+        self._work: "queue.Queue[Work]" = queue.Queue()
+        self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
+        self._last_sent = time.monotonic()
+        self._on_abort = on_abort
+        self._on_lost = on_lost
+        self.stop_requested: Optional[Stop] = None
+        self._closed = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._receive, name="link-receiver", daemon=True).start()
+        threading.Thread(target=self._tick, name="link-alive", daemon=True).start()
+
+    def send(self, message: WorkerMessage) -> None:
+        """Send ``message``; a broken pipe means the supervisor is gone, so the worker stops."""
+        with self._send_lock:
+            if self._closed.is_set():
+                return
+            try:
+                self._conn.send(message)
+                self._last_sent = time.monotonic()
+            except (OSError, EOFError, ValueError):
+                self._closed.set()
+        if self._closed.is_set():
+            self._on_lost()
+
+    def next_work(self, timeout: float | None = None) -> Work | None:
+        """Block until the supervisor grants a lease, assigns a job, or says stop."""
+        if self.stop_requested is not None:
+            return self.stop_requested
+        try:
+            return self._work.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (OSError, EOFError):
+                break
+            if isinstance(message, Abort):
+                self._on_abort(message.reason)
+            elif isinstance(message, Stop):
+                self.stop_requested = message
+                self._work.put(message)
+            elif isinstance(message, (LeasePermit, AssignJob)):
+                self._work.put(message)
+            else:
+                logging.getLogger("xenon.worker").warning("ignored unknown message from supervisor: %r",
+                                                          type(message).__name__)
+        self._closed.set()
+        self._on_lost()
+
+    def _tick(self) -> None:
+        while not self._closed.wait(self._alive_interval / 2):
+            if time.monotonic() - self._last_sent >= self._alive_interval:
+                self.send(Alive())

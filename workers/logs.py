@@ -1,0 +1,57 @@
+"""Worker-side logging: every record goes up the pipe to the supervisor's handlers.
+
+Records are tagged with the worker slot and the workspaceId of the job in hand, formatted
+(``msg % args``) and redacted here, so what crosses the pipe is plain picklable text with
+no secret in it. The supervisor re-emits them through its own handlers (text or JSON).
+This works with every start method, unlike multiprocessing-logging (fork only).
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Callable
+
+from .http.redact import redact
+from .messages import LogRecordMessage, WorkerMessage
+
+
+class JobTag:
+    """Which job this worker is on right now (one job at a time per worker)."""
+
+    workspace_id: str = "-"
+    attempt: int = 0
+
+
+class PipeLogHandler(logging.Handler):
+    """Sends each record to the supervisor as a ``LogRecordMessage``."""
+
+    def __init__(self, *, slot: int, send: Callable[[WorkerMessage], None]) -> None:
+        super().__init__()
+        self._slot = slot
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = redact(record.getMessage())
+            if record.exc_info:
+                message += "\n" + redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            fields = {
+                "name": record.name, "levelno": record.levelno, "levelname": record.levelname,
+                "msg": message, "created": record.created, "msecs": record.msecs,
+                "process": record.process, "threadName": record.threadName,
+                "slot": self._slot, "workspace_id": JobTag.workspace_id,
+            }
+            self._send(LogRecordMessage(fields))
+        except Exception:  # noqa: BLE001 - logging must never take the worker down
+            self.handleError(record)
+
+
+def install_pipe_logging(*, slot: int, level: str, send: Callable[[WorkerMessage], None]) -> None:
+    """Route this process's logging to the supervisor (replacing inherited handlers)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(PipeLogHandler(slot=slot, send=send))
+    root.setLevel(level.upper())
+    # urllib3 logs full URLs at debug; they carry no secrets, but they are noise.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,0 +1,126 @@
+"""The worker process: die with the supervisor, boot (client + model once), report READY, work.
+
+Order matters at boot: the process-group and parent-death setup come first, so that a
+worker can never be orphaned; logging and metrics come next, so that boot failures are
+reported; the model handle is created last and exactly once, then reused for every job.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+
+from .cloud.jobs import JobClient
+from .http.redact import register_secret
+from .job import JobRunner
+from .lease_loop import LeaseLoop
+from .link import SupervisorLink
+from .logs import install_pipe_logging
+from .messages import EXIT_BOOT_FAILED, EXIT_STOPPED, Fatal, Ready
+from .metrics import install as install_metrics
+from .metrics import metrics
+from .models.loader import load_model_handle
+from .spec import WorkerSpec
+
+log = logging.getLogger("xenon.worker")
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def run_worker(spec: WorkerSpec, conn: Connection) -> None:
+    """Entry point of a worker process (the ``multiprocessing.Process`` target)."""
+    _die_with_parent(spec.supervisor_pid)
+    runner_holder: list[JobRunner] = []
+
+    def abort(reason: str) -> None:
+        if runner_holder:
+            runner_holder[0].abort(reason)
+        os._exit(EXIT_STOPPED)
+
+    link = SupervisorLink(conn=conn, alive_interval=spec.alive_interval, on_abort=abort,
+                          on_lost=_kill_own_group)
+    install_pipe_logging(slot=spec.slot, level=spec.config.logging.level, send=link.send)
+    link.start()
+    install_metrics(directory=spec.metrics_dir, identifier=spec.name)
+    for secret in (spec.token, spec.config.model.api_key):
+        register_secret(secret)
+    try:
+        client = JobClient.from_config(spec.config.cloud, base_url=spec.cloud_url, token=spec.token,
+                                       on_request=_count_api_request)
+        model = load_model_handle(spec.config.model, on_request=_count_model_request)
+    except Exception as exc:  # noqa: BLE001 - any boot failure is reported, then the worker exits
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+        log.error("worker boot failed: %s", reason)
+        link.send(Fatal(f"boot failed: {reason}", EXIT_BOOT_FAILED))
+        sys.exit(EXIT_BOOT_FAILED)
+    runner = JobRunner(client=client, model=model, job_timeout=spec.config.pool.job_timeout, send=link.send)
+    runner_holder.append(runner)
+    link.send(Ready(os.getpid()))
+    log.info("ready (pid %d, model %s)", os.getpid(), spec.config.model.name)
+    try:
+        code = LeaseLoop(link=link, client=client, runner=runner).run()
+    finally:
+        model.close()
+        client.close()
+    sys.exit(code)
+
+
+def _die_with_parent(supervisor_pid: int) -> None:
+    """Make this worker the leader of its own process group and tie its life to the supervisor.
+
+    SIGTERM (from the supervisor, or from the kernel when our parent dies) kills the whole
+    group at once, the worker's own children included. The Python-level handler would wait
+    for the main thread, which may sit in a long socket read, so the signal is noticed
+    through the wakeup fd by a dedicated thread instead.
+    """
+    os.setpgid(0, 0)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # ^C in a terminal is the supervisor's to handle
+    signal.signal(signal.SIGTERM, lambda *_: None)  # installs the C handler that feeds the wakeup fd
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    threading.Thread(target=_kill_group_on_signal, args=(read_fd,), name="signal-reaper", daemon=True).start()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pipe check below still applies
+        pass
+    if os.getppid() == 1 or not _alive(supervisor_pid):
+        _kill_own_group()  # the parent died before PDEATHSIG was armed
+
+
+def _kill_group_on_signal(read_fd: int) -> None:
+    while True:
+        signals = os.read(read_fd, 64)
+        if signal.SIGTERM in signals:
+            _kill_own_group()
+
+
+def _kill_own_group() -> None:
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _count_api_request(endpoint: str, code: str, seconds: float) -> None:
+    installed = metrics()
+    installed.api_requests.labels(endpoint, code).inc()
+    installed.api_duration.labels(endpoint).observe(seconds)
+
+
+def _count_model_request(endpoint: str, code: str, seconds: float) -> None:
+    installed = metrics()
+    installed.model_requests.labels(code).inc()
+    installed.model_duration.observe(seconds)

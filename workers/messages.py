@@ -1,0 +1,120 @@
+"""What the supervisor and a worker say to each other over the worker's pipe.
+
+Each worker has its own duplex ``multiprocessing`` pipe: a SIGKILLed worker can only break
+its own pipe, never another worker's. Messages are small frozen dataclasses (pickled by
+the pipe). Any message from a worker is also a sign of life for the hung-worker watchdog.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+# Worker exit codes. The supervisor reads them to tell a crash from a planned exit.
+EXIT_STOPPED = 0            # asked to stop (drain, scale down, roll) and did
+EXIT_CRASHED = 1            # an unexpected exception escaped the worker
+EXIT_CREDENTIAL_REJECTED = 3  # the cloud answered 401/403 to a lease: the key is bad
+EXIT_BOOT_FAILED = 4        # config or model load failed before READY
+EXIT_RECYCLE = 5            # planned recycle (max_jobs_per_worker or memory)
+
+
+# --- worker → supervisor -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ready:
+    """The model handle is loaded; the worker can take jobs."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class Alive:
+    """Periodic sign of life from the worker's link thread, sent when nothing else was."""
+
+
+@dataclass(frozen=True)
+class WantWork:
+    """The worker is idle and asks for a lease permit (or a recovered job)."""
+
+
+@dataclass(frozen=True)
+class LeaseResult:
+    """How the permitted lease request went.
+
+    ``result``: leased | empty | error | throttled | rejected. ``retry_after`` is the
+    server's hint in seconds (429/503). When leased, the job fields are set.
+    """
+
+    result: str
+    retry_after: Optional[float] = None
+    workspace_id: Optional[str] = None
+    lease_expires_at_ms: Optional[int] = None
+    workspace: Mapping[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LeaseRenewed:
+    """A heartbeat extended the lease of the job in hand."""
+
+    workspace_id: str
+    lease_expires_at_ms: int
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """The job in hand ended. ``outcome``: completed | failed | lease_lost."""
+
+    workspace_id: str
+    outcome: str
+    reason: str = ""
+    duration: float = 0.0   # seconds, context fetch to complete/fail
+
+
+@dataclass(frozen=True)
+class LogRecordMessage:
+    """A log record, already formatted and redacted in the worker (``logging.LogRecord.__dict__``)."""
+
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The worker is about to exit with ``exit_code`` for ``reason`` (boot failure, bad key)."""
+
+    reason: str
+    exit_code: int
+
+
+# --- supervisor → worker -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeasePermit:
+    """Go ahead: send one lease request now."""
+
+
+@dataclass(frozen=True)
+class AssignJob:
+    """Run this already-leased job (recovered from a worker that died) instead of leasing."""
+
+    workspace_id: str
+    lease_expires_at_ms: int
+    attempt: int
+    workspace: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Finish the job in hand (if any), then exit with ``exit_code`` (EXIT_STOPPED or EXIT_RECYCLE)."""
+
+    exit_code: int = EXIT_STOPPED
+
+
+@dataclass(frozen=True)
+class Abort:
+    """Fail the job in hand with ``reason`` now and exit (second SIGTERM, graceful timeout)."""
+
+    reason: str
+
+
+WorkerMessage = Union[Ready, Alive, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage, Fatal]
+SupervisorMessage = Union[LeasePermit, AssignJob, Stop, Abort]
