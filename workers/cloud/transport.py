@@ -200,5 +200,12 @@ def is_network_failure(exc: requests.RequestException) -> bool:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``ExceptionType: message``, redacted and cut short for error texts and logs."""
-    return quote_server_text(f"{type(exc).__name__}: {exc}")
+    """``ExceptionType: cause``, redacted and cut short for error texts and logs.
+
+    requests wraps urllib3's errors; when one carries a ``reason`` (the refused or
+    failed connection) that reason is shown instead of urllib3's misleading "Max
+    retries exceeded" (it is told not to retry; we do).
+    """
+    wrapped = exc.args[0] if exc.args else None
+    cause = getattr(wrapped, "reason", None) or wrapped or exc
+    return quote_server_text(f"{type(exc).__name__}: {cause}")
