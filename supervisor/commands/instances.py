@@ -15,13 +15,9 @@ import sys
 from typing import Any, Callable, Sequence
 
 from supervisor.config.sections import DEFAULT_CLOUD_URL
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 from workers.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
 from workers.http.retry import RetryPolicy
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_CREDENTIAL_REJECTED = 3
 
 API_BASE_ENV = "RUNNER_API_BASE"
 ID_TOKEN_ENV = "XENONFLARE_ID_TOKEN"
@@ -180,13 +176,13 @@ def _with_client(args: argparse.Namespace, action: Callable[[InstanceClient], in
     id_token = getattr(args, "id_token", None) or os.environ.get(ID_TOKEN_ENV)
     api_base = getattr(args, "api_base", None) or os.environ.get(API_BASE_ENV) or DEFAULT_CLOUD_URL
     if not id_token:
-        return _fail(EXIT_USAGE, f"no Studio ID token: set {ID_TOKEN_ENV} or pass --id-token "
+        return _fail(EXIT_CONFIG, f"no Studio ID token: set {ID_TOKEN_ENV} or pass --id-token "
                                  "(your Studio account token, not a runner key)")
     try:
         client = InstanceClient(base_url=api_base, id_token=id_token, connect_timeout=CONNECT_TIMEOUT,
                                 read_timeout=READ_TIMEOUT, retry=RetryPolicy())
     except ValueError as exc:
-        return _fail(EXIT_USAGE, str(exc))
+        return _fail(EXIT_CONFIG, str(exc))
     try:
         with client:
             return action(client)
@@ -195,9 +191,9 @@ def _with_client(args: argparse.Namespace, action: Callable[[InstanceClient], in
                                                "an hour), belong to another account, or lack admin rights "
                                                "(needed for --kind global).")
     except CloudError as exc:
-        return _fail(EXIT_FAILURE, str(exc))
+        return _fail(EXIT_ERROR, str(exc))
     except ValueError as exc:
-        return _fail(EXIT_USAGE, str(exc))
+        return _fail(EXIT_CONFIG, str(exc))
 
 
 def _fail(code: int, message: str) -> int:
