@@ -234,3 +234,9 @@ def test_from_config_uses_the_configured_url_timeouts_and_attempts():
 def test_from_config_refuses_the_embedded_placeholder():
     with pytest.raises(ValueError, match="start the emulator first"):
         JobClient.from_config(CloudConfig(base_url="embedded"), token=RUNNER_KEY)
+
+
+def test_from_config_takes_the_started_emulators_url_for_embedded():
+    with StandIn(answer(200, HEARTBEAT_OK)) as server:
+        with JobClient.from_config(CloudConfig(base_url="embedded"), token=RUNNER_KEY, base_url=server.url) as client:
+            assert client.heartbeat("ws-1") == HEARTBEAT_OK["leaseExpiresAt"]

@@ -76,11 +76,17 @@ class JobClient:
                                         on_request=on_request, sleep=sleep)
 
     @classmethod
-    def from_config(cls, cfg: CloudConfig, *, token: str, on_request: RequestObserver | None = None) -> JobClient:
-        """A client for ``cfg``'s cloud, using ``token`` (the key of this worker's slot)."""
-        if cfg.base_url == EMBEDDED:
-            raise ValueError("cloud.base_url is 'embedded': start the emulator first and pass its URL")
-        return cls(base_url=cfg.base_url, token=token, connect_timeout=cfg.connect_timeout,
+    def from_config(cls, cfg: CloudConfig, *, token: str, on_request: RequestObserver | None = None,
+                    base_url: str | None = None) -> JobClient:
+        """A client for ``cfg``'s cloud, using ``token`` (the key of this worker's slot).
+
+        ``base_url`` replaces ``cfg.base_url``: the URL of the emulator started for
+        ``embedded``, which is not a URL itself.
+        """
+        url = base_url or cfg.base_url
+        if url == EMBEDDED:
+            raise ValueError("cloud.base_url is 'embedded': start the emulator first and pass its URL as base_url")
+        return cls(base_url=url, token=token, connect_timeout=cfg.connect_timeout,
                    read_timeout=cfg.read_timeout, retry=RetryPolicy(max_attempts=cfg.max_attempts),
                    on_request=on_request)
 
