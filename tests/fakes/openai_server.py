@@ -290,7 +290,8 @@ def unauthorized(message: str = "Incorrect API key provided.") -> Reply:
     return openai_error(401, message, code="invalid_api_key")
 
 
-def server_error(status: int = 500, message: str = "The server had an error while processing your request.") -> Reply:
+def server_error(status: int = 500,
+                 message: str = "The server had an error while processing your request.") -> Reply:
     return openai_error(status, message, type="server_error")
 
 

@@ -83,7 +83,7 @@ def test_gives_up_after_max_attempts_with_the_last_reason(server: FakeOpenAIServ
     with pytest.raises(ModelError) as caught:
         client_for(server, recorder, max_attempts=3).post("responses", {})
     assert "overloaded right now" in caught.value.reason
-    assert "gave up after 3 tries" in caught.value.reason
+    assert "gave up after 3 tries" in caught.value.reason and caught.value.status == 503
     assert len(server.requests) == 3 and len(recorder.sleeps) == 2
 
 

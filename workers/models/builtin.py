@@ -50,6 +50,10 @@ class PlannedCall:
     ref: str
     arguments: dict[str, Any]
 
+    @classmethod
+    def of(cls, deliverable: Deliverable, topic: Topic, ref: str) -> PlannedCall:
+        return cls(deliverable=deliverable, ref=ref, arguments=deliverable.build(topic, ref))
+
     def citation(self) -> str:
         return "{{artifact:%s:%s}}" % (self.deliverable.kind, self.ref)
 
@@ -94,7 +98,10 @@ class BuiltinSession:
             self._record(result)
         planned: list[PlannedCall] = []
         for item in texts:
-            planned += self._plan_request(item.text) if self._topic is None else self._plan_repair(item.text)
+            if self._topic is None:
+                planned += self._plan_request(item.text)
+            else:
+                planned += self._plan_repair(self._topic, item.text)
         if planned:
             return ModelTurn(tool_calls=tuple(self._issue(planned)))
         return ModelTurn(text=self._narrative())
@@ -110,24 +117,19 @@ class BuiltinSession:
 
     def _plan_request(self, text: str) -> list[PlannedCall]:
         self._topic = topic = Topic.of(text)
-        tools = [tool for pattern, tool in KEYWORDS if pattern.search(text)]
-        return [self._planned(CATALOGUE[tool], CATALOGUE[tool].default_ref(topic)) for tool in tools
-                if tool in self._offered]
+        tools = [tool for pattern, tool in KEYWORDS if pattern.search(text) and tool in self._offered]
+        return [PlannedCall.of(CATALOGUE[tool], topic, CATALOGUE[tool].default_ref(topic)) for tool in tools]
 
-    def _plan_repair(self, text: str) -> list[PlannedCall]:
+    def _plan_repair(self, topic: Topic, text: str) -> list[PlannedCall]:
         """One call per line that names a known, offered tool and an id or file name."""
         planned: dict[tuple[str, str], PlannedCall] = {}
         for line in text.splitlines():
             tools = [name for name in _TOOL_NAME.findall(line) if name in CATALOGUE and name in self._offered]
-            ref = _REF.search(line)
-            if tools and ref and ref.group(1).strip():
-                planned.setdefault((tools[0], ref.group(1).strip()),
-                                   self._planned(CATALOGUE[tools[0]], ref.group(1).strip()))
+            match = _REF.search(line)
+            ref = match.group(1).strip() if match else ""
+            if tools and ref and (tools[0], ref) not in planned:
+                planned[(tools[0], ref)] = PlannedCall.of(CATALOGUE[tools[0]], topic, ref)
         return list(planned.values())
-
-    def _planned(self, deliverable: Deliverable, ref: str) -> PlannedCall:
-        assert self._topic is not None
-        return PlannedCall(deliverable=deliverable, ref=ref, arguments=deliverable.build(self._topic, ref))
 
     def _issue(self, planned: list[PlannedCall]) -> list[ToolCall]:
         calls = []
@@ -156,8 +158,8 @@ class BuiltinSession:
                     else "I received an empty request, so there is nothing to prepare yet.")
         lines = [f"Here is what I prepared for {topic.headline}."]
         lines += [f"The {plan.deliverable.noun} \"{plan.ref}\": {plan.citation()}" for plan in self._created]
-        lines += [f"I could not create the {plan.deliverable.noun} \"{plan.ref}\": {_uncited(cut_text(detail, 200))}"
-                  for plan, detail in self._failed]
+        lines += [f"I could not create the {plan.deliverable.noun} \"{plan.ref}\": "
+                  f"{_uncited(cut_text(detail, 200))}" for plan, detail in self._failed]
         return "\n\n".join(lines)
 
 

@@ -65,6 +65,15 @@ class Topic:
         return " ".join(word.capitalize() for word in self.words[:3]) or "Your Request"
 
     @property
+    def latest_request(self) -> str:
+        """The last paragraph that is not a heading or rule: the newest user message."""
+        paragraphs = [" ".join(chunk.split()) for chunk in re.split(r"\n\s*\n", self.text)]
+        for paragraph in reversed(paragraphs):
+            if paragraph and not paragraph.startswith("#") and set(paragraph) != {"-"}:
+                return paragraph
+        return ""
+
+    @property
     def wants_ordered(self) -> bool:
         return bool(_ORDERED_HINT.search(self.text))
 
@@ -109,7 +118,8 @@ def _pie(topic: Topic, ref: str) -> dict[str, Any]:
                          for label, value in zip(topic.labels(4), _values(topic, f"pie:{ref}", 4))]}
 
 
-def _series_chart(topic: Topic, ref: str, *, names: tuple[str, ...], labels: list[str], what: str) -> dict[str, Any]:
+def _series_chart(topic: Topic, ref: str, *, names: tuple[str, ...], labels: list[str],
+                  what: str) -> dict[str, Any]:
     return {"id": ref, "title": f"{topic.headline}: {what}", "labels": labels,
             "series": [{"name": name, "values": _values(topic, f"{ref}:{name}", len(labels))} for name in names]}
 
@@ -178,9 +188,10 @@ def _svg(topic: Topic, ref: str) -> dict[str, Any]:
 
 
 def _file(topic: Topic, ref: str) -> dict[str, Any]:
-    lines = [f"# {topic.headline}", "", f"Prepared from the request: \"{cut_text(' '.join(topic.text.split()), 400)}\"",
+    lines = [f"# {topic.headline}", "", f"Prepared from the request: \"{cut_text(topic.latest_request, 400)}\"",
              "", "## Key points", ""]
-    lines += [f"{label}: priority {topic.number(f'{ref}:priority:{label}', 1, 5)} of 5." for label in topic.labels(4)]
+    lines += [f"{label}: priority {topic.number(f'{ref}:priority:{label}', 1, 5)} of 5."
+              for label in topic.labels(4)]
     return {"name": ref, "content": "\n".join(lines) + "\n"}
 
 

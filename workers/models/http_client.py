@@ -94,6 +94,7 @@ class ModelHttpClient:
         deadline = None if timeout is None else self._clock() + timeout
         payload = json.dumps(body).encode("utf-8")
         failure = "no try made"
+        last_status: int | None = None  # of the last try that got an HTTP answer
         for attempt in range(self._policy.max_attempts):
             headers: Mapping[str, str] = {}
             try:
@@ -101,15 +102,15 @@ class ModelHttpClient:
             except _DeadlineExceeded:
                 raise self._timeout_error(endpoint, timeout, failure) from None
             except requests.Timeout as exc:
-                failure = f"timed out ({type(exc).__name__})"
+                failure, last_status = f"timed out ({type(exc).__name__})", None
             except requests.RequestException as exc:
-                failure = f"network error ({type(exc).__name__}: {redact(exc)[:200]})"
+                failure, last_status = f"network error ({type(exc).__name__}: {redact(exc)[:200]})", None
             else:
                 if 200 <= status < 300:
                     return self._decode(endpoint, raw)
                 error = parse_server_error(status, raw)
                 self._raise_unless_retryable(endpoint, error)
-                failure = redact(error.summary())
+                failure, last_status = redact(error.summary()), status
             if attempt + 1 >= self._policy.max_attempts:
                 break
             delay = self._policy.delay(attempt, headers)  # seconds
@@ -117,7 +118,7 @@ class ModelHttpClient:
                 raise self._timeout_error(endpoint, timeout, failure)
             self._sleep(delay)
         raise ModelError(f"{endpoint}: {failure} (gave up after {self._policy.max_attempts} tries)",
-                         code="retries_exhausted")
+                         status=last_status, code="retries_exhausted")
 
     def close(self) -> None:
         """Close the pooled connections; the next call opens a fresh session."""

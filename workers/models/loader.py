@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable
 
 from supervisor.config.sections import ModelConfig
-from workers.http.redact import redact
+from workers.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
 from workers.models.http_client import RequestObserver
@@ -56,6 +56,7 @@ def load_model_handle(config: ModelConfig, *,
                       on_request: Callable[[str, str, float], None] | None = None) -> ModelHandle:
     """Build the handle ``config.name`` names. ``on_request(endpoint, code, seconds)`` is
     called once per HTTP try of the OpenAI handles (for metrics)."""
+    register_secret(config.api_key)  # before any error text can quote it
     problem = describe_model_name_problem(config.name)
     if problem:
         raise ModelLoadError(f"model.name: {problem}")

@@ -60,7 +60,8 @@ def token_usage(usage: Any, *, input_key: str, output_key: str) -> dict[str, int
         return {}
     picked = {"input_tokens": usage.get(input_key), "output_tokens": usage.get(output_key),
               "total_tokens": usage.get("total_tokens")}
-    return {name: value for name, value in picked.items() if isinstance(value, int) and not isinstance(value, bool)}
+    return {name: value for name, value in picked.items()
+            if isinstance(value, int) and not isinstance(value, bool)}
 
 
 def summarize_with_one_trim(post_text: Callable[[str, float | None], str], *, text: str, instructions: str,
@@ -68,9 +69,10 @@ def summarize_with_one_trim(post_text: Callable[[str, float | None], str], *, te
     """Shared ``summarize``: ``post_text(input, timeout)`` asks the summary model; the input
     loses its middle once if it overflows the context; the answer is cut to ``max_chars``."""
     def attempt(ratio: float | None, remaining: float | None) -> str:
-        if ratio is not None:
-            return post_text(shrink_within(text, total_chars=len(text) + len(instructions), ratio=ratio), remaining)
-        return post_text(text, remaining)
+        if ratio is None:
+            return post_text(text, remaining)
+        total = len(text) + len(instructions)
+        return post_text(shrink_within(text, total_chars=total, ratio=ratio), remaining)
 
     return cut_text(with_one_trim(attempt, timeout=timeout).strip(), max_chars)
 
