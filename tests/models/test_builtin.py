@@ -116,6 +116,9 @@ def test_same_input_same_calls_and_different_input_different_numbers() -> None:
     "DELIVERABLE VALIDATION FAILED\n- Invoke **one** of `create_pie_chart`, `create_bar_chart` with `id` exactly "
     "`q3`. \n- Invoke the `create_list` tool with `kind:\"list\"` and `id` exactly `risks`.\n"
     "- Invoke the `create_file` tool with `name` exactly `specs/plan.md` (keep folders).",
+    '- {{artifact:chart:q3}}: call create_bar_chart or another chart tool with id "q3" (create_pie_chart, ...)\n'
+    '- {{artifact:list:risks}}: call create_list with {"list": {"id": "risks", ...}}\n'
+    '- {{artifact:file:specs/plan.md}}: call create_file with name "specs/plan.md"',
 ])
 def test_repair_request_makes_the_named_calls_then_cites_them(repair_text: str) -> None:
     session = open_session()

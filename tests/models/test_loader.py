@@ -90,3 +90,12 @@ def test_describe_imports_nothing() -> None:
     import sys
     assert describe_model_name_problem("tests.models.never_imported_module:make") is None
     assert "tests.models.never_imported_module" not in sys.modules
+
+
+def test_model_modules_import_first_without_a_cycle_and_without_supervisor_config() -> None:
+    import subprocess
+    import sys
+    code = ("import sys, workers.models.builtin, workers.models.loader; "
+            "assert 'supervisor.config' not in sys.modules, 'model modules must not import supervisor.config'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import requests
 
-from supervisor.config.sections import ModelConfig
 from workers.http.redact import redact, register_secret
 from workers.http.retry import RETRYABLE_STATUS, RetryPolicy
 from workers.http.urls import insecure_url_problem
@@ -32,6 +31,9 @@ from workers.models.server_errors import (
     is_insufficient_quota,
     parse_server_error,
 )
+
+if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
+    from supervisor.config.sections import ModelConfig
 
 RequestObserver = Callable[[str, str, float], None]
 """``(endpoint, code, seconds)`` once per HTTP try; code is the status or "network"/"timeout"."""

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import importlib
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from supervisor.config.sections import ModelConfig
 from workers.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
 from workers.models.http_client import RequestObserver
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
+
+if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
+    from supervisor.config.sections import ModelConfig
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _CALLABLE_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")

@@ -11,9 +11,8 @@ instead of a string. Tool calls are read from ``message.tool_calls``, never from
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from supervisor.config.sections import ModelConfig
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec
 from workers.models.http_client import ModelHttpClient, RequestObserver
 from workers.models.rounds import (
@@ -26,6 +25,9 @@ from workers.models.rounds import (
     with_one_trim,
 )
 from workers.models.trimming import shrink_within
+
+if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
+    from supervisor.config.sections import ModelConfig
 
 ENDPOINT = "chat/completions"
 Message = dict[str, Any]
