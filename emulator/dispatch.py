@@ -11,14 +11,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from emulator.errors import ApiError
 from emulator.faults import DROP, ERROR, LATENCY, MALFORMED, THROTTLE, FaultDecision, FaultInjector
 from emulator.fields import bearer_token, parse_object
 from emulator.jobspec import JobSpecError
-from emulator.routing import ApiRequest, Handler, Route, RouteTable
+from emulator.routing import ApiRequest, Route, RouteTable
 from emulator.stats import DROPPED, Stats
 
 log = logging.getLogger("xenon.emulator")
@@ -59,12 +59,10 @@ def retry_after_value(seconds: float) -> str:
 class Dispatcher:
     """Routes requests and applies faults; shared by every connection thread."""
 
-    def __init__(self, *, table: RouteTable, faults: FaultInjector, stats: Stats,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, *, table: RouteTable, faults: FaultInjector, stats: Stats) -> None:
         self._table = table
         self._faults = faults
         self._stats = stats
-        self._sleep = sleep
 
     def dispatch(self, *, method: str, target: str, authorization: str | None, body: bytes,
                  body_error: ApiError | None = None) -> Reply:
@@ -76,16 +74,14 @@ class Dispatcher:
         else:
             route, tail = found
             route_name = route.name
-            reply = self._answer(route, method, body_error, lambda: ApiRequest(
-                bearer=bearer_token(authorization), body=parse_object(body, empty_ok=not route.protocol),
-                tail=tail, query=dict(parse_qsl(parts.query))))
+            request = _RawRequest(tail=tail, query=parts.query, authorization=authorization, body=body)
+            reply = self._answer(route, method, request, body_error)
         if body_error is not None:  # the unread body makes the connection unusable
             reply = replace(reply, close=True)
         self._stats.count_request(route_name, DROPPED if reply.drop else reply.status)
         return reply
 
-    def _answer(self, route: Route, method: str, body_error: ApiError | None,
-                make_request: Callable[[], ApiRequest]) -> Reply:
+    def _answer(self, route: Route, method: str, raw: _RawRequest, body_error: ApiError | None) -> Reply:
         handler = route.handlers.get(method)
         if handler is None:
             allowed = ", ".join(sorted(route.handlers))
@@ -97,31 +93,40 @@ class Dispatcher:
             faulted = self._inject(route.path)
             if faulted is not None:
                 return faulted
-        return self._call(handler, make_request)
-
-    def _inject(self, path: str) -> Reply | None:
-        decision = self._faults.decide(path)
-        if decision.latency > 0:
-            self._stats.fault(LATENCY)
-            self._sleep(decision.latency)
-        if decision.kind is None:
-            return None
-        self._stats.fault(decision.kind)
-        log.debug("injected %s fault on %s", decision.kind, path)
-        return _fault_reply(decision)
-
-    @staticmethod
-    def _call(handler: Handler, make_request: Callable[[], ApiRequest]) -> Reply:
         try:
-            status, payload = handler(make_request())
+            request = ApiRequest(bearer=bearer_token(raw.authorization),
+                                 body=parse_object(raw.body, empty_ok=not route.protocol),
+                                 tail=raw.tail, query=dict(parse_qsl(raw.query)))
+            status, payload = handler(request)
             return json_reply(status, payload)
         except ApiError as exc:
             return error_reply(exc)
         except JobSpecError as exc:
             return json_reply(400, {"error": "invalid job spec", "detail": {"problems": exc.problems}})
         except Exception:  # a bug in the emulator must not kill the connection thread
-            log.exception("emulator route failed")
+            log.exception("emulator route %s failed", route.name)
             return json_reply(500, {"error": "internal emulator error"})
+
+    def _inject(self, path: str) -> Reply | None:
+        decision = self._faults.decide(path)
+        if decision.latency > 0:
+            self._stats.fault(LATENCY)
+            time.sleep(decision.latency)
+        if decision.kind is None:
+            return None
+        self._stats.fault(decision.kind)
+        log.debug("injected %s fault on %s", decision.kind, path)
+        return _fault_reply(decision)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RawRequest:
+    """The parts of a request a handler's ``ApiRequest`` is parsed from, once the route is known."""
+
+    tail: str
+    query: str
+    authorization: str | None
+    body: bytes
 
 
 def _fault_reply(decision: FaultDecision) -> Reply:

@@ -142,6 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors ``http.server`` finds itself (bad request line, huge headers), as JSON."""
         self.close_connection = True
+        # A request line too broken to parse leaves the HTTP/0.9 default, which would make
+        # http.server omit the status line; always answer with a full HTTP/1.1 response.
+        self.request_version = self.protocol_version
         self._send(json_reply(code, {"error": message or HTTPStatus(code).phrase}, close=True))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name

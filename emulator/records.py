@@ -44,12 +44,6 @@ class Instance:
     def active(self) -> bool:
         return self.revoked_at_ms is None
 
-    def snapshot(self) -> dict[str, Any]:
-        """Admin view (never the key)."""
-        return {"instanceId": self.instance_id, "credentialId": self.credential_id, "kind": self.kind,
-                "owner": self.owner, "name": self.name, "createdAtMs": self.created_at_ms,
-                "revokedAtMs": self.revoked_at_ms}
-
 
 @dataclass(frozen=True, kw_only=True)
 class Message:

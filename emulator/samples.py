@@ -66,8 +66,6 @@ _REQUESTS: tuple[tuple[str, Request], ...] = (
      f"a file specs/launch-brief.md with the full plan."),
 )
 
-KINDS = tuple(label for label, _ in _REQUESTS)
-
 
 def sample_job(index: int, *, seed: int = 0) -> dict[str, Any]:
     """Job spec number ``index`` (0-based) of the sample sequence for ``seed``."""
