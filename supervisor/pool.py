@@ -43,6 +43,7 @@ log = logging.getLogger("xenon.supervisor")
 MESSAGES_PER_TURN = 200        # per worker per loop turn, so one chatty worker cannot starve the others
 SAMPLE_EVERY = 1.0             # seconds between psutil samples of the workers
 PUBLISH_EVERY = 0.25           # seconds between snapshots for the HTTP thread
+DEFAULT_LEASES_PER_WORKER = 10.0   # lease requests per second per worker when pool.lease_rate is 0
 DEADLINE_GRACE = 30.0          # seconds past pool.job_timeout before the supervisor kills the worker itself
 # Restart reasons by why we stopped a worker; anything we did not ask for is a crash.
 PLANNED_RESTART = {"recycle": "recycle", "roll": "recycle", "memory": "memory", "hung": "hung", "deadline": "hung"}
@@ -85,7 +86,11 @@ class PoolManager:
     def _new_gate(self) -> LeaseGate:
         pool = self.config.pool
         return LeaseGate(keys=len(self._cloud.tokens), burst=self.desired, poll_interval=pool.poll_interval,
-                         rate=pool.lease_rate or float(self.desired), clock=self._clock, rng=self._rng)
+                         rate=self._lease_rate(), clock=self._clock, rng=self._rng)
+
+    def _lease_rate(self) -> float:
+        """Lease requests per second allowed for the pool (pool.lease_rate, default 10 per worker)."""
+        return self.config.pool.lease_rate or DEFAULT_LEASES_PER_WORKER * self.desired
 
     def _new_policy(self) -> RestartPolicy:
         pool = self.config.pool
@@ -404,7 +409,7 @@ class PoolManager:
         if self.draining:
             return
         self.desired = max(1, self.desired + delta)
-        self.gate.resize(burst=self.desired, rate=self.config.pool.lease_rate or float(self.desired))
+        self.gate.resize(burst=self.desired, rate=self._lease_rate())
         log.info("pool size is now %d workers", self.desired)
 
     def reload(self, config: RunnerConfig, cloud: CloudTarget) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Mapping, get_type_hints
 import yaml
 
 from workers.http.redact import register_secret
+from workers.models.loader import describe_model_name_problem
 
 from .errors import ConfigError, Problem
 from .fields import FieldValueError, convert
@@ -22,8 +23,7 @@ from .sections import EMBEDDED, RunnerConfig
 
 # Env variables the official runner gives in milliseconds; we keep seconds inside.
 _MILLISECOND_ENV = {"POLL_MS": 500.0, "RUNNER_JOB_MAX_RUNTIME_MS": 0.0}  # name → minimum ms
-_OPENAI_HANDLES = ("openai-responses", "openai-chat")
-_BUILTIN_HANDLES = _OPENAI_HANDLES + ("builtin",)
+_OPENAI_HANDLES = ("openai-responses", "openai-chat")  # the handles that need model.api_key
 
 
 def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None,
@@ -154,7 +154,7 @@ def _cross_checks(config: RunnerConfig) -> list[Problem]:
                                                f"cloud.base_url: {EMBEDDED} for a local trial"))
     if len(set(cloud.tokens)) != len(cloud.tokens):
         problems.append(Problem("cloud.tokens", "the same runner key is listed twice"))
-    problem = model_name_problem(model.name)
+    problem = describe_model_name_problem(model.name)
     if problem:
         problems.append(Problem("model.name", problem))
     elif model.name in _OPENAI_HANDLES and not model.api_key:
@@ -164,14 +164,3 @@ def _cross_checks(config: RunnerConfig) -> list[Problem]:
         problems.append(Problem("pool.restart_backoff_max", f"must be ≥ pool.restart_backoff "
                                                             f"({pool.restart_backoff})"))
     return problems
-
-
-def model_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name a model handle (syntax only: nothing is imported here)."""
-    if name in _BUILTIN_HANDLES:
-        return None
-    module, sep, attribute = name.partition(":")
-    if sep and all(part.isidentifier() for part in module.split(".")) and attribute.isidentifier():
-        return None
-    return (f"expected one of {', '.join(_BUILTIN_HANDLES)} or package.module:callable, "
-            f"got {name!r}")

@@ -71,7 +71,8 @@ class PoolConfig:
                                    "whole pool (per runner key). `POLL_MS` sets it in milliseconds (min 500).",
                                    env="POLL_MS", minimum=0.05, kind="duration")
     lease_rate: float = setting(0.0, "Cap on lease requests per second for the pool (token bucket with "
-                                "burst = pool size). 0 = pool size per second.", minimum=0)
+                                "burst = pool size), so fast-failing jobs cannot hot-loop. 0 = 10 per worker "
+                                "per second.", minimum=0)
     graceful_timeout: float = setting(60.0, "On SIGTERM, seconds in-flight jobs may run on before they are "
                                       "failed with `runner shutting down`.", minimum=0, kind="duration")
     max_job_attempts: int = setting(2, "Runs of one leased job when its worker dies mid-job (1 = never re-run).",

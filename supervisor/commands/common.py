@@ -1,0 +1,19 @@
+"""Pieces the subcommands share: loading a config the way every command reports problems."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Mapping
+
+from supervisor.config import ConfigError, RunnerConfig, load_config
+
+
+def load_or_report(path: str | None, overrides: Mapping[str, Any] | None = None) -> RunnerConfig | None:
+    """The config, or None after printing every problem (the caller exits 2)."""
+    try:
+        return load_config(path, overrides=overrides)
+    except ConfigError as exc:
+        source = path or "environment and defaults"
+        print(f"xenon-runner: invalid configuration ({source}):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
