@@ -95,7 +95,7 @@ def _parse_arguments(tool: str, arguments: str) -> dict[str, Any]:
         return {}
     try:
         args = json.loads(arguments)
-    except json.JSONDecodeError as err:
+    except ValueError as err:  # JSONDecodeError, or an integer literal of more than 4,300 digits
         raise DeliverableError(f"{tool}: the arguments are not valid JSON ({err}); "
                                f"send a single JSON object") from None
     except RecursionError:

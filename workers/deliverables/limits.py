@@ -13,6 +13,12 @@ from typing import Mapping
 
 # --- the completion as a whole -------------------------------------------------------------
 MAX_MESSAGE_CHARS = 24_000  # assistantMessage
+MAX_FILES = 24  # per-job caps, one per kind (charts: all six chart kinds together)
+MAX_CHARTS = 12
+MAX_TABLES = 8
+MAX_LISTS = 12
+MAX_CHECKLISTS = 8
+MAX_SVGS = 8
 
 # --- rounds of the tool loop (protocol §4 "Placeholders and repair") ------------------------
 MAX_TOOL_ROUNDS = 24  # model rounds before the reply is taken as final
@@ -85,12 +91,12 @@ class KindSpec:
     plural: str  # for messages: "12 charts"
 
 
-FILE = KindSpec(kind="file", array="files", cap=24, plural="files")
-CHART = KindSpec(kind="chart", array="charts", cap=12, plural="charts")
-TABLE = KindSpec(kind="table", array="datasets", cap=8, plural="tables")
-LIST = KindSpec(kind="list", array="lists", cap=12, plural="lists")
-CHECKLIST = KindSpec(kind="checklist", array="checklists", cap=8, plural="checklists")
-SVG = KindSpec(kind="svg", array="svgs", cap=8, plural="SVGs")
+FILE = KindSpec(kind="file", array="files", cap=MAX_FILES, plural="files")
+CHART = KindSpec(kind="chart", array="charts", cap=MAX_CHARTS, plural="charts")
+TABLE = KindSpec(kind="table", array="datasets", cap=MAX_TABLES, plural="tables")
+LIST = KindSpec(kind="list", array="lists", cap=MAX_LISTS, plural="lists")
+CHECKLIST = KindSpec(kind="checklist", array="checklists", cap=MAX_CHECKLISTS, plural="checklists")
+SVG = KindSpec(kind="svg", array="svgs", cap=MAX_SVGS, plural="SVGs")
 
 KINDS: Mapping[str, KindSpec] = {spec.kind: spec for spec in (FILE, CHART, TABLE, LIST, CHECKLIST, SVG)}
 COMPLETION_ARRAYS = tuple(spec.array for spec in KINDS.values())

@@ -97,4 +97,4 @@ def _missing_call(cited: Citation) -> str:
         others = ", ".join(tool for tool in CHART_TOOLS if tool != _DEFAULT_CHART_TOOL)
         return (f"call {_DEFAULT_CHART_TOOL} or another chart tool with id {ref} ({others}; "
                 f"pick the one that fits the data)")
-    return f"call {_TOOL_FOR_KIND[cited.kind]} with a {cited.kind} whose id is {ref}"
+    return f'call {_TOOL_FOR_KIND[cited.kind]} with {{"{cited.kind}": {{"id": {ref}, ...}}}}'

@@ -33,8 +33,13 @@ def describe_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:  # beyond any float: JavaScript would read it as Infinity
+            return "a number out of range"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}" if abs(value) < 1e15 else "a number out of range"
+        return f"the number {value!r}"
     if isinstance(value, str):
         return f"the string {quote(value)}"
     if isinstance(value, (list, tuple)):

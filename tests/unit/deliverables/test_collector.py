@@ -76,6 +76,8 @@ def test_all_eleven_tools_are_covered_both_ways() -> None:
     ('{"id": "x", "labels": ["a"],', "create_bar_chart: the arguments are not valid JSON (Expecting"),
     ("{'id': 'x'}", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
     ("[" * 100_000, "create_bar_chart: the arguments are"),
+    ('{"id": "x", "labels": ["a"], "series": [{"name": "s", "values": [' + "9" * 5000 + "]}]}",
+     "Exceeds the limit (4300 digits)"),
 ])
 def test_malformed_json_is_answered_never_raised(arguments: str, fragment: str) -> None:
     answer = call(DeliverableCollector(), "create_bar_chart", arguments)

@@ -123,6 +123,7 @@ def test_details_name_the_item_the_place_and_the_fix(kind: str, raw: Any, detail
 def test_big_integers_count_as_out_of_range() -> None:
     error = refusal("chart", samples.bar(series=[{"name": "s", "values": [10 ** 400, 1]}]))
     assert error.reason == "expected a finite number, got a number out of range"
+    assert refusal("list", samples.list_(items=[1.5e300])).reason == "expected a string, got the number 1.5e+300"
 
 
 def test_unknown_kind_is_a_programming_error() -> None:
