@@ -43,7 +43,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, str):
         return f"the string {quote(value)}"
     if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)}"
+        return f"a list of {count_text(len(value), 'item')}"
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__

@@ -16,21 +16,25 @@ from typing import Any, Mapping
 
 from workers.deliverables.limits import (
     BAR_ORIENTATIONS,
+    CHART,
     CHART_KINDS,
+    CHECKLIST,
+    FILE,
+    LIST,
     MAX_CELL_CHARS,
-    MAX_CHART_LABEL_CHARS,
     MAX_CHART_LABELS,
+    MAX_CHART_LABEL_CHARS,
     MAX_CHART_SERIES,
-    MAX_CHECKLIST_ITEM_ID_CHARS,
     MAX_CHECKLIST_ITEMS,
+    MAX_CHECKLIST_ITEM_ID_CHARS,
     MAX_CHECKLIST_LABEL_CHARS,
     MAX_COLUMN_NAME_CHARS,
     MAX_FILE_CONTENT_CHARS,
     MAX_FILE_FOLDERS,
     MAX_FILE_NAME_CHARS,
     MAX_ID_CHARS,
-    MAX_LIST_ITEM_CHARS,
     MAX_LIST_ITEMS,
+    MAX_LIST_ITEM_CHARS,
     MAX_PIE_SEGMENTS,
     MAX_SCATTER_POINTS,
     MAX_SCATTER_SERIES,
@@ -39,10 +43,8 @@ from workers.deliverables.limits import (
     MAX_TABLE_COLUMNS,
     MAX_TABLE_ROWS,
     MAX_TITLE_CHARS,
-    CHART,
-    CHECKLIST,
-    FILE,
-    LIST,
+    NON_NEGATIVE_CHART_KINDS,
+    ORIENTED_CHART_KINDS,
     SVG,
     TABLE,
 )
@@ -117,7 +119,7 @@ def _file_tool() -> ToolSpec:
             f"The name is a relative path with at most {MAX_FILE_FOLDERS} folders, e.g. \"specs/plan.md\"; "
             "characters other than letters, digits, '.', '_' and '-' become '_'. "
             f"At most {FILE.cap} files per job, {MAX_FILE_CONTENT_CHARS:,} characters each. "
-            f"Cite the file in your reply as {citation(FILE.kind, 'specs/plan.md')} (the same path). "
+            f"Cite it in your reply as {citation(FILE.kind, 'specs/plan.md')}, with the path the tool answers with. "
             "Put tables, lists and checklists in their own tools, not inside the file."
         ),
         parameters=_object({
@@ -140,7 +142,7 @@ _CHART_PURPOSE = {
 
 
 def _category_fields(kind: str) -> dict[str, Schema]:
-    negative = " (≥ 0)" if kind == "stacked_bar" else ""
+    negative = " (≥ 0)" if kind in NON_NEGATIVE_CHART_KINDS else ""
     fields = {
         "labels": _array(_string(f"A category, at most {MAX_CHART_LABEL_CHARS} characters."),
                          f"1–{MAX_CHART_LABELS} category labels, in display order.", low=1, high=MAX_CHART_LABELS),
@@ -152,7 +154,7 @@ def _category_fields(kind: str) -> dict[str, Schema]:
             }, ("name", "values")),
             f"1–{MAX_CHART_SERIES} named series.", low=1, high=MAX_CHART_SERIES),
     }
-    if kind in ("bar", "stacked_bar"):
+    if kind in ORIENTED_CHART_KINDS:
         fields["orientation"] = {"type": "string", "enum": list(BAR_ORIENTATIONS),
                                  "description": "\"vertical\" columns or \"horizontal\" bars (good for long labels)."}
     return fields

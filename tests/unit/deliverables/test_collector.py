@@ -86,7 +86,7 @@ def test_malformed_json_is_answered_never_raised(arguments: str, fragment: str) 
 
 def test_arguments_must_be_an_object() -> None:
     answer = call(DeliverableCollector(), "create_file", "[1, 2]")
-    assert answer == {"ok": False, "detail": "create_file: the arguments must be a JSON object, got a list of 2"}
+    assert answer == {"ok": False, "detail": "create_file: the arguments must be a JSON object, got a list of 2 items"}
 
 
 def test_empty_arguments_read_as_an_empty_object() -> None:

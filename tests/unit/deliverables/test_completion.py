@@ -24,7 +24,7 @@ def test_a_full_body_with_every_kind_is_valid() -> None:
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    pytest.param([], "body: expected a JSON object, got a list of 0", id="not-an-object"),
+    pytest.param([], "body: expected a JSON object, got a list of 0 items", id="not-an-object"),
     pytest.param(samples.body(workspaceId=""), 'workspaceId: expected a non-empty string, got the string ""',
                  id="workspace-id-empty"),
     pytest.param(without("workspaceId"), "workspaceId: expected a non-empty string, got null",
