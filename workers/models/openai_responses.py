@@ -9,51 +9,38 @@ items of ``output``, never from status fields.
 """
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec, UserText
-from workers.models.http_client import ModelHttpClient, RequestObserver
+from workers.models.http_client import ModelHttpClient
+from workers.models.http_handle import HttpModelHandle
 from workers.models.rounds import (
     arguments_text,
     content_text,
     plain_json,
     split_items,
-    summarize_with_one_trim,
     token_usage,
     with_one_trim,
 )
 from workers.models.trimming import shrink_within
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
-
 ENDPOINT = "responses"
 
 
-class OpenAIResponsesHandle:
+class OpenAIResponsesHandle(HttpModelHandle):
     """One per worker: holds the HTTP client; each job gets a ``ResponsesSession``."""
 
-    def __init__(self, *, config: ModelConfig, on_request: RequestObserver | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._client = ModelHttpClient.from_config(config, on_request=on_request, sleep=sleep)
-        self._model = config.model
-        self._summary_model = config.summary_model
+    endpoint = ENDPOINT
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ResponsesSession:
         return ResponsesSession(client=self._client, model=self._model, instructions=instructions, tools=tools)
 
-    def summarize(self, text: str, *, instructions: str, max_chars: int, timeout: float | None = None) -> str:
-        def post_text(prompt: str, remaining: float | None) -> str:
-            body = {"model": self._summary_model, "instructions": instructions,
-                    "input": [_user_message(prompt)], "stream": False}
-            return parse_response(self._client.post(ENDPOINT, body, timeout=remaining))[0].text
+    def _summary_body(self, prompt: str, *, instructions: str) -> dict[str, Any]:
+        return {"model": self._summary_model, "instructions": instructions,
+                "input": [_user_message(prompt)], "stream": False}
 
-        return summarize_with_one_trim(post_text, text=text, instructions=instructions, max_chars=max_chars,
-                                       timeout=timeout)
-
-    def close(self) -> None:
-        self._client.close()
+    def _answer_text(self, data: dict[str, Any]) -> str:
+        return parse_response(data)[0].text
 
 
 class ResponsesSession:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from workers.models.base import InputItem, ModelContextTooLong, ToolResult, UserText
 from workers.models.http_client import ContextOverflow
-from workers.models.trimming import cut_text, keep_ratio, shrink_within
+from workers.models.trimming import keep_ratio
 
 T = TypeVar("T")
 
@@ -62,19 +62,6 @@ def token_usage(usage: Any, *, input_key: str, output_key: str) -> dict[str, int
               "total_tokens": usage.get("total_tokens")}
     return {name: value for name, value in picked.items()
             if isinstance(value, int) and not isinstance(value, bool)}
-
-
-def summarize_with_one_trim(post_text: Callable[[str, float | None], str], *, text: str, instructions: str,
-                            max_chars: int, timeout: float | None) -> str:
-    """Shared ``summarize``: ``post_text(input, timeout)`` asks the summary model; the input
-    loses its middle once if it overflows the context; the answer is cut to ``max_chars``."""
-    def attempt(ratio: float | None, remaining: float | None) -> str:
-        if ratio is None:
-            return post_text(text, remaining)
-        total = len(text) + len(instructions)
-        return post_text(shrink_within(text, total_chars=total, ratio=ratio), remaining)
-
-    return cut_text(with_one_trim(attempt, timeout=timeout).strip(), max_chars)
 
 
 def arguments_text(value: Any) -> str:
