@@ -120,8 +120,8 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
         if not isinstance(raw, dict):
             continue
         function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
-        call_id = raw.get("id") if isinstance(raw.get("id"), str) and raw.get("id") else \
-            f"call_{round_number}_{index}"
+        given_id = raw.get("id")
+        call_id = given_id if isinstance(given_id, str) and given_id else f"call_{round_number}_{index}"
         calls.append(ToolCall(call_id=call_id, name=str(function.get("name") or ""),
                               arguments=arguments_text(function.get("arguments"))))
     if not calls and not text and first.get("finish_reason") == "length":

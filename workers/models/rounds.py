@@ -1,4 +1,5 @@
-"""Pieces both HTTP handles use around one model round: input checks, trim-once, usage."""
+"""Pieces both HTTP handles use around a model call: input checks, trim-once-and-retry,
+and the lenient readers of answer fields (content, tool arguments, usage)."""
 from __future__ import annotations
 
 import json
