@@ -38,13 +38,15 @@ BAD_CALLS = [
     ("create_file", {"name": "notes.pdf", "content": "x"}, 'file "notes.pdf": name: must end in .md or .txt'),
     ("create_pie_chart", {"id": "mix", "segments": [{"label": "Rent", "value": -1}]},
      'pie chart "mix": segment "Rent" value: is -1; pie chart values cannot be negative'),
-    ("create_bar_chart", {"id": "sales", "labels": ["a", "b", "c", "d"], "series": [{"name": "2024", "values": [1, 2, 3]}]},
+    ("create_bar_chart",
+     {"id": "sales", "labels": ["a", "b", "c", "d"], "series": [{"name": "2024", "values": [1, 2, 3]}]},
      'bar chart "sales": series "2024": has 3 values but there are 4 labels; give exactly one value per label'),
     ("create_stacked_bar_chart", {"id": "st", "labels": ["a"], "series": [{"name": "s", "values": [-2]}]},
      'stacked bar chart "st": series "s" values[0]: is -2; stacked bar chart values cannot be negative'),
     ("create_line_chart", '{"id": "t", "labels": ["a", "b"], "series": [{"name": "s", "values": [1, NaN]}]}',
      'line chart "t": series "s" values[1]: expected a finite number, got NaN'),
-    ("create_area_chart", {"id": "v", "labels": [f"L{i}" for i in range(33)], "series": [{"name": "s", "values": [1] * 33}]},
+    ("create_area_chart",
+     {"id": "v", "labels": [f"L{i}" for i in range(33)], "series": [{"name": "s", "values": [1] * 33}]},
      'area chart "v": labels: has 33 labels; the limit is 32'),
     ("create_scatter_chart", {"id": "c", "series": [{"name": "s", "points": [{"x": "1", "y": 2}]}]},
      'scatter chart "c": series "s" points[0] x: expected a finite number, got the string "1"'),
@@ -56,7 +58,8 @@ BAD_CALLS = [
                                                               {"id": "A", "label": "y", "checked": False}]}},
      'checklist "go": items[1] id: "A" is already used by items[0]; item ids must be unique (ignoring case)'),
     ("create_svg", {"svg": {"id": "d", "content": "<svg><script>alert(1)</script></svg>"}},
-     'svg "d": content: contains a <script> element ("<script"), which is not allowed; use plain shapes, paths and text'),
+     'svg "d": content: contains a <script> element ("<script"), which is not allowed; '
+     "use plain shapes, paths and text"),
 ]
 
 
@@ -141,8 +144,9 @@ def test_duplicate_ids_are_refused_per_kind_ignoring_case() -> None:
     collector = DeliverableCollector()
     assert call(collector, "create_bar_chart", {**TOOL_ARGS["create_bar_chart"], "id": "sales"})["ok"] is True
     answer = call(collector, "create_pie_chart", {**TOOL_ARGS["create_pie_chart"], "id": "Sales"})
-    assert answer == {"ok": False, "detail": 'a chart with id "sales" already exists in this job (ids are unique per '
-                                             'kind, ignoring case); cite it as {{artifact:chart:sales}} or use another id'}
+    assert answer == {"ok": False, "detail": 'a chart with id "sales" already exists in this job (ids are unique '
+                                             "per kind, ignoring case); cite it as {{artifact:chart:sales}} "
+                                             "or use another id"}
     assert call(collector, "create_table", {"table": samples.table(id="sales")})["ok"] is True  # another kind
     assert collector.counts() == {"file": 0, "chart": 1, "table": 1, "list": 0, "checklist": 0, "svg": 0}
 

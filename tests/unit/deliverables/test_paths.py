@@ -41,7 +41,8 @@ def test_sanitises(given: str, stored: str) -> None:
     pytest.param("plan.pdf", "must end in .md or .txt", id="wrong-extension"),
     pytest.param("plan", "must end in .md or .txt", id="no-extension"),
     pytest.param("a/b/c/d/e/x.md", "has 5 folders; at most 4 folders may come before the file name", id="five-folders"),
-    pytest.param("x" * 46 + ".md", "its last part is 49 characters; parts are cut to 48", id="leaf-cut-loses-extension"),
+    pytest.param("x" * 46 + ".md", "its last part is 49 characters; parts are cut to 48",
+                 id="leaf-cut-loses-extension"),
     pytest.param("/".join(["a" * 48] * 3 + ["d" * 11 + ".md"]), "is 161 characters after sanitising; the limit is 160",
                  id="name-over-160"),
 ])

@@ -64,8 +64,8 @@ def test_files_are_matched_by_sanitised_path() -> None:
 
 def test_nothing_missing_when_everything_cited_exists() -> None:
     collector = collector_with(*samples.TOOL_ARGS.items())
-    message = ("{{artifact:file:specs/plan.md}} {{artifact:chart:mix}} {{artifact:chart:cloud}} {{artifact:table:compare}}"
-               " {{artifact:list:steps}} {{artifact:checklist:launch}} {{artifact:svg:arch}}")
+    message = ("{{artifact:file:specs/plan.md}} {{artifact:chart:mix}} {{artifact:chart:cloud}} "
+               "{{artifact:table:compare}} {{artifact:list:steps}} {{artifact:checklist:launch}} {{artifact:svg:arch}}")
     assert missing_citations(message, collector) == []
 
 
@@ -79,7 +79,8 @@ def test_repair_prompt_names_each_missing_call() -> None:
     assert lines[2] == '- {{artifact:file:/specs/plan.md}}: call create_file with name "specs/plan.md"'
     assert lines[3] == '- {{artifact:table:costs}}: call create_table with {"table": {"id": "costs", ...}}'
     assert lines[4] == '- {{artifact:list:steps}}: call create_list with {"list": {"id": "steps", ...}}'
-    assert lines[5] == '- {{artifact:checklist:launch}}: call create_checklist with {"checklist": {"id": "launch", ...}}'
+    assert lines[5] == ('- {{artifact:checklist:launch}}: call create_checklist with '
+                        '{"checklist": {"id": "launch", ...}}')
     assert lines[6] == '- {{artifact:svg:arch}}: call create_svg with {"svg": {"id": "arch", ...}}'
     assert lines[7] == ("- {{artifact:file:slides.pdf}}: this file name cannot be used (must end in .md or .txt); "
                         "call create_file with a valid .md or .txt name and cite that name instead")
@@ -87,5 +88,6 @@ def test_repair_prompt_names_each_missing_call() -> None:
 
 
 def test_mismatch_reason_lists_kind_and_ref_in_order() -> None:
-    assert mismatch_reason([cites("chart", "x"), cites("list", "y")]) == "deliverable_placeholder_mismatch: chart:x, list:y"
+    reason = mismatch_reason([cites("chart", "x"), cites("list", "y")])
+    assert reason == "deliverable_placeholder_mismatch: chart:x, list:y"
     assert mismatch_reason([]) == "deliverable_placeholder_mismatch"

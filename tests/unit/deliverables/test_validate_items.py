@@ -93,7 +93,8 @@ def test_svg_content_is_trimmed_when_normalising() -> None:
     pytest.param("chart", samples.line(series=[{"name": "s", "values": [1, float("nan")]}]),
                  'line chart "trend": series "s" values[1]: expected a finite number, got NaN', id="nan"),
     pytest.param("chart", samples.pie(segments=[{"label": "Rent", "value": -5}]),
-                 'pie chart "mix": segment "Rent" value: is -5; pie chart values cannot be negative', id="negative-pie"),
+                 'pie chart "mix": segment "Rent" value: is -5; pie chart values cannot be negative',
+                 id="negative-pie"),
     pytest.param("chart", samples.bar(kind="donut"),
                  'chart: kind: expected one of "pie", "bar", "stacked_bar", "line", "area", "scatter", '
                  'got the string "donut"', id="unknown-chart-kind"),
