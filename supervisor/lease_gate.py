@@ -77,14 +77,18 @@ class LeaseGate:
             return
         state.concurrency = 1
         if result == "throttled":
-            pause = retry_after if retry_after is not None else self._poll_interval
-            for other in self._keys:
-                other.not_before = max(other.not_before, now + pause)
+            self.pause(retry_after if retry_after is not None else self._poll_interval)
             return
         if result == "empty":
             self.consecutive_empty += 1
         state.empty_streak += 1
         state.not_before = max(state.not_before, now + self._backoff(state.empty_streak))
+
+    def pause(self, seconds: float) -> None:
+        """No permits for any key for ``seconds`` (server push-back, model endpoint down)."""
+        until = self._clock() + seconds
+        for state in self._keys:
+            state.not_before = max(state.not_before, until)
 
     def grant(self) -> list[int]:
         """The slots that may send a lease request now (their permits are taken)."""

@@ -44,7 +44,8 @@ MESSAGES_PER_TURN = 200        # per worker per loop turn, so one chatty worker 
 SAMPLE_EVERY = 1.0             # seconds between psutil samples of the workers
 PUBLISH_EVERY = 0.25           # seconds between snapshots for the HTTP thread
 DEFAULT_LEASES_PER_WORKER = 10.0   # lease requests per second per worker when pool.lease_rate is 0
-DEADLINE_GRACE = 30.0          # seconds past pool.job_timeout before the supervisor kills the worker itself
+DEADLINE_GRACE = 30.0
+MODEL_PAUSE_MIN, MODEL_PAUSE_MAX = 30.0, 600.0   # seconds of leasing pause after the model refused us          # seconds past pool.job_timeout before the supervisor kills the worker itself
 # Restart reasons by why we stopped a worker; anything we did not ask for is a crash.
 PLANNED_RESTART = {"recycle": "recycle", "roll": "recycle", "memory": "memory", "hung": "hung", "deadline": "hung"}
 
@@ -77,6 +78,7 @@ class PoolManager:
         self._rolling_slot: int | None = None
         self._sampled_at = 0.0
         self._published_at = 0.0
+        self._model_pause = 0.0   # seconds; doubles while the model endpoint keeps refusing us
         self._snapshot = PoolSnapshot(started_at=started, loop_heartbeat=clock())
         self._self_process = psutil.Process()
         self._self_process.cpu_percent(None)
@@ -205,6 +207,14 @@ class PoolManager:
             self._credential_rejected(slot, result.detail)
 
     def _on_job_finished(self, slot: WorkerSlot, finished: JobFinished) -> None:
+        if finished.model_unavailable:
+            self._model_pause = min(MODEL_PAUSE_MAX, max(MODEL_PAUSE_MIN, self._model_pause * 2))
+            self.gate.pause(self._model_pause)
+            log.error("the model endpoint refused the runner (%s): pausing leasing for %gs so the queue is not "
+                      "burnt through; fix model.api_key / billing and send SIGHUP to resume at once",
+                      finished.reason, self._model_pause)
+        elif finished.outcome == "completed":
+            self._model_pause = 0.0
         slot.job = None
         slot.jobs_done += 1
         slot.jobs_total += 1

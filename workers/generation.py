@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .deliverables.collector import DeliverableCollector
-from .deliverables.limits import MAX_MESSAGE_CHARS
+from .deliverables.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
 from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
 from .deliverables.tools import TOOL_SPECS
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
 
-MAX_TOOL_ROUNDS = 24
-MAX_REPAIR_ROUNDS = 4
 _CUT_NOTICE = "\n\n…(message cut to fit the 24,000 character limit)"
 
 log = logging.getLogger("xenon.worker.generation")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from .cloud.errors import CloudError, LeaseLost, ValidationRejected
+from .cloud.jobs import CompleteOutcome
 from .context import ContextError, compose_model_input, parse_context
 from .deliverables.validate import validate_completion
 from .generation import GenerationFailed, generate
@@ -21,7 +22,7 @@ from .heartbeat import LeaseKeeper
 from .logs import JobTag
 from .messages import JobFinished, LeaseRenewed, WorkerMessage
 from .metrics import metrics
-from .models.base import ModelError, ModelHandle
+from .models.base import ModelAuthError, ModelError, ModelHandle, ModelQuotaError
 from .summaries import resolve_prior_section
 
 log = logging.getLogger("xenon.worker.job")
@@ -131,7 +132,9 @@ class JobRunner:
             with _timed(timings, "complete"):
                 if not self._claim_finish():
                     return self._aborted(ticket)
-                self._client.complete(payload)
+                if self._client.complete(payload) is CompleteOutcome.PROBABLY_COMPLETED_EARLIER:
+                    log.warning("the completion of %s was answered 409 on a retry: an earlier try most likely "
+                                "landed after its answer was lost; counting it as completed", ticket.workspace_id)
         except JobStopped as stop:
             return self._end(ticket, stop.outcome, stop.reason)
         except LeaseLost as exc:
@@ -140,6 +143,8 @@ class JobRunner:
             return self._end(ticket, "failed", f"cloud rejected the completion: {exc.detail or exc}")
         except (ContextError, GenerationFailed) as exc:
             return self._end(ticket, "failed", exc.reason)
+        except (ModelAuthError, ModelQuotaError) as exc:
+            return self._end(ticket, "failed", f"model error: {exc.reason}", model_unavailable=True)
         except ModelError as exc:
             return self._end(ticket, "failed", f"model error: {exc.reason}")
         except CloudError as exc:
@@ -167,11 +172,13 @@ class JobRunner:
             self._finished = self._ended_by_main = True
             return True
 
-    def _end(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
+    def _end(self, ticket: JobTicket, outcome: str, reason: str, *, model_unavailable: bool = False) -> JobFinished:
         """End the job as ``outcome`` (failed or lease_lost) unless an abort already did."""
         if not self._claim_finish():
             return self._aborted(ticket)
         finished = self._result(ticket, outcome, reason) if outcome == "lease_lost" else self._fail(ticket, reason)
+        if model_unavailable:
+            finished = replace(finished, model_unavailable=True)
         self._report(ticket, finished)
         return finished
 

@@ -62,12 +62,17 @@ class LeaseRenewed:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """The job in hand ended. ``outcome``: completed | failed | lease_lost."""
+    """The job in hand ended. ``outcome``: completed | failed | lease_lost.
+
+    ``model_unavailable`` says the model endpoint refused us (bad API key, no quota):
+    every job would fail the same way, so the supervisor pauses leasing for the pool.
+    """
 
     workspace_id: str
     outcome: str
     reason: str = ""
-    duration: float = 0.0   # seconds, context fetch to complete/fail
+    duration: float = 0.0   # seconds, lease to complete/fail
+    model_unavailable: bool = False
 
 
 @dataclass(frozen=True)
