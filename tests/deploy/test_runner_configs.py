@@ -1,0 +1,53 @@
+"""Every runner config the kit ships loads with `xenon-runner check-config`, takes its secrets from
+the environment (never from the file), and puts the metrics directory where the deployment
+makes it writable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.support import DOCKER, KUBERNETES, SYSTEMD, check_config, load_yaml
+
+SECRETS = {"RUNNER_TOKEN": "cred0123.deploykitsecret", "OPENAI_API_KEY": "sk-deploykit-test-key"}
+
+
+def kubernetes_config(tmp_path: Path) -> Path:
+    path = tmp_path / "configmap-config.yaml"
+    path.write_text(load_yaml(KUBERNETES / "configmap.yaml")["data"]["config.yaml"])
+    return path
+
+
+def shipped_configs(tmp_path: Path) -> dict[str, Path]:
+    return {"docker": DOCKER / "config.yaml", "systemd": SYSTEMD / "config.yaml",
+            "kubernetes": kubernetes_config(tmp_path)}
+
+
+@pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
+def test_config_loads_with_the_secrets_in_the_environment(deployment: str, tmp_path: Path) -> None:
+    result = check_config(shipped_configs(tmp_path)[deployment], **SECRETS)
+    assert result.returncode == 0, result.stderr
+    assert ": OK" in result.stdout
+    for secret in SECRETS.values():
+        assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
+def test_config_refuses_to_start_without_a_runner_key(deployment: str, tmp_path: Path) -> None:
+    result = check_config(shipped_configs(tmp_path)[deployment], OPENAI_API_KEY=SECRETS["OPENAI_API_KEY"])
+    assert result.returncode == 2
+    assert "RUNNER_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
+def test_config_holds_no_secret_value(deployment: str, tmp_path: Path) -> None:
+    config = yaml.safe_load(shipped_configs(tmp_path)[deployment].read_text())
+    assert config["cloud"]["token"] == "${RUNNER_TOKEN}"
+    assert "api_key" not in config.get("model", {})
+
+
+@pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
+def test_metrics_directory_lives_under_the_writable_run_directory(deployment: str, tmp_path: Path) -> None:
+    config = yaml.safe_load(shipped_configs(tmp_path)[deployment].read_text())
+    assert Path("/run/xenon-runner") in Path(config["metrics"]["multiproc_dir"]).parents
