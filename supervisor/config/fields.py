@@ -29,7 +29,7 @@ def convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
     """The typed value for ``raw``, or FieldValueError saying what was expected."""
     meta: Mapping[str, Any] = field.metadata
     kind = meta.get("kind")
-    optional, base = _unwrap_optional(annotation)
+    optional, base = unwrap_optional(annotation)
     if raw is None:
         if optional:
             return None
@@ -47,7 +47,7 @@ def convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
 def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
     meta: Mapping[str, Any] = field.metadata
     kind = meta.get("kind")
-    _, base = _unwrap_optional(annotation)
+    _, base = unwrap_optional(annotation)
     if kind == "bytes":
         value: Any = _to_bytes(raw, field, annotation)
     elif base is int:
@@ -71,7 +71,7 @@ def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
 def describe(field: Field[Any], annotation: Any) -> str:
     """What a valid value looks like, in words: ``an integer ≥ 1``, ``one of text, json``."""
     meta = field.metadata
-    _, base = _unwrap_optional(annotation)
+    _, base = unwrap_optional(annotation)
     if meta.get("choices"):
         return "one of " + ", ".join(meta["choices"])
     kind = meta.get("kind")
@@ -184,7 +184,7 @@ def _to_bytes(raw: Any, field: Field[Any], annotation: Any) -> int:
     raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
 
 
-def _unwrap_optional(annotation: Any) -> tuple[bool, Any]:
+def unwrap_optional(annotation: Any) -> tuple[bool, Any]:
     args = get_args(annotation)
     if get_origin(annotation) is Union or (args and type(None) in args and len(args) == 2):
         rest = [a for a in args if a is not type(None)]

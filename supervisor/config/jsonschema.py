@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Any, get_args, get_origin, get_type_hints
 
-from .fields import _unwrap_optional
+from .fields import unwrap_optional
 from .sections import RunnerConfig
 
 # A ``${VAR}`` reference is allowed where a number is expected; the loader checks it later.
@@ -41,7 +41,7 @@ def _section_schema(section: type) -> dict[str, Any]:
 
 def _field_schema(field: dataclasses.Field[Any], annotation: Any) -> dict[str, Any]:
     meta = field.metadata
-    optional, base = _unwrap_optional(annotation)
+    optional, base = unwrap_optional(annotation)
     schema: dict[str, Any] = _type_schema(base, meta)
     if optional:
         schema = {"anyOf": [schema, {"type": "null"}]}
