@@ -64,7 +64,7 @@ def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
         value = dict(raw)
     else:  # pragma: no cover - a new field type needs a converter here
         raise TypeError(f"no converter for {annotation!r}")
-    _check_bounds(value, field, annotation)
+    _check_bounds(value, raw, field, annotation)
     return value
 
 
@@ -103,17 +103,18 @@ def _bounds_text(meta: Mapping[str, Any]) -> str:
     return ""
 
 
-def _check_bounds(value: Any, field: Field[Any], annotation: Any) -> None:
+def _check_bounds(value: Any, raw: Any, field: Field[Any], annotation: Any) -> None:
+    """Choices and numeric bounds; the message shows the value as the operator wrote it."""
     meta = field.metadata
     choices = meta.get("choices")
     if choices and value not in choices:
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(value)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
     low, high = meta.get("minimum"), meta.get("maximum")
     too_low = low is not None and (value <= low if meta.get("exclusive_minimum") else value < low)
     if too_low or (high is not None and value > high):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(value)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
 
 
 def _to_int(raw: Any, field: Field[Any], annotation: Any) -> int:
