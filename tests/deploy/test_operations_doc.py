@@ -12,7 +12,7 @@ from tests.deploy.support import (DEPLOY, OPERATIONS_DOC, RUNBOOK_BASE, alert_ru
 
 REQUIRED_SECTIONS = ["Deploy", "Docker Compose", "systemd", "Kubernetes", "Upgrade with no lost job",
                      "Rotate a runner key with no downtime", "Scale", "Read the dashboard", "Runbook"]
-KIT_DOCS = [OPERATIONS_DOC, DEPLOY / "systemd" / "README.md", DEPLOY / "kubernetes" / "README.md"]
+KIT_DOCS = [OPERATIONS_DOC, DEPLOY / "README.md", DEPLOY / "systemd" / "README.md", DEPLOY / "kubernetes" / "README.md"]
 
 
 def runbook_sections() -> list[str]:
