@@ -1,4 +1,10 @@
-"""``${VAR}`` and ``${VAR:-default}`` references to the environment inside YAML strings."""
+"""References inside YAML strings: ``${VAR}``, ``${VAR:-default}`` and ``${file:/path}``.
+
+``${file:/path}`` is replaced by the file's content with surrounding whitespace stripped:
+the way to read secrets mounted as files (Kubernetes Secret volumes, Docker secrets). It is
+read again on every load, so SIGHUP picks up a rotated key without a restart, which an
+environment variable cannot offer.
+"""
 from __future__ import annotations
 
 import re
@@ -6,7 +12,7 @@ from typing import Any, Mapping
 
 from .errors import Problem
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
+_REFERENCE = re.compile(r"\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
 
 
 def interpolate(value: Any, env: Mapping[str, str], path: str, problems: list[Problem]) -> Any:
@@ -29,7 +35,9 @@ def _interpolate_string(text: str, env: Mapping[str, str], path: str, problems: 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
-        name, default = match.group(1), match.group(2)
+        if match.group(1) is not None:
+            return _read_secret_file(match.group(1).strip(), path, problems)
+        name, default = match.group(2), match.group(3)
         found = env.get(name)
         if found:
             return found
@@ -40,6 +48,19 @@ def _interpolate_string(text: str, env: Mapping[str, str], path: str, problems: 
         return ""
 
     return _REFERENCE.sub(replace, text)
+
+
+def _read_secret_file(file_path: str, path: str, problems: list[Problem]) -> str:
+    try:
+        with open(file_path, encoding="utf-8") as handle:
+            content = handle.read().strip()
+    except OSError as exc:
+        problems.append(Problem(path, f"cannot read {file_path} (referenced as ${{file:{file_path}}}): "
+                                      f"{exc.strerror or exc}"))
+        return ""
+    if not content:
+        problems.append(Problem(path, f"{file_path} is empty (referenced as ${{file:{file_path}}})"))
+    return content
 
 
 def _join(path: str, key: object) -> str:

@@ -182,3 +182,22 @@ def test_loading_registers_secrets_for_redaction() -> None:
     load_config(None, env=ENV)
     assert KEY not in redact(f"Authorization failed for {KEY}")
     assert isinstance(load_config(None, env=ENV), RunnerConfig)
+
+
+def test_file_references_read_mounted_secrets_on_every_load(tmp_path: Path) -> None:
+    secret = tmp_path / "runner_token"
+    secret.write_text("cred-1.first-secret\n")
+    path = write(tmp_path, f"cloud:\n  token: ${{file:{secret}}}\nmodel: {{name: builtin}}\n")
+    assert load_config(path, env={}).cloud.token == "cred-1.first-secret"
+    secret.write_text("cred-2.rotated-secret")
+    assert load_config(path, env={}).cloud.token == "cred-2.rotated-secret"   # what SIGHUP does
+
+
+def test_an_unreadable_or_empty_secret_file_names_key_and_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    [problem] = problems(tmp_path, f"model:\n  api_key: ${{file:{missing}}}\n", env={"RUNNER_TOKEN": KEY})
+    assert problem.startswith(f"model.api_key: cannot read {missing}")
+    empty = tmp_path / "empty"
+    empty.write_text("  \n")
+    assert f"model.api_key: {empty} is empty" in problems(
+        tmp_path, f"model:\n  api_key: ${{file:{empty}}}\n", env={"RUNNER_TOKEN": KEY})[0]
