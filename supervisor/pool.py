@@ -255,7 +255,7 @@ class PoolManager:
     def _reap(self, slot: WorkerSlot) -> None:
         process = slot.process
         assert process is not None
-        code = process.exitcode
+        code, pid = process.exitcode, process.pid
         now = self._clock()
         ready_for = now - slot.ready_at if slot.ready_at is not None else None
         cause = self._death_cause(slot, code)
@@ -289,7 +289,7 @@ class PoolManager:
                       slot.name, self.config.pool.max_crashes, self.config.pool.crash_window, cause)
         else:
             slot.state, slot.restart_at = SlotState.WAITING, now + decision.delay
-            log.warning("worker %s (pid %s) %s; restarting in %.2fs", slot.name, process.pid, cause, decision.delay)
+            log.warning("worker %s (pid %s) %s; restarting in %.2fs", slot.name, pid, cause, decision.delay)
 
     def _death_cause(self, slot: WorkerSlot, code: int | None) -> str:
         if slot.stop_reason == "hung":

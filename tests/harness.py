@@ -31,16 +31,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = WAIT, what: str = "condition",
+def wait_for(predicate: Callable[[], Any], *, timeout: float = WAIT, what: str | Callable[[], str] = "condition",
              interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` otherwise."""
+    """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` otherwise.
+
+    ``what`` may be a callable, evaluated only on failure (e.g. to attach the log as it is then).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -57,12 +60,13 @@ class Runner:
     def __init__(self, tmp_path: Path, *, cloud_url: str, token: str | None = None,
                  tokens: list[str] | None = None, workers: int = 2, model: dict[str, Any] | None = None,
                  pool: dict[str, Any] | None = None, logging: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, cloud_options: dict[str, Any] | None = None) -> None:
         self.tmp_path = tmp_path
         self.port = free_port()
         self.state_dir = tmp_path / "chaos"
-        self.state_dir.mkdir(exist_ok=True)
-        cloud: dict[str, Any] = {"base_url": cloud_url, "connect_timeout": 2, "read_timeout": 10}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        cloud: dict[str, Any] = {"base_url": cloud_url, "connect_timeout": 2, "read_timeout": 10,
+                                 **(cloud_options or {})}
         if tokens:
             cloud["tokens"] = tokens
         else:
@@ -71,13 +75,13 @@ class Runner:
             "cloud": cloud,
             "pool": {"workers": workers, "poll_interval": 0.5, "graceful_timeout": 10, "hung_timeout": 10,
                      "kill_timeout": 2, "restart_backoff": 0.1, "restart_backoff_max": 1, **(pool or {})},
-            "model": model or {"name": CHAOS_MODEL, "options": {"state_dir": str(self.state_dir)}},
+            "model": model or {"name": CHAOS_MODEL},
             "metrics": {"listen": f"127.0.0.1:{self.port}", "multiproc_dir": str(tmp_path / "metrics")},
             "logging": {"level": "info", **(logging or {})},
         }
         self.config_path = tmp_path / "runner.yaml"
         self.log_path = tmp_path / "runner.log"
-        self.env = runner_env(**(env or {}))
+        self.env = runner_env(CHAOS_STATE_DIR=str(self.state_dir), **(env or {}))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -108,6 +112,7 @@ class Runner:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def get(self, path: str) -> requests.Response | None:
+        """GET ``path`` from the supervisor; None while it is not listening (yet, or any more)."""
         try:
             return requests.get(self.url + path, timeout=5)
         except requests.RequestException:
@@ -137,8 +142,35 @@ class Runner:
 
     def wait_ready(self, count: int | None = None, timeout: float = WAIT) -> dict[str, Any]:
         wanted = count if count is not None else self.config["pool"]["workers"]
-        return wait_for(lambda: (s := self.status()) and s["ready_workers"] >= wanted and s,
-                        timeout=timeout, what=f"{wanted} ready workers\n{self.log()[-3000:]}")
+        return self.wait_status(lambda s: s["ready_workers"] >= wanted, timeout=timeout,
+                                what=f"{wanted} ready workers")
+
+    def wait_status(self, predicate: Callable[[dict[str, Any]], Any], *, what: str,
+                    timeout: float = WAIT) -> dict[str, Any]:
+        """Poll /status until ``predicate(status)`` holds; returns that status.
+
+        Fails at once, with the log, if the runner exits meanwhile.
+        """
+        def check() -> dict[str, Any] | None:
+            self.expect_running()
+            status = self.status()
+            return status if status is not None and predicate(status) else None
+
+        return wait_for(check, timeout=timeout, what=lambda: f"{what}\n{self.log_tail()}")
+
+    def wait_log(self, text: str, *, timeout: float = WAIT, count: int = 1) -> None:
+        """Wait until ``text`` appears ``count`` times in the log."""
+        wait_for(lambda: self.log().count(text) >= count, timeout=timeout,
+                 what=lambda: f"{text!r} in the log\n{self.log_tail()}")
+
+    def expect_running(self) -> None:
+        assert self.process is not None, "runner not started"
+        code = self.process.poll()
+        if code is not None:
+            raise AssertionError(f"runner exited with {code}\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log()[-chars:]
 
     def pids(self) -> set[int]:
         return {w["pid"] for w in self.workers() if w["pid"]}
@@ -164,7 +196,7 @@ class Runner:
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"runner did not exit within {timeout:g}s\n{self.log()[-3000:]}") from None
+            raise AssertionError(f"runner did not exit within {timeout:g}s\n{self.log_tail()}") from None
 
     def kill_tree(self) -> None:
         """Kill the supervisor's session and any worker group left behind (test cleanup)."""
@@ -182,6 +214,52 @@ class Runner:
             except psutil.Error:
                 pass
         self.process.wait(timeout=10)
+
+
+FINAL_STATES = ("completed", "failed")
+
+
+def enqueue(server: Any, *texts: str) -> list[str]:
+    """Enqueue one global job per text on an in-process emulator; returns their workspaceIds."""
+    return [server.enqueue_job({"target": "global", "messages": [{"text": text}]}) for text in texts]
+
+
+def wait_final(server: Any, workspace_ids: list[str], *, timeout: float = WAIT) -> dict[str, dict[str, Any]]:
+    """Wait until every job in ``workspace_ids`` is completed or failed; returns their states."""
+    def check() -> dict[str, dict[str, Any]] | None:
+        jobs = job_states(server)
+        return jobs if all(jobs[w]["state"] in FINAL_STATES for w in workspace_ids) else None
+
+    return wait_for(check, timeout=timeout,
+                    what=lambda: "jobs to end\n" + dump({w: j for w, j in job_states(server).items()
+                                                         if w in workspace_ids}))
+
+
+def cloud_stats(server: Any) -> dict[str, Any]:
+    """The emulator's ``/admin/stats``: request counts by route and status, lifecycle events."""
+    answer = requests.get(server.url + "/admin/stats", timeout=5)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def route_requests(server: Any, route: str) -> int:
+    """How many requests ``route`` (e.g. ``/leaseWorkspaceJob``) received, any status."""
+    return sum(cloud_stats(server)["requests"].get(route, {}).values())
+
+
+def revoke(server: Any, instance_id: str) -> None:
+    """Revoke a runner instance through the protocol route, as Studio would."""
+    answer = requests.post(server.url + "/revokeRunnerInstance", json={"instanceId": instance_id},
+                           headers={"Authorization": f"Bearer {server.admin_id_token}"}, timeout=5)
+    answer.raise_for_status()
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (exited, or a zombie nobody reaped yet)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def job_states(server: Any) -> dict[str, dict[str, Any]]:

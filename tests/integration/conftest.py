@@ -1,0 +1,56 @@
+"""Fixtures for tests with real processes: an emulator on loopback and real `xenon-runner run` pools.
+
+``cloud`` is an in-process emulator (no seed jobs, 60 s leases: long enough for a re-run,
+short enough that nothing a test does waits for one). ``start_runner`` starts a pool
+against it with the chaos model and fast test timings, waits until its workers are READY
+and kills whatever is left of it when the test ends.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from emulator import EmulatorServer
+from supervisor.config.sections import EmulatorConfig
+from tests.harness import Runner
+
+LEASE_SECONDS = 60.0
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=LEASE_SECONDS),
+                            seed=7)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def instance(cloud: EmulatorServer) -> dict[str, Any]:
+    """A global runner instance: ``instanceId`` and ``runnerToken``."""
+    return cloud.create_instance(kind="global")
+
+
+StartRunner = Callable[..., Runner]
+
+
+@pytest.fixture
+def start_runner(tmp_path: Path, cloud: EmulatorServer, instance: dict[str, Any]) -> Iterator[StartRunner]:
+    """``start_runner(workers=2, pool={...}, ..., ready=True)``: a started pool (READY unless ready=False)."""
+    started: list[Runner] = []
+
+    def start(*, workers: int = 2, ready: bool = True, **options: Any) -> Runner:
+        options.setdefault("token", instance["runnerToken"])
+        runner = Runner(tmp_path / f"runner{len(started)}", cloud_url=cloud.url, workers=workers, **options)
+        started.append(runner)
+        runner.start()
+        if ready:
+            runner.wait_ready()
+        return runner
+
+    yield start
+    for runner in started:
+        runner.kill_tree()
