@@ -1,0 +1,53 @@
+"""What every section gets: the settings, a progress printer, a seeded RNG, and builders for pools.
+
+A section opens its own clouds and pools through these builders, so every pool in one run
+has the same poll interval and the same 300 ms model, and every working directory lives
+under the run's ``workdir``.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from bench.cloud import BenchCloud
+from bench.naive import NaivePool
+from bench.pool import RunnerPool
+from bench.settings import BenchSettings
+
+SAFETY_FACTOR = 10.0   # a wait's deadline = this × the time the work should take, plus MIN_WAIT
+MIN_WAIT = 60.0        # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class SectionContext:
+    settings: BenchSettings
+    progress: Callable[[str], None]
+    rng: random.Random
+
+    def workdir(self, name: str) -> Path:
+        path = self.settings.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def cloud(self) -> BenchCloud:
+        return BenchCloud(seed=self.rng.randrange(2 ** 31))
+
+    def pool(self, cloud: BenchCloud, *, workers: int, name: str, pool: Mapping[str, Any] | None = None,
+             model_round_seconds: float | None = None) -> RunnerPool:
+        """Our runner with ``workers`` workers on ``cloud`` (start it with ``with``)."""
+        rounds = self.settings.model_round_seconds if model_round_seconds is None else model_round_seconds
+        return RunnerPool(workdir=self.workdir(name), cloud_url=cloud.url, token=cloud.token, workers=workers,
+                          poll_interval=self.settings.poll_interval, model_round_seconds=rounds, pool=pool)
+
+    def naive(self, cloud: BenchCloud, *, count: int) -> NaivePool:
+        """``count`` official-pattern pollers on ``cloud`` with the same poll interval and model time."""
+        return NaivePool(count=count, cloud_url=cloud.url, token=cloud.token,
+                         poll_interval=self.settings.poll_interval, model_seconds=self.settings.model_seconds,
+                         rng=self.rng)
+
+    def job_deadline(self, jobs: int, workers: int) -> float:
+        """Safety-net seconds for ``jobs`` bench jobs on ``workers`` workers (never a measurement)."""
+        expected = jobs / max(1, workers) * (self.settings.model_seconds + 0.1) + self.settings.poll_interval
+        return MIN_WAIT + SAFETY_FACTOR * expected

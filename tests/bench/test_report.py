@@ -1,0 +1,80 @@
+"""The pure parts of the harness: rows, targets, the table, order statistics, call counting."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.cli import selected_sections
+from bench.cloud import calls_per_job
+from bench.numbers import percentile
+from bench.report import Row, SectionResult, Target, format_number, format_table, summary_line
+from bench.settings import make_settings
+from workers.cloud.jobs import COMPLETE, CONTEXT, HEARTBEAT, LEASE
+
+
+def test_row_ratio_and_verdict() -> None:
+    row = Row(metric="idle lease requests per poll interval", unit="req", ours=1.2, baseline=16.0,
+              target=Target(op="<=", value=1.5))
+    assert row.ratio == pytest.approx(0.075)
+    assert row.passed is True
+    assert Row(metric="m", unit="u", ours=2.0, target=Target(op="<=", value=1.5)).passed is False
+    assert Row(metric="m", unit="u", ours=2.0, baseline=0.0).ratio is None
+    assert Row(metric="m", unit="u", ours=None, target=Target(op=">=", value=7)).passed is None
+    assert Row(metric="m", unit="u", ours=math.nan, target=Target(op=">=", value=7)).passed is None
+
+
+def test_target_rejects_unknown_operator() -> None:
+    with pytest.raises(ValueError, match="target operator must be one of"):
+        Target(op="=>", value=1)
+
+
+def test_table_shows_every_column_and_errors() -> None:
+    good = SectionResult(key="b", title="idle", rows=[
+        Row(metric="per interval", unit="req", ours=1.0, baseline=16.0, baseline_name="naive",
+            target=Target(op="<=", value=1.5))], notes=["poll 1s"])
+    broken = SectionResult(key="c", title="calls", error="TimeoutError: only 3 of 4 jobs finished")
+    text = format_table([good, broken])
+    assert "[b] idle" in text and "16 (naive)" in text and "0.0625" in text and "<= 1.5" in text
+    assert "PASS" in text and "note: poll 1s" in text
+    assert "[c] calls" in text and "ERROR: TimeoutError: only 3 of 4 jobs finished" in text
+    assert summary_line([good, broken]) == "targets: 1 passed, 0 failed; sections with errors: c"
+
+
+@pytest.mark.parametrize(("value", "text"), [(None, "-"), (0, "0"), (1234.5, "1,234"), (3.14159, "3.14"),
+                                             (0.0078125, "0.0078")])
+def test_number_format(value: float | None, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == pytest.approx(2.5)
+    assert percentile([1.0, 2.0, 3.0], 0.99) == pytest.approx(2.98)
+    assert math.isnan(percentile([], 0.5))
+    with pytest.raises(ValueError):
+        percentile([1.0], 1.5)
+
+
+def test_calls_per_job_counts_granted_leases_not_empty_ones() -> None:
+    by_route = {LEASE: 30, CONTEXT: 10, HEARTBEAT: 20, COMPLETE: 10}
+    per_route = calls_per_job(by_route, leases_granted=10, jobs=10)
+    assert per_route[LEASE] == 1 and per_route[HEARTBEAT] == 2
+    assert sum(per_route.values()) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="jobs must be positive"):
+        calls_per_job(by_route, leases_granted=0, jobs=0)
+
+
+def test_section_selection() -> None:
+    assert selected_sections(None) == list("abcdefgh")
+    assert selected_sections("h, a") == ["a", "h"]
+    with pytest.raises(ValueError, match="got 'x'"):
+        selected_sections("x")
+
+
+def test_settings_overrides_are_checked(tmp_path) -> None:
+    assert make_settings(quick=True, workdir=tmp_path, soak_jobs=50).soak_jobs == 50
+    assert make_settings(quick=False, workdir=tmp_path).model_seconds == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="--soak-jobs must be at least 1"):
+        make_settings(quick=False, workdir=tmp_path, soak_jobs=0)
+    with pytest.raises(ValueError, match="--poll-interval must be at least 0.05"):
+        make_settings(quick=False, workdir=tmp_path, poll_interval=0.01)
