@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -216,12 +217,44 @@ class Runner:
         self.process.wait(timeout=10)
 
 
+class StatusRecorder:
+    """Samples a runner's /status on a background thread (``with StatusRecorder(runner) as seen``).
+
+    For loose checks over a period, e.g. how few workers were ready during a rolling restart.
+    """
+
+    def __init__(self, runner: Runner, *, interval: float = 0.05) -> None:
+        self._runner = runner
+        self._interval = interval   # seconds between samples
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="status-recorder", daemon=True)
+        self.samples: list[dict[str, Any]] = []
+
+    def __enter__(self) -> "StatusRecorder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._interval):
+            status = self._runner.status()
+            if status is not None:
+                self.samples.append(status)
+
+
 FINAL_STATES = ("completed", "failed")
 
 
 def enqueue(server: Any, *texts: str) -> list[str]:
-    """Enqueue one global job per text on an in-process emulator; returns their workspaceIds."""
-    return [server.enqueue_job({"target": "global", "messages": [{"text": text}]}) for text in texts]
+    """Enqueue one global job per text on an in-process emulator; returns their workspaceIds.
+
+    An empty text enqueues a job without messages (the runner fails it as ``empty_context``).
+    """
+    return [server.enqueue_job({"target": "global", "messages": [{"text": text}] if text else []})
+            for text in texts]
 
 
 def wait_final(server: Any, workspace_ids: list[str], *, timeout: float = WAIT) -> dict[str, dict[str, Any]]:
