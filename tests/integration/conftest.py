@@ -39,12 +39,16 @@ StartRunner = Callable[..., Runner]
 
 @pytest.fixture
 def start_runner(tmp_path: Path, cloud: EmulatorServer, instance: dict[str, Any]) -> Iterator[StartRunner]:
-    """``start_runner(workers=2, pool={...}, ..., ready=True)``: a started pool (READY unless ready=False)."""
+    """``start_runner(workers=2, pool={...}, ..., ready=True)``: a started pool (READY unless ready=False).
+
+    Options are ``Runner``'s; ``cloud_url`` defaults to the emulator's, ``token`` to ``instance``'s key.
+    """
     started: list[Runner] = []
 
     def start(*, workers: int = 2, ready: bool = True, **options: Any) -> Runner:
         options.setdefault("token", instance["runnerToken"])
-        runner = Runner(tmp_path / f"runner{len(started)}", cloud_url=cloud.url, workers=workers, **options)
+        options.setdefault("cloud_url", cloud.url)
+        runner = Runner(tmp_path / f"runner{len(started)}", workers=workers, **options)
         started.append(runner)
         runner.start()
         if ready:

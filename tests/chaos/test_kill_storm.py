@@ -1,0 +1,75 @@
+"""kill -9 storm: a random busy worker is SIGKILLed every 1.5 s while the pool works through a queue.
+
+Every job must end completed or failed with a reason (``worker crashed …`` when it ran out
+of attempts), none may stay stuck, none may be completed twice, and the pool keeps its
+size (no slot parked, the supervisor never falls over).
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from typing import Iterator
+
+import pytest
+
+from emulator import EmulatorServer
+from supervisor.config.sections import EmulatorConfig
+from tests.harness import enqueue, wait_final
+from tests.integration.conftest import StartRunner
+
+KILL_EVERY = 1.5       # seconds between kills
+LEASE_SECONDS = 20.0   # a worker killed between the cloud granting a lease and telling the supervisor
+#                        strands that job until its lease expires: keep that short
+WORKERS = 4
+
+
+@pytest.fixture
+def cloud() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=LEASE_SECONDS),
+                            seed=5)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("storm_seconds", [pytest.param(20, id="quick"),
+                                           pytest.param(300, id="long", marks=pytest.mark.slow)])
+def test_every_job_ends_once_with_a_reason_under_a_kill_storm(
+        cloud: EmulatorServer, start_runner: StartRunner, storm_seconds: float) -> None:
+    runner = start_runner(workers=WORKERS, pool={"max_job_attempts": 2, "max_crashes": 100_000,
+                                                 "restart_backoff": 0.05, "restart_backoff_max": 0.5})
+    rng = random.Random(1)
+    # About 1 s per job: enough queue to keep every worker busy for the whole storm.
+    ids = enqueue(cloud, *(f"Job {n}: a table of costs. [[sleep:{rng.choice((0.5, 1, 1.5))}]]"
+                           for n in range(int(storm_seconds * WORKERS) + 10)))
+
+    kills = 0
+    storm_ends = time.monotonic() + storm_seconds
+    while time.monotonic() < storm_ends:
+        busy = [w["pid"] for w in runner.workers() if w["state"] == "busy"]
+        if busy:
+            try:
+                os.kill(rng.choice(busy), signal.SIGKILL)
+                kills += 1
+            except ProcessLookupError:
+                pass   # it ended between the look and the kill
+        time.sleep(KILL_EVERY)
+    jobs = wait_final(cloud, ids, timeout=120 + len(ids) / WORKERS)
+
+    outcomes = Counter(job["state"] for job in jobs.values())
+    reasons = Counter(job["error"] for job in jobs.values() if job["state"] == "failed")
+    assert kills >= storm_seconds / KILL_EVERY / 2
+    assert outcomes["completed"] + outcomes["failed"] == len(ids)
+    assert all(reason.startswith("worker crashed (signal 9 SIGKILL, possible OOM)") for reason in reasons), reasons
+    assert all(job["completeCount"] <= 1 for job in jobs.values()), "a job was completed twice"
+    stranded = sum(job["leaseCount"] > 1 for job in jobs.values())
+    assert stranded <= kills, "only a kill between lease and report may leave a job to its lease expiry"
+    retried = runner.metric("xenon_runner_jobs_total", outcome="retried")
+    assert retried >= 1
+    status = runner.wait_ready(WORKERS)
+    assert status["states"]["parked"] == 0
+    print(f"\nkill storm: {storm_seconds}s, {kills} kills, {len(ids)} jobs: {dict(outcomes)}, {int(retried)} re-runs, "
+          f"{stranded} back after lease expiry, failures: {dict(reasons)}")
