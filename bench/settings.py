@@ -49,7 +49,7 @@ def make_settings(*, quick: bool, workdir: Path, soak_jobs: int | None = None,
     settings = BenchSettings(quick=False, workdir=workdir)
     if quick:
         settings = replace(settings, quick=True, poll_interval=0.25, throughput_workers=(1, 2),
-                           throughput_jobs_per_worker=2, idle_workers=2, idle_window=1.0, calls_workers=2,
+                           throughput_jobs_per_worker=3, idle_workers=2, idle_window=1.0, calls_workers=2,
                            calls_jobs=4, pickup_workers=2, pickup_samples=2, crash_workers=2, crash_kills=1,
                            memory_workers=2, cpu_workers=2, cpu_idle_window=1.0, cpu_load_jobs_per_worker=2,
                            soak_workers=2, soak_jobs=12, soak_sample_every=0.5)

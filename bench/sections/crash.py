@@ -11,6 +11,7 @@ kill is a first crash after a healthy run (the restart policy's shortest backoff
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -38,12 +39,21 @@ def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
 
-def _ready_at(pool: RunnerPool, pid_other_than: int, slot: int) -> tuple[int, float] | None:
-    """(pid, epoch seconds) of the first READY record of a worker in ``slot`` other than the old pid."""
+def _ready_records(pool: RunnerPool) -> dict[int, tuple[str, float]]:
+    """Every worker READY record so far: pid -> (slot name, epoch seconds)."""
+    found: dict[int, tuple[str, float]] = {}
     for record in pool.log_records():
         match = _READY.match(record.get("message", ""))
-        if match and record.get("slot") == f"w{slot}" and int(match.group(1)) != pid_other_than:
-            return int(match.group(1)), _epoch(record["ts"])
+        if match:
+            found[int(match.group(1))] = (record.get("slot", ""), _epoch(record["ts"]))
+    return found
+
+
+def _new_ready(pool: RunnerPool, slot: int, known: set[int]) -> float | None:
+    """Epoch seconds of the READY record of a worker in ``slot`` whose pid is not in ``known``."""
+    for pid, (name, at) in _ready_records(pool).items():
+        if name == f"w{slot}" and pid not in known:
+            return at
     return None
 
 
@@ -87,10 +97,11 @@ def run(ctx: SectionContext) -> SectionResult:
         for index in range(kills):
             slot = index % workers
             old_pid = _healthy_idle_pid(pool, slot)
+            known = set(_ready_records(pool))
             killed_at = time.time()
             os.kill(old_pid, signal.SIGKILL)
-            _, ready_at = _wait(f"READY record of the replacement in slot {slot}",
-                                lambda: _ready_at(pool, old_pid, slot))
+            ready_at = _wait(f"READY record of the replacement in slot {slot}",
+                             functools.partial(_new_ready, pool, slot, known))
             ready_ms.append(1000 * (ready_at - killed_at))
             delay = _restart_delay(pool, old_pid)
             if delay is not None:

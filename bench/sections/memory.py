@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import psutil
+
 from bench.numbers import mean, mib
 from bench.procstats import ProcessSample, bare_interpreter_sample, sample_process
 from bench.report import Row, SectionResult, Target
@@ -21,6 +23,18 @@ TITLE = "RSS of the supervisor and each worker vs a bare interpreter"
 BEYOND_TARGET = Target(op="<=", value=30.0, source="issue 4: per-worker RSS beyond the bare interpreter")
 WARMUP_JOBS_PER_WORKER = 2
 SETTLE = 1.0   # seconds idle before measuring
+
+
+def _role(process: psutil.Process) -> str:
+    """What a helper process of the pool is, from its command line."""
+    try:
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return "gone"
+    for marker, role in (("forkserver", "fork server"), ("resource_tracker", "resource tracker")):
+        if marker in command:
+            return role
+    return f"pid {process.pid}"
 
 
 def _sample_json(sample: ProcessSample) -> dict[str, float | None]:
@@ -38,7 +52,9 @@ def run(ctx: SectionContext) -> SectionResult:
         cloud.wait_finished(jobs, timeout=ctx.job_deadline(jobs, workers))
         time.sleep(SETTLE)
         worker_pids = set(pool.worker_pids().values())
-        samples = {process.pid: sample_process(process.pid, unique=True) for process in pool.tree()}
+        tree = pool.tree()
+        samples = {process.pid: sample_process(process.pid, unique=True) for process in tree}
+        roles = {process.pid: _role(process) for process in tree}
     bare = bare_interpreter_sample()
     supervisor = samples.get(pool.pid)
     worker_samples = [sample for pid, sample in samples.items() if pid in worker_pids and sample]
@@ -66,7 +82,8 @@ def run(ctx: SectionContext) -> SectionResult:
     ]
     result.details = {"supervisor": _sample_json(supervisor), "workers": [_sample_json(s) for s in worker_samples],
                       "helpers": [_sample_json(s) for s in helpers], "bare_interpreter": _sample_json(bare)}
-    helper_text = ", ".join(f"pid {s.pid} {mib(s.rss_bytes):.1f} MiB RSS / {mib(s.uss_bytes or 0):.1f} MiB USS"
+    helper_text = ", ".join(f"{roles[s.pid]} {mib(s.rss_bytes):.1f} MiB RSS / {mib(s.uss_bytes or 0):.1f} MiB USS"
                             for s in helpers)
-    result.notes.append(f"helper processes (fork server, multiprocessing resource tracker): {helper_text or 'none'}")
+    result.notes.append(f"helper processes of the pool: {helper_text or 'none'}")
+    result.details["helper_roles"] = {str(pid): role for pid, role in roles.items()}
     return result
