@@ -30,7 +30,7 @@ class BenchSettings:
     crash_workers: int = 4
     crash_kills: int = 10
     memory_workers: int = 8
-    cpu_workers: int = 16
+    cpu_workers: tuple[int, ...] = (16, 32)   # pool sizes whose supervisor CPU is measured
     cpu_idle_window: float = 20.0
     cpu_load_jobs_per_worker: int = 8
     soak_workers: int = 8
@@ -51,7 +51,7 @@ def make_settings(*, quick: bool, workdir: Path, soak_jobs: int | None = None,
         settings = replace(settings, quick=True, poll_interval=0.25, throughput_workers=(1, 2),
                            throughput_jobs_per_worker=3, idle_workers=2, idle_window=1.0, calls_workers=2,
                            calls_jobs=4, pickup_workers=2, pickup_samples=2, crash_workers=2, crash_kills=1,
-                           memory_workers=2, cpu_workers=2, cpu_idle_window=1.0, cpu_load_jobs_per_worker=2,
+                           memory_workers=2, cpu_workers=(2,), cpu_idle_window=1.0, cpu_load_jobs_per_worker=2,
                            soak_workers=2, soak_jobs=12, soak_sample_every=0.5)
     if soak_jobs is not None:
         if soak_jobs < 1:
