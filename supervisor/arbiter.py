@@ -3,8 +3,10 @@
     wait for an event → read worker messages → handle signals → reap dead workers
     → hand out lease permits → enforce timeouts → start, stop and scale workers → publish
 
-Signal handlers only enqueue (the wakeup fd ends the wait); everything else runs in the
-loop, on monotonic clocks. Worker messages and deaths are handled in ``PoolManager``; this
+Signal handlers do nothing at all: Python's C-level handler writes each signal's number to
+the wakeup fd, which ends the loop's wait and is read as the queue of signals (one byte per
+delivery, so two quick SIGTTINs are two, where Python-level handlers would merge them).
+Everything else runs in the loop, on monotonic clocks. Worker messages and deaths are handled in ``PoolManager``; this
 module holds the lifecycle: start, drain, abort, reload and the final exit code.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from supervisor.config import ConfigError, load_config
 from supervisor.config.sections import RunnerConfig
 
 from .cloud_target import CloudTarget, connect_cloud
-from .exitcodes import EXIT_CONFIG, EXIT_OK
+from .exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK
 from .logs import setup_logging
 from .metrics_dir import MetricsDirectory
 from .observability.http_server import StatusServer
@@ -66,18 +68,25 @@ class Arbiter:
                 pool.manage_workers()
                 self.check_stop_conditions()
                 pool.publish_snapshot()
+        except Exception:  # noqa: BLE001 - a bug must still stop the workers and fail their jobs
+            log.exception("the supervisor's loop failed; stopping the pool")
+            self.exit_code = EXIT_ERROR
         finally:
             self.stop()
-        return EXIT_OK if self.exit_code is None else self.exit_code
+        code = EXIT_OK if self.exit_code is None else self.exit_code
+        log.info("stopped (exit %d)", code)
+        return code
 
     def wait_for_events(self, timeout: float) -> list[Any]:
         assert self.pool is not None
         ready = connection.wait([self._wakeup_r, *self.pool.waitables()], timeout)
         if self._wakeup_r in ready:
             try:
-                os.read(self._wakeup_r, 4096)
+                woken_by = os.read(self._wakeup_r, 4096)
             except BlockingIOError:
-                pass
+                woken_by = b""
+            # Signal numbers, and zeros from wake() (another thread's news).
+            self._signals.extend(signum for signum in woken_by if signum in HANDLED_SIGNALS)
         return ready
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -133,7 +142,7 @@ class Arbiter:
         os.set_blocking(self._wakeup_r, False)
         signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
         for signum in HANDLED_SIGNALS:
-            signal.signal(signum, lambda signum, frame: self._signals.append(signum))
+            signal.signal(signum, _ignore_in_python)   # the C handler still feeds the wakeup fd
 
     def handle_signals(self) -> None:
         pool = self.pool
@@ -191,3 +200,7 @@ class Arbiter:
                 pool.drain("queue empty", graceful_timeout=limits.graceful_timeout)
         if pool.stopped:
             self.exit_code = pool.exit_code
+
+
+def _ignore_in_python(signum: int, frame: object) -> None:
+    """Installed for each handled signal so that Python's C handler runs and writes the wakeup fd."""

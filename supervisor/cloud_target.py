@@ -21,9 +21,6 @@ class CloudTarget:
     def token_for_slot(self, slot: int) -> str:
         return self.tokens[slot % len(self.tokens)]
 
-    def key_for_slot(self, slot: int) -> int:
-        return slot % len(self.tokens)
-
     def close(self) -> None:
         if self.emulator is not None:
             self.emulator.stop()

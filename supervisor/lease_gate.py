@@ -13,7 +13,10 @@ Workers ask for a permit when idle; the gate hands them out so that
 * a 429/503 answer pauses every key for the server's ``Retry-After``.
 
 The gate is plain logic with an injected clock: the supervisor's loop calls it and sends
-the permits. It never holds more permits out than there are idle workers asking.
+the permits. It never holds more permits out than there are idle workers asking. Keys are
+opaque strings (the runner keys themselves); their state is made on first use, so a key
+added by a reload needs no set-up and a key dropped by one keeps working until its last
+worker is rolled.
 """
 from __future__ import annotations
 
@@ -33,9 +36,9 @@ class _KeyState:
 
 
 class LeaseGate:
-    def __init__(self, *, keys: int, burst: int, rate: float, poll_interval: float,
+    def __init__(self, *, burst: int, rate: float, poll_interval: float,
                  clock: Callable[[], float], rng: random.Random | None = None) -> None:
-        self._keys = [_KeyState() for _ in range(max(1, keys))]
+        self._keys: dict[str, _KeyState] = {}
         self._poll_interval = poll_interval   # seconds
         self._clock = clock
         self._rng = rng or random.Random()
@@ -44,29 +47,32 @@ class LeaseGate:
         self._tokens = float(burst)
         self._refilled_at = clock()
         self.consecutive_empty = 0             # pool-wide, for RUNNER_JOB_MAX_EMPTY_POLLS
+        self._paused_until = 0.0               # clock seconds: a pause also holds keys not seen yet
 
-    def resize(self, *, burst: int, rate: float) -> None:
-        """Follow a pool size change (burst = pool size)."""
+    def resize(self, *, burst: int, rate: float, poll_interval: float | None = None) -> None:
+        """Follow a pool size change (burst = pool size) or a reloaded ``poll_interval``."""
         self._refill()
         self._burst, self._rate = float(burst), rate
         self._tokens = min(self._tokens, self._burst)
+        if poll_interval is not None:
+            self._poll_interval = poll_interval
 
-    def want(self, slot: int, key: int) -> None:
+    def want(self, slot: int, key: str) -> None:
         """Slot ``slot`` (leasing with key ``key``) is idle and asks for a permit."""
-        state = self._keys[key]
+        state = self._key(key)
         if slot not in state.waiting and slot not in state.outstanding:
             state.waiting.append(slot)
 
     def forget(self, slot: int) -> None:
         """The slot stopped, died or got other work: drop its request and any permit it held."""
-        for state in self._keys:
+        for state in self._keys.values():
             if slot in state.waiting:
                 state.waiting.remove(slot)
             state.outstanding.discard(slot)
 
-    def report(self, slot: int, key: int, result: str, retry_after: float | None = None) -> None:
+    def report(self, slot: int, key: str, result: str, retry_after: float | None = None) -> None:
         """The permitted request of ``slot`` came back: leased, empty, error, throttled or rejected."""
-        state = self._keys[key]
+        state = self._key(key)
         state.outstanding.discard(slot)
         now = self._clock()
         if result == "leased":
@@ -87,15 +93,22 @@ class LeaseGate:
     def pause(self, seconds: float) -> None:
         """No permits for any key for ``seconds`` (server push-back, model endpoint down)."""
         until = self._clock() + seconds
-        for state in self._keys:
+        self._paused_until = max(self._paused_until, until)
+        for state in self._keys.values():
             state.not_before = max(state.not_before, until)
+
+    def resume(self) -> None:
+        """Forget every backoff and pause (SIGHUP: the operator fixed what made us wait)."""
+        self._paused_until = 0.0
+        for state in self._keys.values():
+            state.not_before, state.empty_streak, state.concurrency = 0.0, 0, 1
 
     def grant(self) -> list[int]:
         """The slots that may send a lease request now (their permits are taken)."""
         now = self._clock()
         self._refill()
         granted: list[int] = []
-        for state in self._keys:
+        for state in self._keys.values():
             while (state.waiting and now >= state.not_before and self._tokens >= 1
                    and len(state.outstanding) < state.concurrency):
                 slot = state.waiting.popleft()
@@ -107,7 +120,7 @@ class LeaseGate:
     def next_change(self) -> float | None:
         """Clock time at which ``grant`` may hand out more permits, or None if nothing waits on time."""
         times = []
-        for state in self._keys:
+        for state in self._keys.values():
             if state.waiting and len(state.outstanding) < state.concurrency:
                 when = state.not_before
                 if self._tokens < 1 and self._rate > 0:
@@ -118,7 +131,13 @@ class LeaseGate:
     def backoff_left(self) -> float:
         """Seconds until the first key may lease again (0 when it may now), for /status."""
         now = self._clock()
-        return max(0.0, min(state.not_before for state in self._keys) - now)
+        soonest = min((state.not_before for state in self._keys.values()), default=self._paused_until)
+        return max(0.0, soonest - now)
+
+    def _key(self, key: str) -> _KeyState:
+        if key not in self._keys:
+            self._keys[key] = _KeyState(not_before=self._paused_until)
+        return self._keys[key]
 
     def _backoff(self, streak: int) -> float:
         """Seconds to wait after ``streak`` unproductive answers in a row: ¼, ½, then 1 × poll_interval."""

@@ -4,9 +4,14 @@ The supervisor always knows each worker's in-flight job (``InFlightJob``). When 
 dies mid-job, the job is queued for another worker of the same runner key while
 ``max_job_attempts`` allows and the lease has time left; otherwise it is failed at once with
 the cause (``worker crashed (signal 9, possible OOM)``), so no job waits for its lease to
-expire because of us. Queued jobs are kept alive with heartbeats until a worker takes them.
+expire because of us. Queued jobs are kept alive with heartbeats until a worker takes them:
+by the rule the workers use (``workers.heartbeat.next_renewal``), and early enough that a
+re-run always finds ``MIN_LEASE_LEFT`` seconds of lease, but never more often than every
+``MIN_RENEW_GAP`` seconds whatever the lease length.
+
 Cloud calls run on a small thread pool so the supervisor's loop never blocks on HTTP; their
-results come back through ``results()`` and the loop is woken by ``wake``.
+results come back through ``results()`` and the loop is woken by ``wake``. Each job is
+called for with the runner key that leased it: a client per key is made on first use.
 """
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterable
 
 from workers.cloud.errors import CloudError, LeaseLost
+from workers.heartbeat import RETRY_INTERVAL, next_renewal
 from workers.job import failure_class
 from workers.metrics import metrics
 
@@ -27,7 +33,12 @@ from .slots import InFlightJob
 log = logging.getLogger("xenon.supervisor.recovery")
 
 MIN_LEASE_LEFT = 15.0     # seconds of lease a re-run needs at least to be worth starting
-RENEW_WHEN_LEFT = 60.0    # seconds: heartbeat a queued job's lease when less than this is left
+RENEW_MARGIN = 5.0        # seconds: renew a queued job's lease this long before it drops under MIN_LEASE_LEFT
+MIN_RENEW_GAP = 1.0       # seconds between two heartbeats of one queued job, at least
+CALL_THREADS = 4
+
+ClientFactory = Callable[[str], Any]
+"""``make_client(runner_key)`` → a ``JobClient`` for that key."""
 
 
 @dataclass(frozen=True)
@@ -41,15 +52,18 @@ class CallResult:
 
 
 class Recovery:
-    def __init__(self, *, clients: Sequence, max_attempts: int, wake: Callable[[], None],
-                 epoch: Callable[[], float] = time.time) -> None:
-        self._clients = clients                 # one JobClient per runner key
+    def __init__(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int,
+                 wake: Callable[[], None], epoch: Callable[[], float] = time.time) -> None:
+        self._make_client = make_client
+        self._clients: dict[str, Any] = {}
+        self._retired: list[Any] = []           # clients of an earlier config, closed at the end
+        self._keys = frozenset(keys)            # runner keys the pool is configured with
         self._max_attempts = max_attempts
         self._wake = wake
         self._epoch = epoch                     # wall clock, to compare with leaseExpiresAt
-        self._queues: dict[int, deque[InFlightJob]] = {}
+        self._queues: dict[str, deque[InFlightJob]] = {}
         self._results: "queue.Queue[CallResult]" = queue.Queue()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cloud-call")
+        self._pool = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="cloud-call")
         self._pending = 0
         self._renewing: set[str] = set()
 
@@ -58,37 +72,49 @@ class Recovery:
     def worker_lost(self, job: InFlightJob, cause: str, *, may_retry: bool) -> None:
         """Decide the fate of ``job`` whose worker died of ``cause``."""
         left = self._lease_left(job)
-        if may_retry and job.attempt < self._max_attempts and left > MIN_LEASE_LEFT:
+        if may_retry and job.attempt < self._max_attempts and left > MIN_LEASE_LEFT and job.key in self._keys:
             metrics().jobs.labels("retried").inc()
             log.warning("%s: %s; re-running it (attempt %d of %d, %.0fs of lease left)",
                         job.workspace_id, cause, job.attempt + 1, self._max_attempts, left)
-            self._queues.setdefault(job.key, deque()).append(replace(job, attempt=job.attempt + 1))
+            self._queue(replace(job, attempt=job.attempt + 1, lost_to=cause))
             return
         why = cause if job.attempt < self._max_attempts else f"{cause}; gave up after {job.attempt} attempt(s)"
         self.fail(job, why)
 
-    def replace_clients(self, clients: Sequence) -> None:
-        """New runner keys after SIGHUP. Jobs already queued keep their key index."""
-        self._clients = clients
+    def reconfigure(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int) -> None:
+        """A reloaded config: new client settings and runner keys.
 
-    def take(self, key: int) -> InFlightJob | None:
+        Jobs waiting for a worker of a key that is no longer configured would never find one,
+        so they are failed now (with the key that leased them).
+        """
+        self._retired.extend(self._clients.values())
+        self._clients.clear()
+        self._make_client, self._keys, self._max_attempts = make_client, frozenset(keys), max_attempts
+        for key in [key for key in self._queues if key not in self._keys]:
+            for job in self._queues.pop(key):
+                self.fail(job, "runner key replaced before the job could be re-run")
+
+    def take(self, key: str) -> InFlightJob | None:
         """A queued job for a worker of runner key ``key``, if any."""
         jobs = self._queues.get(key)
         while jobs:
             job = jobs.popleft()
             if self._lease_left(job) > MIN_LEASE_LEFT:
                 return job
-            log.warning("%s: its lease ran out while waiting for a worker; the cloud will re-queue it",
-                        job.workspace_id)
+            self._fail_ran_low(job)
         return None
 
     def keep_alive(self) -> None:
-        """Heartbeat queued jobs whose lease is running low."""
-        for key, jobs in self._queues.items():
-            for job in jobs:
-                if job.workspace_id not in self._renewing and self._lease_left(job) < RENEW_WHEN_LEFT:
+        """Heartbeat queued jobs whose renewal is due; fail those whose lease ran low all the same."""
+        now = self._epoch()
+        for jobs in self._queues.values():
+            for job in list(jobs):
+                if self._lease_left(job) <= MIN_LEASE_LEFT:
+                    jobs.remove(job)
+                    self._fail_ran_low(job)
+                elif job.workspace_id not in self._renewing and now >= job.renew_at:
                     self._renewing.add(job.workspace_id)
-                    self._submit(self._heartbeat, key, job.workspace_id)
+                    self._submit(self._heartbeat, job.key, job.workspace_id)
 
     def fail_queued(self, reason: str) -> None:
         """Fail every job still waiting for a worker (shutdown)."""
@@ -118,8 +144,9 @@ class Recovery:
         """True while cloud calls are under way or jobs wait for a worker."""
         return self._pending > 0 or any(self._queues.values())
 
-    def queued(self, key: int) -> int:
-        return len(self._queues.get(key, ()))
+    def queued(self) -> int:
+        """Jobs waiting for a worker, over every key."""
+        return sum(len(jobs) for jobs in self._queues.values())
 
     def close(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for calls under way, then stop the thread pool."""
@@ -131,12 +158,31 @@ class Recovery:
             except queue.Empty:
                 break
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for client in [*self._clients.values(), *self._retired]:
+            client.close()
 
-    # --- calls (thread pool) -------------------------------------------------------------
+    # --- internals -----------------------------------------------------------------------
 
-    def _submit(self, call: Callable[..., CallResult], key: int, *args: object) -> None:
+    def _queue(self, job: InFlightJob) -> None:
+        self._queues.setdefault(job.key, deque()).append(replace(job, renew_at=self._renewal_due(job)))
+
+    def _renewal_due(self, job: InFlightJob) -> float:
+        """Epoch seconds at which a queued job, just queued or renewed, needs its next heartbeat."""
+        now, expires_at = self._epoch(), job.lease_expires_at_ms / 1000.0
+        keep_enough = expires_at - MIN_LEASE_LEFT - RENEW_MARGIN
+        return max(now + MIN_RENEW_GAP, min(next_renewal(now=now, expires_at=expires_at), keep_enough))
+
+    def _fail_ran_low(self, job: InFlightJob) -> None:
+        self.fail(job, f"{job.lost_to}; its lease ran low before a re-run could start")
+
+    def _client(self, key: str) -> Any:
+        if key not in self._clients:
+            self._clients[key] = self._make_client(key)
+        return self._clients[key]
+
+    def _submit(self, call: Callable[..., CallResult], key: str, *args: str) -> None:
         self._pending += 1
-        client = self._clients[key]
+        client = self._client(key)
 
         def run() -> None:
             try:
@@ -149,7 +195,7 @@ class Recovery:
         self._pool.submit(run)
 
     @staticmethod
-    def _fail(client, workspace_id: str, reason: str) -> CallResult:
+    def _fail(client: Any, workspace_id: str, reason: str) -> CallResult:
         installed = metrics()
         try:
             client.fail(workspace_id, reason)
@@ -167,7 +213,7 @@ class Recovery:
         return CallResult("fail", workspace_id, ok=True)
 
     @staticmethod
-    def _heartbeat(client, workspace_id: str) -> CallResult:
+    def _heartbeat(client: Any, workspace_id: str) -> CallResult:
         try:
             expires = client.heartbeat(workspace_id)
         except LeaseLost:
@@ -181,6 +227,7 @@ class Recovery:
 
     def _apply_heartbeat(self, result: CallResult) -> None:
         self._renewing.discard(result.workspace_id)
+        now = self._epoch()
         for jobs in self._queues.values():
             for index, job in enumerate(jobs):
                 if job.workspace_id != result.workspace_id:
@@ -190,7 +237,10 @@ class Recovery:
                     metrics().jobs.labels("lease_lost").inc()
                     log.warning("%s: lease lost while waiting for a worker", job.workspace_id)
                 elif result.lease_expires_at_ms:
-                    jobs[index] = replace(job, lease_expires_at_ms=result.lease_expires_at_ms)
+                    renewed = replace(job, lease_expires_at_ms=result.lease_expires_at_ms)
+                    jobs[index] = replace(renewed, renew_at=self._renewal_due(renewed))
+                else:   # the heartbeat failed: try again soon, as a worker would
+                    jobs[index] = replace(job, renew_at=now + min(RETRY_INTERVAL, self._lease_left(job) / 3))
                 return
 
     def _lease_left(self, job: InFlightJob) -> float:

@@ -29,20 +29,25 @@ class SlotState(str, enum.Enum):
 
 @dataclass
 class InFlightJob:
-    """The job a worker holds; kept so it can be recovered or failed if the worker dies."""
+    """The job a worker holds; kept so it can be recovered or failed if the worker dies.
+
+    ``key`` is the runner key that leased it: only that key may heartbeat, complete or fail it.
+    """
 
     workspace_id: str
     lease_expires_at_ms: int
     attempt: int
-    key: int
+    key: str = field(repr=False)
     started_at: float                      # supervisor clock seconds
     workspace: Mapping[str, Any] = field(default_factory=dict)
+    renew_at: float = 0.0                  # epoch seconds: next heartbeat while it waits for a re-run
+    lost_to: str = ""                      # why its last worker died, while it waits for a re-run
 
 
 @dataclass
 class WorkerSlot:
     slot: int
-    key: int                                 # index of the runner key this slot leases with
+    key: str = field(repr=False)             # the runner key this slot's worker leases with
     state: SlotState = SlotState.WAITING
     process: Optional[BaseProcess] = None
     conn: Optional[Connection] = None

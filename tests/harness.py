@@ -258,10 +258,11 @@ def enqueue(server: Any, *texts: str) -> list[str]:
 
 
 def wait_final(server: Any, workspace_ids: list[str], *, timeout: float = WAIT) -> dict[str, dict[str, Any]]:
-    """Wait until every job in ``workspace_ids`` is completed or failed; returns their states."""
+    """Wait until every job in ``workspace_ids`` is completed or failed; returns those jobs by id."""
     def check() -> dict[str, dict[str, Any]] | None:
         jobs = job_states(server)
-        return jobs if all(jobs[w]["state"] in FINAL_STATES for w in workspace_ids) else None
+        wanted = {w: jobs[w] for w in workspace_ids}
+        return wanted if all(job["state"] in FINAL_STATES for job in wanted.values()) else None
 
     return wait_for(check, timeout=timeout,
                     what=lambda: "jobs to end\n" + dump({w: j for w, j in job_states(server).items()

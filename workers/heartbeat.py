@@ -23,6 +23,15 @@ MAX_INTERVAL = 120.0       # seconds between heartbeats at most
 RETRY_INTERVAL = 5.0       # seconds before retrying a failed heartbeat (less if the lease is shorter)
 
 
+def next_renewal(*, now: float, expires_at: float, max_interval: float = MAX_INTERVAL) -> float:
+    """When a lease just renewed (or leased) at ``now`` should be renewed next: once a third of
+    it is left, and at most ``max_interval`` seconds later. Epoch seconds in and out.
+
+    The supervisor keeps jobs waiting for a re-run alive by the same rule.
+    """
+    return now + min(max_interval, max(0.0, expires_at - now) * 2 / 3)
+
+
 class LeaseKeeper:
     """One job's lease: when it expires, renewing it, and whether it was lost."""
 
@@ -62,8 +71,7 @@ class LeaseKeeper:
             self._beat()
 
     def _due_after_renewal(self) -> float:
-        remaining = max(0.0, self._expires_at - self._clock())
-        return self._clock() + min(self._max_interval, remaining * 2 / 3)
+        return next_renewal(now=self._clock(), expires_at=self._expires_at, max_interval=self._max_interval)
 
     def _run(self) -> None:
         while not self._stopped.wait(max(0.0, self._due - self._clock())):

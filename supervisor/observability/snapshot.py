@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workers.http.redact import describe_token
+
+from ..slots import WorkerSlot
+
 
 @dataclass(frozen=True)
 class WorkerView:
@@ -25,6 +29,17 @@ class WorkerView:
     uptime_seconds: float | None
     generation: int
     key: str
+
+    @classmethod
+    def of(cls, slot: WorkerSlot, *, now: float) -> "WorkerView":
+        """The slot as /status shows it (its runner key as ``credentialId.***``)."""
+        job = slot.job
+        return cls(slot=slot.slot, pid=slot.pid, state=slot.state.value,
+                   workspaceId=job.workspace_id if job else None, attempt=job.attempt if job else None,
+                   jobs_done=slot.jobs_total, restarts=slot.restarts, rss_bytes=slot.rss_bytes,
+                   cpu_percent=slot.cpu_percent,
+                   uptime_seconds=round(now - slot.started_at, 3) if slot.process is not None else None,
+                   generation=slot.generation, key=describe_token(slot.key))
 
 
 @dataclass(frozen=True)

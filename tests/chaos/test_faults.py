@@ -21,8 +21,10 @@ PROTOCOL_ROUTES = ("/leaseWorkspaceJob", "/getWorkspaceRunnerContext", "/complet
 POLL_INTERVAL = 0.5   # seconds
 
 
-@pytest.mark.parametrize("workers,jobs", [pytest.param(4, 40, id="quick"),
-                                          pytest.param(8, 400, id="long", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("workers,jobs", [
+    pytest.param(4, 40, id="quick"),
+    pytest.param(8, 400, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(600)]),
+])
 def test_every_job_completes_under_20_percent_faults_with_bounded_requests(
         cloud: EmulatorServer, start_runner: StartRunner, workers: int, jobs: int) -> None:
     # Enough tries per call that a job never fails for bad luck (0.2^8: one call in 400,000).

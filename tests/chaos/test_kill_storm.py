@@ -11,12 +11,9 @@ import random
 import signal
 import time
 from collections import Counter
-from typing import Iterator
-
 import pytest
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
 from tests.harness import enqueue, wait_final
 from tests.integration.conftest import StartRunner
 
@@ -26,17 +23,11 @@ LEASE_SECONDS = 20.0   # a worker killed between the cloud granting a lease and 
 WORKERS = 4
 
 
-@pytest.fixture
-def cloud() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=LEASE_SECONDS),
-                            seed=5)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.mark.parametrize("storm_seconds", [pytest.param(20, id="quick"),
-                                           pytest.param(300, id="long", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("cloud", [LEASE_SECONDS], indirect=True)
+@pytest.mark.parametrize("storm_seconds", [
+    pytest.param(20, id="quick"),
+    pytest.param(300, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(900)]),
+])
 def test_every_job_ends_once_with_a_reason_under_a_kill_storm(
         cloud: EmulatorServer, start_runner: StartRunner, storm_seconds: float) -> None:
     runner = start_runner(workers=WORKERS, pool={"max_job_attempts": 2, "max_crashes": 100_000,

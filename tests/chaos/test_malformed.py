@@ -12,7 +12,6 @@ from typing import Iterator
 import pytest
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
 from tests.chaos.mangler import Mangler, huge, missing_fields, not_json, wrong_types
 from tests.harness import enqueue, wait_final
 from tests.integration.conftest import StartRunner
@@ -22,20 +21,12 @@ CONTEXT = "/getWorkspaceRunnerContext"
 
 
 @pytest.fixture
-def cloud() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=LEASE_SECONDS),
-                            seed=11)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def mangler(cloud: EmulatorServer) -> Iterator[Mangler]:
     with Mangler(cloud.url) as proxy:
         yield proxy
 
 
+@pytest.mark.parametrize("cloud", [LEASE_SECONDS], indirect=True)
 def test_malformed_answers_fail_jobs_cleanly_with_reasons(
         cloud: EmulatorServer, mangler: Mangler, start_runner: StartRunner) -> None:
     mangler.arm(CONTEXT, not_json, missing_fields, wrong_types, huge)

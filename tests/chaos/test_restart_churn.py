@@ -31,8 +31,10 @@ def quiet_figures(runner: Runner, metrics_dir: Path) -> tuple[int, int, int]:
     return supervisor.num_fds(), supervisor.num_threads(), len(list(metrics_dir.glob("*.db")))
 
 
-@pytest.mark.parametrize("restarts", [pytest.param(100, id="quick"),
-                                      pytest.param(1000, id="long", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("restarts", [
+    pytest.param(100, id="quick"),
+    pytest.param(1000, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(600)]),
+])
 def test_many_restarts_leak_nothing_and_never_deadlock(
         cloud: EmulatorServer, start_runner: StartRunner, restarts: int) -> None:
     runner = start_runner(workers=WORKERS, pool={"max_jobs_per_worker": 1, "max_crashes": 100_000})
@@ -41,8 +43,11 @@ def test_many_restarts_leak_nothing_and_never_deadlock(
     before = quiet_figures(runner, metrics_dir)
 
     ids = enqueue(cloud, *(f"Job {n}: a table." for n in range(restarts - WARM_UP)))
-    for pid in sorted(runner.pids())[:2]:
-        os.kill(pid, signal.SIGKILL)   # the crash path too
+    for pid in sorted(runner.pids())[:2]:   # the crash path too
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass   # already recycled since /status was read
     states = wait_final(cloud, ids, timeout=60 + restarts / 5)
     after = quiet_figures(runner, metrics_dir)
 
@@ -54,5 +59,5 @@ def test_many_restarts_leak_nothing_and_never_deadlock(
     assert after[1] <= threads + 2, f"supervisor threads {threads} → {after[1]}"   # + idle HTTP/cloud-call threads
     assert after[2] == files, f"metrics files {files} → {after[2]}"
     assert runner.get("/healthz").status_code == 200
-    print(f"\nrestart churn: {int(recycled)} recycles + 2 kills; supervisor fds {fds} → {after[0]}, "
+    print(f"\nrestart churn: {int(recycled)} recycles + up to 2 kills; supervisor fds {fds} → {after[0]}, "
           f"threads {threads} → {after[1]}, metrics files {files} → {after[2]}")

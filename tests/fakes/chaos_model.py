@@ -15,7 +15,8 @@ processes, so a re-run of the job on a replacement worker goes through.
 ``[[crash-once]]`` is short for ``[[once:crash]]``.
 
 Boot gate: when ``CHAOS_BOOT_GATE`` names a file, the handle is created only once that file
-exists, so a test decides when workers become READY.
+exists, so a test decides when workers become READY. ``CHAOS_BOOT_STOP=1`` makes every
+worker stop itself (SIGSTOP) while loading the model: a boot that never finishes.
 
 Use it as ``model: {name: "tests.fakes.chaos_model:make_handle", options: {state_dir: DIR}}``, or
 give the directory in the environment as ``CHAOS_STATE_DIR`` (what ``tests.harness`` does: the
@@ -38,6 +39,7 @@ from workers.models.builtin import BuiltinModelHandle
 
 STATE_DIR_ENV = "CHAOS_STATE_DIR"
 BOOT_GATE_ENV = "CHAOS_BOOT_GATE"
+BOOT_STOP_ENV = "CHAOS_BOOT_STOP"
 BOOT_GATE_POLL = 0.02   # seconds between looks at the boot gate file
 
 _ACTION = r"crash|hang|sleep:[0-9.]+|leak:[0-9]+|fork-child"
@@ -50,6 +52,8 @@ def make_handle(*, config: ModelConfig) -> "ChaosHandle":
     state_dir = config.options.get("state_dir") or os.environ.get(STATE_DIR_ENV)
     if not state_dir:
         raise ValueError(f"chaos model: set model.options.state_dir or {STATE_DIR_ENV}")
+    if os.environ.get(BOOT_STOP_ENV) == "1":
+        os.kill(os.getpid(), signal.SIGSTOP)
     gate = os.environ.get(BOOT_GATE_ENV)
     while gate and not os.path.exists(gate):
         time.sleep(BOOT_GATE_POLL)

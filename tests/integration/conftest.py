@@ -1,7 +1,7 @@
 """Fixtures for tests with real processes: an emulator on loopback and real `xenon-runner run` pools.
 
-``cloud`` is an in-process emulator (no seed jobs, 60 s leases: long enough for a re-run,
-short enough that nothing a test does waits for one). ``start_runner`` starts a pool
+``cloud`` is an in-process emulator (no seed jobs, 60 s leases unless a test asks for other:
+long enough for a re-run, short enough that nothing a test does waits for one). ``start_runner`` starts a pool
 against it with the chaos model and fast test timings, waits until its workers are READY
 and kills whatever is left of it when the test ends.
 """
@@ -20,8 +20,10 @@ LEASE_SECONDS = 60.0
 
 
 @pytest.fixture
-def cloud() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=LEASE_SECONDS),
+def cloud(request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
+    """The emulator; ``@pytest.mark.parametrize("cloud", [SECONDS], indirect=True)`` sets another lease length."""
+    lease_seconds = getattr(request, "param", LEASE_SECONDS)
+    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=lease_seconds),
                             seed=7)
     server.start()
     yield server

@@ -1,6 +1,7 @@
 """The pool-wide lease gate against the emulator: idle cost, the model refusing us, a revoked key."""
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any, Iterator
 
@@ -57,6 +58,13 @@ def test_model_refusing_the_key_fails_the_job_and_pauses_leasing(
     assert sum(states[w]["state"] == "pending" and states[w]["leaseCount"] == 0 for w in jobs) >= 4
     assert "the model endpoint refused the runner" in runner.log()
     assert len(refusing_model.requests) <= 2
+
+    # The operator fixes the model and sends SIGHUP: leasing resumes at once.
+    runner.config["model"] = {"name": "tests.fakes.chaos_model:make_handle"}
+    runner.write_config()
+    runner.signal(signal.SIGHUP)
+    pending = [w for w in jobs if states[w]["state"] == "pending"]
+    assert all(job["state"] == "completed" for job in wait_final(cloud, pending, timeout=20).values())
 
 
 def test_revoked_runner_key_stops_the_pool_with_exit_3(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from emulator import EmulatorServer
-from tests.harness import enqueue, wait_final
+from tests.harness import cloud_stats, enqueue, wait_final
 from tests.integration.conftest import StartRunner
 
 
@@ -40,6 +42,22 @@ def test_killed_busy_worker_job_is_rerun_on_a_replacement_under_the_same_lease(
     runner.wait_ready()
     assert victim not in runner.pids()
     assert "worker crashed (signal 9 SIGKILL, possible OOM); re-running it (attempt 2 of 2" in runner.log()
+
+
+@pytest.mark.parametrize("cloud", [22.0], indirect=True)   # seconds of lease
+def test_job_waiting_for_a_rerun_is_kept_alive_without_flooding_the_cloud(
+        cloud: EmulatorServer, start_runner: StartRunner) -> None:
+    # The only worker's replacement starts 4-6 s after the crash, longer than a 22 s lease can
+    # wait while keeping the 15 s a re-run needs: the supervisor heartbeats the waiting job.
+    runner = start_runner(workers=1, pool={"restart_backoff": 5, "restart_backoff_max": 5})
+    [workspace_id] = enqueue(cloud, "Crash once, then wait for the replacement. [[crash-once]]")
+
+    job = wait_final(cloud, [workspace_id], timeout=40)[workspace_id]
+
+    assert job["state"] == "completed"
+    assert (job["leaseCount"], job["completeCount"]) == (1, 1)
+    assert 1 <= cloud_stats(cloud)["heartbeats"] <= 4, "a few heartbeats while it waited, not a flood"
+    assert runner.metric("xenon_runner_heartbeats_total", result="ok") == cloud_stats(cloud)["heartbeats"]
 
 
 def test_job_whose_worker_keeps_crashing_is_failed_at_once_after_the_last_attempt(

@@ -13,11 +13,13 @@ from tests.integration.conftest import StartRunner
 
 def test_sighup_applies_a_valid_config_rolling_workers_one_at_a_time(
         cloud: EmulatorServer, instance: dict[str, Any], start_runner: StartRunner) -> None:
-    runner = start_runner(workers=2)
+    second = cloud.create_instance(kind="global")
+    runner = start_runner(workers=2, tokens=[instance["runnerToken"], second["runnerToken"]])
     old_pids = runner.pids()
     fresh = cloud.create_instance(kind="global")
     runner.config["pool"]["workers"] = 3
-    runner.config["cloud"]["token"] = fresh["runnerToken"]
+    del runner.config["cloud"]["tokens"]
+    runner.config["cloud"]["token"] = fresh["runnerToken"]   # two keys → one new key
     runner.write_config()
 
     with StatusRecorder(runner) as seen:
@@ -29,8 +31,9 @@ def test_sighup_applies_a_valid_config_rolling_workers_one_at_a_time(
     assert status["desired_workers"] == 3
     assert min(sample["ready_workers"] for sample in seen.samples) >= 1, "never fewer than N-1 ready while rolling"
     assert "SIGHUP: configuration reloaded; 3 workers wanted; rolling 2 workers one at a time" in runner.log()
-    # The old key is gone for good: only workers on the new key can still lease and complete.
+    # The old keys are gone for good: only workers on the new key can still lease and complete.
     revoke(cloud, instance["instanceId"])
+    revoke(cloud, second["instanceId"])
     jobs = enqueue(cloud, *(f"Job {n}: a table of costs." for n in range(4)))
     assert all(job["state"] == "completed" for job in wait_final(cloud, jobs).values())
     runner.expect_running()
@@ -59,7 +62,9 @@ def test_sigttin_and_sigttou_add_and_remove_one_worker(start_runner: StartRunner
     runner.wait_status(lambda s: s["desired_workers"] == 3 and s["ready_workers"] == 3, what="3 workers")
     assert runner.metric("xenon_runner_pool_workers_desired") == 3
 
+    # One at a time: the kernel merges a signal sent while the same one is still pending.
     runner.signal(signal.SIGTTOU)
+    runner.wait_status(lambda s: s["desired_workers"] == 2, what="2 workers wanted")
     runner.signal(signal.SIGTTOU)
     status = runner.wait_status(lambda s: s["desired_workers"] == 1 and len(s["workers"]) == 1,
                                 what="1 worker left")

@@ -37,9 +37,23 @@ def test_workers_that_cannot_boot_stop_the_pool_with_exit_2(start_runner: StartR
     assert runner.wait_exit(timeout=30) == 2
 
     log = runner.log()
-    assert "workers cannot boot with this configuration" in log
-    assert "nonexistent_module_xyz" in log
+    assert log.count("workers cannot boot with this configuration") == 1
+    assert "cannot import module 'nonexistent_module_xyz'" in log
     assert log.count("worker boot failed") <= 3, "no crash loop: each slot tried once at most"
+
+
+def test_boot_that_never_finishes_is_ended_by_the_boot_timeout_not_the_hang_watchdog(
+        start_runner: StartRunner) -> None:
+    runner = start_runner(workers=1, ready=False, env={"CHAOS_BOOT_STOP": "1"},
+                          pool={"boot_timeout": 2, "hung_timeout": 1, "kill_timeout": 0.5, "max_crashes": 2})
+
+    status = runner.wait_status(lambda s: s["states"]["parked"] == 1, what="the slot parked", timeout=30)
+
+    log = runner.log()
+    assert log.count("did not become READY within pool.boot_timeout (2s): killing it") == 2
+    assert "sent no sign of life" not in log, "a slow boot is not a hang"
+    assert runner.metric("xenon_runner_worker_restarts_total", reason="hung") == 2
+    assert status["workers"][0]["restarts"] == 1
 
 
 def test_workers_are_recycled_after_max_jobs_per_worker(cloud: EmulatorServer, start_runner: StartRunner) -> None:

@@ -1,0 +1,59 @@
+"""Why a worker died, in words for logs and failed jobs, and what its replacement counts as.
+
+The supervisor records why it stopped a worker (``WorkerSlot.stop_reason``) and whether it
+had to kill it. A worker asked to exit after its job that does so cleanly is a planned
+restart; one we killed is ``hung`` (or ``memory``); anything else is a crash. Only crashes
+and hung workers count toward parking a slot.
+"""
+from __future__ import annotations
+
+import signal
+
+from supervisor.config.sections import PoolConfig
+from workers.messages import EXIT_RECYCLE, EXIT_STOPPED
+
+# xenon_runner_worker_restarts_total{reason} by why we asked a worker to exit after its job;
+# None: not a restart worth counting (the pool shrank or stops).
+ASKED_FOR: dict[str, str | None] = {"recycle": "recycle", "roll": "recycle", "memory": "memory",
+                                    "scale": None, "drain": None}
+# ... and by why we killed one.
+KILLED_FOR: dict[str, str | None] = {"hung": "hung", "boot": "hung", "deadline": "hung", "memory": "memory",
+                                     "shutdown": None}
+FAILURES = ("crash", "hung")   # restart reasons that count toward parking the slot
+CLEAN_EXITS = (EXIT_STOPPED, EXIT_RECYCLE)
+
+
+def restart_reason(*, stop_reason: str | None, exit_code: int | None, killed: bool) -> str | None:
+    """``recycle``, ``memory``, ``hung`` or ``crash``; None when the worker is not to be replaced."""
+    if killed and stop_reason in KILLED_FOR:
+        return KILLED_FOR[stop_reason]
+    if stop_reason in ASKED_FOR and exit_code in CLEAN_EXITS:
+        return ASKED_FOR[stop_reason]
+    return "crash"
+
+
+def death_cause(*, stop_reason: str | None, exit_code: int | None, fatal: str | None, pool: PoolConfig) -> str:
+    """What ended the worker, as the failure reason of the job it held (if it is not re-run)."""
+    if stop_reason == "hung":
+        return f"worker hung (no sign of life for {pool.hung_timeout:g}s)"
+    if stop_reason == "boot":
+        return f"worker did not become READY within pool.boot_timeout ({pool.boot_timeout:g}s)"
+    if stop_reason == "memory" and exit_code not in CLEAN_EXITS:
+        return f"worker killed: memory over {mib(pool.max_worker_memory)} limit"
+    if stop_reason == "deadline":
+        return f"job deadline exceeded ({pool.job_timeout:g}s)"
+    if stop_reason == "shutdown":
+        return "runner shutting down"
+    if exit_code is not None and exit_code < 0:
+        number = -exit_code
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        hint = ", possible OOM" if number == signal.SIGKILL else ""
+        return f"worker crashed (signal {number} {name}{hint})"
+    if fatal:
+        return fatal
+    return f"worker crashed (exit code {exit_code})"
+
+
+def mib(size: int | float) -> str:
+    """``size`` bytes as whole mebibytes, for messages."""
+    return f"{size / 2 ** 20:.0f} MiB"

@@ -1,0 +1,45 @@
+"""Start worker processes: the multiprocessing context, the per-worker spec and the pipe.
+
+The default start method is forkserver: safe with the supervisor's threads (HTTP server,
+cloud calls), and fast because the fork server imports ``workers.main`` once and forks
+every worker from that warm state. Per-worker values travel in the ``WorkerSpec`` argument,
+never in the environment (a fork server's environment is frozen when it starts).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from supervisor.config.sections import RunnerConfig
+from workers.main import run_worker
+from workers.spec import WorkerSpec
+
+ALIVE_MIN, ALIVE_MAX = 0.2, 5.0   # seconds between a silent worker's Alive messages
+
+
+class Spawner:
+    def __init__(self, *, start_method: str, metrics_dir: str) -> None:
+        self._ctx = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            self._ctx.set_forkserver_preload(["workers.main"])
+        self._metrics_dir = metrics_dir
+
+    def start(self, *, slot: int, generation: int, config: RunnerConfig, cloud_url: str,
+              token: str) -> tuple[BaseProcess, Connection]:
+        """Start worker ``slot`` and return its process and the supervisor's end of its pipe."""
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        # A sign of life four times per hung_timeout: one lost or late Alive never looks like a hang.
+        alive = min(ALIVE_MAX, max(ALIVE_MIN, config.pool.hung_timeout / 4))
+        spec = WorkerSpec(slot=slot, generation=generation, config=config, cloud_url=cloud_url, token=token,
+                          metrics_dir=self._metrics_dir, supervisor_pid=os.getpid(), alive_interval=alive)
+        process = self._ctx.Process(target=run_worker, args=(spec, child_conn), name=f"xenon-worker-{slot}")
+        try:
+            process.start()
+        except BaseException:
+            parent_conn.close()
+            raise
+        finally:
+            child_conn.close()
+        return process, parent_conn
