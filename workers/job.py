@@ -65,6 +65,8 @@ class JobRunner:
         self._current: JobTicket | None = None
         self._finished = True          # someone has ended the job in hand (guarded by _finish_lock)
         self._ended_by_main = False    # ... and it was the job thread, not an abort
+        self._reported = threading.Event()   # the outcome of the job in hand went to the supervisor
+        self._reported.set()
         self._abort_reason: str | None = None
         self._started = 0.0
 
@@ -73,6 +75,7 @@ class JobRunner:
         with self._finish_lock:
             self._current, self._started = ticket, self._clock()
             self._finished = self._ended_by_main = False
+            self._reported.clear()
         JobTag.workspace_id, JobTag.attempt = ticket.workspace_id, ticket.attempt
         metrics().jobs_in_progress.set(1)
         keeper = LeaseKeeper(heartbeat=self._client.heartbeat, workspace_id=ticket.workspace_id,
@@ -87,13 +90,21 @@ class JobRunner:
             JobTag.workspace_id, JobTag.attempt = "-", 0
 
     def abort(self, reason: str) -> None:
-        """Fail the job in hand with ``reason`` now (called from the link thread)."""
+        """Fail the job in hand with ``reason`` now (called from the link thread).
+
+        If the job thread is already ending the job (a completion on its way), wait for that
+        outcome to be reported instead: the caller exits the process right after, and a
+        completion cut off mid-call would leave the supervisor to fail a job that may be done.
+        The supervisor's TERM → KILL bounds the wait.
+        """
         self._abort_reason = reason
         with self._finish_lock:
             ticket = self._current
-            if ticket is None or self._finished:
-                return
+            ending_elsewhere = ticket is None or self._finished
             self._finished = True
+        if ending_elsewhere:
+            self._reported.wait()
+            return
         log.warning("aborting job %s: %s", ticket.workspace_id, reason)
         self._report(ticket, self._fail(ticket, reason))
 
@@ -212,6 +223,7 @@ class JobRunner:
         if finished.outcome == "failed":
             installed.job_failures.labels(failure_class(finished.reason)).inc()
         self._send(finished)
+        self._reported.set()
 
     def _aborted(self, ticket: JobTicket) -> JobFinished:
         return self._result(ticket, "failed", self._abort_reason or "aborted")

@@ -57,9 +57,8 @@ class LeaseLoop:
             result = "throttled" if exc.status in _THROTTLE_STATUS else "error"
             self._link.send(LeaseResult(result, retry_after=exc.retry_after, detail=str(exc)))
             return None
-        except CloudError as exc:
+        except CloudError as exc:   # the supervisor logs it, with this worker's name
             metrics().lease_requests.labels("error").inc()
-            log.warning("lease request failed: %s", exc)
             self._link.send(LeaseResult("error", detail=str(exc)))
             return None
         if lease is None:

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from emulator import EmulatorServer
-from tests.harness import enqueue, gone, job_states, wait_final, wait_for
+from tests.harness import cloud_stats, enqueue, gone, job_states, wait_final, wait_for
 from tests.integration.conftest import StartRunner
 
 
@@ -16,10 +16,11 @@ def busy_with(status: dict, workspace_ids: list[str]) -> bool:
     return {w["workspaceId"] for w in status["workers"] if w["state"] == "busy"} == set(workspace_ids)
 
 
+@pytest.mark.parametrize("cloud", [3.0], indirect=True)   # seconds of lease: shorter than the jobs
 def test_sigterm_drains_in_flight_jobs_leases_nothing_new_and_exits_0(
         cloud: EmulatorServer, start_runner: StartRunner) -> None:
     runner = start_runner(workers=2)
-    running = enqueue(cloud, "Slow job one. [[sleep:1.5]]", "Slow job two. [[sleep:1.5]]")
+    running = enqueue(cloud, "Slow job one. [[sleep:4]]", "Slow job two. [[sleep:4]]")
     runner.wait_status(lambda s: busy_with(s, running), what="both slow jobs running")
     queued = enqueue(cloud, *(f"Queued job {n}." for n in range(3)))
 
@@ -30,8 +31,9 @@ def test_sigterm_drains_in_flight_jobs_leases_nothing_new_and_exits_0(
     assert runner.get("/healthz").status_code == 200
     assert runner.wait_exit(timeout=30) == 0
     jobs = job_states(cloud)
-    assert [jobs[w]["state"] for w in running] == ["completed", "completed"]
+    assert [(jobs[w]["state"], jobs[w]["leaseCount"]) for w in running] == [("completed", 1)] * 2
     assert [(jobs[w]["state"], jobs[w]["leaseCount"]) for w in queued] == [("pending", 0)] * 3
+    assert cloud_stats(cloud)["heartbeats"] >= 2, "leases kept alive while draining"
 
 
 def test_jobs_still_running_after_the_graceful_timeout_are_failed_then_exit_0(
