@@ -30,7 +30,7 @@ class BenchSettings:
     crash_workers: int = 4
     crash_kills: int = 10
     memory_workers: int = 8
-    cpu_workers: tuple[int, ...] = (16, 32)   # pool sizes whose supervisor CPU is measured
+    cpu_workers: tuple[int, ...] = (16, 32, 64)   # pool sizes whose supervisor CPU is measured
     cpu_idle_window: float = 20.0
     cpu_load_jobs_per_worker: int = 8
     soak_workers: int = 8
