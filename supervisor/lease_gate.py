@@ -8,6 +8,7 @@ Workers ask for a permit when idle; the gate hands them out so that
   different machines do not poll in step;
 * after a successful lease the next idle worker may lease at once, and the number of
   requests in flight doubles per success (slow start), so a full queue drains at pool speed;
+  an empty answer drops it to one, a failed or throttled request halves it;
 * a token bucket (burst = pool size, ``rate`` per second) caps lease requests, so jobs
   that fail fast cannot turn the pool into a hot loop;
 * a 429/503 answer pauses every key for the server's ``Retry-After``.
@@ -81,12 +82,14 @@ class LeaseGate:
             state.not_before = now
             state.concurrency = min(state.concurrency * 2, max(1, int(self._burst)))
             return
-        state.concurrency = 1
+        if result == "empty":
+            state.concurrency = 1          # the queue is empty: one request at a time finds out when it is not
+            self.consecutive_empty += 1
+        else:
+            state.concurrency = max(1, state.concurrency // 2)   # push-back or failure: halve, as GitLab does
         if result == "throttled":
             self.pause(retry_after if retry_after is not None else self._poll_interval)
             return
-        if result == "empty":
-            self.consecutive_empty += 1
         state.empty_streak += 1
         state.not_before = max(state.not_before, now + self._backoff(state.empty_streak))
 

@@ -89,6 +89,7 @@ class PoolManager(WorkerMessages):
         return JobClient.from_config(self.config.cloud, base_url=self._cloud.url, token=token)
 
     def start_workers(self) -> None:
+        """Start the first workers (the loop's ``manage_workers`` keeps them running)."""
         self.manage_workers()
 
     # --- waiting ------------------------------------------------------------------------

@@ -31,6 +31,8 @@ RECYCLE_STOPS = ("recycle", "memory")            # stop reasons whose exit is a 
 
 
 class WorkerMessages:
+    """The message handlers of ``PoolManager`` (split out to keep each file to one concern)."""
+
     # State and actions of the PoolManager this is mixed into.
     config: RunnerConfig
     slots: dict[int, WorkerSlot]
@@ -41,7 +43,7 @@ class WorkerMessages:
     exit_code: int
     _clock: Callable[[], float]
     _ever_ready: bool
-    model_pause: "ModelPause"
+    model_pause: ModelPause
     request_stop: Callable[[WorkerSlot, str], None]
     abort: Callable[..., None]
 
