@@ -5,7 +5,7 @@
 
 Signal handlers do nothing at all: Python's C-level handler writes each signal's number to
 the wakeup fd, which ends the loop's wait and is read as the queue of signals (one byte per
-delivery, so two quick SIGTTINs are two, where Python-level handlers would merge them).
+delivery; Python-level handlers would merge deliveries that arrive between two checks).
 Everything else runs in the loop, on monotonic clocks. Worker messages and deaths are handled in ``PoolManager``; this
 module holds the lifecycle: start, drain, abort, reload and the final exit code.
 """
