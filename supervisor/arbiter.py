@@ -16,7 +16,6 @@ import os
 import signal
 import time
 from collections import deque
-from multiprocessing import connection
 from typing import Any, Mapping
 
 from supervisor import __version__
@@ -29,6 +28,7 @@ from .logs import setup_logging
 from .metrics_dir import MetricsDirectory
 from .observability.http_server import StatusServer
 from .pool import PoolManager
+from .waiter import Waiter
 
 log = logging.getLogger("xenon.supervisor")
 
@@ -44,6 +44,8 @@ class Arbiter:
         self._overrides = dict(overrides or {})
         self._signals: deque[int] = deque()
         self._wakeup_r, self._wakeup_w = os.pipe()
+        self._waiter = Waiter()
+        self._waiter.watch(self._wakeup_r)
         self.exit_code: int | None = None
         self.pool: PoolManager | None = None
         self._cloud: CloudTarget | None = None
@@ -62,7 +64,7 @@ class Arbiter:
                 ready = self.wait_for_events(pool.next_wakeup(LOOP_TICK))
                 pool.read_messages(ready)
                 self.handle_signals()
-                pool.reap_workers()
+                pool.reap_workers(ready)
                 pool.grant_leases()
                 pool.enforce_timeouts()
                 pool.manage_workers()
@@ -77,9 +79,9 @@ class Arbiter:
         log.info("stopped (exit %d)", code)
         return code
 
-    def wait_for_events(self, timeout: float) -> list[Any]:
-        assert self.pool is not None
-        ready = connection.wait([self._wakeup_r, *self.pool.waitables()], timeout)
+    def wait_for_events(self, timeout: float) -> set[Any]:
+        """What woke the loop: worker pipes and sentinels, and signals (queued for ``handle_signals``)."""
+        ready = self._waiter.wait(timeout)
         if self._wakeup_r in ready:
             try:
                 woken_by = os.read(self._wakeup_r, 4096)
@@ -96,7 +98,7 @@ class Arbiter:
         self._metrics_dir = MetricsDirectory.prepare(self.config.metrics.multiproc_dir)
         self._cloud = connect_cloud(self.config)
         self.pool = PoolManager(config=self.config, cloud=self._cloud, metrics_dir=self._metrics_dir.path,
-                                wake=self.wake, started=self._started)
+                                waiter=self._waiter, wake=self.wake, started=self._started)
         self._http = StatusServer(listen=self.config.metrics.listen, metrics_dir=self._metrics_dir.path,
                                   snapshot=self.pool.snapshot)
         try:
@@ -127,6 +129,7 @@ class Arbiter:
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
+        self._waiter.close()
 
     def wake(self) -> None:
         """Make the loop's wait return (safe from any thread)."""

@@ -12,7 +12,7 @@ import os
 import random
 import signal
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import psutil
 from prometheus_client import multiprocess
@@ -34,18 +34,21 @@ from .restart_policy import RestartPolicy
 from .roller import Roller
 from .slots import SlotState, WorkerSlot
 from .spawner import Spawner
+from .waiter import Waiter
 from .watchdog import Watchdog
 
 log = logging.getLogger("xenon.supervisor")
 
-PUBLISH_EVERY = 0.25           # seconds between snapshots for the HTTP thread
+PUBLISH_EVERY = 0.25           # seconds between snapshots for the HTTP thread, at most ...
+REFRESH_EVERY = 1.0            # ... and at least (RSS, CPU, the loop's heartbeat for /healthz)
 DEFAULT_LEASES_PER_WORKER = 10.0   # lease requests per second per worker when pool.lease_rate is 0
 
 
 class PoolManager(WorkerMessages):
-    def __init__(self, *, config: RunnerConfig, cloud: CloudTarget, metrics_dir: str, wake: Callable[[], None],
-                 started: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, config: RunnerConfig, cloud: CloudTarget, metrics_dir: str, waiter: Waiter,
+                 wake: Callable[[], None], started: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
+        self._waiter = waiter          # the loop's selector: each worker's sentinel and pipe are added
         self._cloud = cloud
         self._metrics_dir = metrics_dir
         self._clock = clock
@@ -68,6 +71,7 @@ class PoolManager(WorkerMessages):
         self.exit_code = EXIT_OK
         self._ever_ready = False
         self._published_at = float("-inf")
+        self.status_changed = True     # something /status shows changed since the last snapshot
         self.model_pause = ModelPause()
         self._snapshot = PoolSnapshot(started_at=started, loop_heartbeat=clock())
         self._self_process = psutil.Process()
@@ -94,15 +98,6 @@ class PoolManager(WorkerMessages):
 
     # --- waiting ------------------------------------------------------------------------
 
-    def waitables(self) -> list[Any]:
-        objects: list[Any] = []
-        for slot in self.slots.values():
-            if slot.process is not None:
-                objects.append(slot.process.sentinel)
-                if slot.conn is not None:
-                    objects.append(slot.conn)
-        return objects
-
     def next_wakeup(self, longest: float) -> float:
         """Seconds the loop may sleep: until the gate or a restart is due, at most ``longest``."""
         now = self._clock()
@@ -111,13 +106,16 @@ class PoolManager(WorkerMessages):
         if gate_at is not None:
             times.append(gate_at)
         times.extend(s.restart_at for s in self.slots.values() if s.restart_at is not None)
+        if self.status_changed:
+            times.append(self._published_at + PUBLISH_EVERY)
         return max(0.0, min(times) - now)
 
     # --- reaping -------------------------------------------------------------------------
 
-    def reap_workers(self) -> None:
+    def reap_workers(self, ready: Collection[Any]) -> None:
+        """Reap the workers whose sentinel is in ``ready`` (reading every exit code costs O(N) per turn)."""
         for slot in list(self.slots.values()):
-            if slot.process is None or slot.process.exitcode is None:
+            if slot.process is None or slot.process.sentinel not in ready or slot.process.exitcode is None:
                 continue
             self._drain_conn(slot, limit=None)   # its last words (JobFinished, Fatal) come first
             self._reap(slot)
@@ -131,9 +129,8 @@ class PoolManager(WorkerMessages):
         stop_reason, fatal, job, key = slot.stop_reason, slot.fatal, slot.job, slot.key
         cause = death_cause(stop_reason=stop_reason, exit_code=code, fatal=fatal, pool=self.config.pool)
         restart = restart_reason(stop_reason=stop_reason, exit_code=code, killed=slot.term_sent_at is not None)
-        multiprocess.mark_process_dead(slot.name, self._metrics_dir)
         self.gate.forget(slot.slot)
-        slot.clear_worker()
+        self._release(slot)
         if job is not None:
             self.recovery.worker_lost(job, cause, may_retry=not self.draining and stop_reason != "deadline")
         if code == EXIT_CREDENTIAL_REJECTED:
@@ -177,7 +174,8 @@ class PoolManager(WorkerMessages):
     def enforce_timeouts(self) -> None:
         now = self._clock()
         if self._drain_deadline is not None and now >= self._drain_deadline and self._abort_deadline is None:
-            log.warning("graceful timeout (%gs) over: failing the jobs still running", self.config.pool.graceful_timeout)
+            log.warning("graceful timeout (%gs) over: failing the jobs still running",
+                        self.config.pool.graceful_timeout)
             self.abort("runner shutting down", exit_code=self.exit_code)
         if self._abort_deadline is not None and now >= self._abort_deadline:
             for slot in self.slots.values():
@@ -214,6 +212,8 @@ class PoolManager(WorkerMessages):
         except OSError as exc:
             self._after_failure(slot, now=now, ready_for=None, what=f"cannot start worker {slot.name} ({exc})")
             return
+        self._waiter.watch(slot.process.sentinel, slot.conn)
+        self.status_changed = True
         if slot.generation > 0:
             slot.restarts += 1
         slot.generation += 1
@@ -226,6 +226,7 @@ class PoolManager(WorkerMessages):
     def request_stop(self, slot: WorkerSlot, reason: str) -> None:
         """Ask the worker to exit after its job (if any): drain, scale, roll, recycle or memory."""
         slot.stop_reason = slot.stop_reason or reason
+        self.status_changed = True
         self.gate.forget(slot.slot)
         slot.wants_work = False
         if slot.job is None:
@@ -237,6 +238,7 @@ class PoolManager(WorkerMessages):
         if self.draining:
             return
         self.desired = max(1, self.desired + delta)
+        self.status_changed = True
         self.gate.resize(burst=self.desired, rate=self._lease_rate())
         log.info("pool size is now %d workers", self.desired)
 
@@ -273,6 +275,7 @@ class PoolManager(WorkerMessages):
         if self.draining:
             return
         self.draining, self.drain_reason = True, reason
+        self.status_changed = True
         self._drain_deadline = self._clock() + graceful_timeout
         self.recovery.fail_queued("runner shutting down")
         for slot in self.slots.values():
@@ -310,20 +313,29 @@ class PoolManager(WorkerMessages):
             self._drain_conn(slot, limit=None)
             if slot.job is not None:
                 self.recovery.fail(slot.job, "runner shutting down")
-            multiprocess.mark_process_dead(slot.name, self._metrics_dir)
-            slot.clear_worker()
+            self._release(slot)
         self.recovery.fail_queued("runner shutting down")
+
+    def _release(self, slot: WorkerSlot) -> None:
+        """Forget a dead worker: its fds leave the loop's selector, its live gauges the metrics."""
+        assert slot.process is not None
+        self._waiter.unwatch(slot.process.sentinel, slot.conn)
+        multiprocess.mark_process_dead(slot.name, self._metrics_dir)
+        slot.clear_worker()
+        self.status_changed = True
 
     def close(self) -> None:
         self.recovery.close(timeout=self.config.cloud.read_timeout)
 
     # --- status --------------------------------------------------------------------------
 
-    def publish_snapshot(self, *, force: bool = False) -> None:
+    def publish_snapshot(self) -> None:
+        """Hand the HTTP thread a fresh picture: soon after a change, and every second regardless."""
         now = self._clock()
-        if not force and now - self._published_at < PUBLISH_EVERY:
+        since = now - self._published_at
+        if since < PUBLISH_EVERY or (not self.status_changed and since < REFRESH_EVERY):
             return
-        self._published_at = now
+        self._published_at, self.status_changed = now, False
         try:
             rss, cpu = self._self_process.memory_info().rss, self._self_process.cpu_percent(None)
         except psutil.Error:

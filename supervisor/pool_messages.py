@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection
 
 from supervisor.config.sections import RunnerConfig
 from workers.http.redact import describe_token
@@ -43,14 +43,15 @@ class WorkerMessages:
     exit_code: int
     _clock: Callable[[], float]
     _ever_ready: bool
+    status_changed: bool
     model_pause: ModelPause
     request_stop: Callable[[WorkerSlot, str], None]
     abort: Callable[..., None]
 
-    def read_messages(self, ready: Iterable[Any]) -> None:
-        ready_ids = {id(obj) for obj in ready}
+    def read_messages(self, ready: Collection[Any]) -> None:
+        """Handle what the workers whose pipe is in ``ready`` have sent."""
         for slot in list(self.slots.values()):
-            if slot.conn is not None and id(slot.conn) in ready_ids:
+            if slot.conn is not None and slot.conn in ready:
                 self._drain_conn(slot, limit=MESSAGES_PER_TURN)
 
     def _drain_conn(self, slot: WorkerSlot, *, limit: int | None) -> None:
@@ -73,7 +74,11 @@ class WorkerMessages:
     def _handle(self, slot: WorkerSlot, message: Any) -> None:
         if isinstance(message, LogRecordMessage):
             emit_worker_record(message.record)
-        elif isinstance(message, WantWork):
+            return
+        if isinstance(message, Alive):
+            return   # a sign of life only (already noted)
+        self.status_changed = True
+        if isinstance(message, WantWork):
             self._on_want_work(slot)
         elif isinstance(message, LeaseResult):
             self._on_lease_result(slot, message)
@@ -86,7 +91,7 @@ class WorkerMessages:
             self._on_ready(slot)
         elif isinstance(message, Fatal):
             slot.fatal = message.reason   # the worker logged it; the pool acts on it when it exits
-        elif not isinstance(message, Alive):
+        else:
             log.warning("ignored unknown message from worker %s: %s", slot.name, type(message).__name__)
 
     def _on_ready(self, slot: WorkerSlot) -> None:

@@ -1,10 +1,11 @@
 """When to restart a crashed worker slot, and when to give up on it (park it).
 
-A worker counts as healthy once it has been READY for ``startsecs``; a healthy worker's
-crash starts the backoff over. Crashes back off exponentially per slot (``base`` doubling
-up to ``cap``, jittered 0.8–1.2 so slots do not restart in step), and ``max_crashes``
-crashes within ``window`` seconds park the slot: it stays empty, visible as ``parked`` in
-/status and metrics, until SIGHUP. Planned exits (recycle, stop) never come here.
+A worker counts as healthy once it has been READY for ``startsecs``. A healthy worker that
+crashes is replaced at once (fork and boot take milliseconds; gunicorn and supervisord do
+the same); crashes of workers that never got healthy back off exponentially per slot
+(``base`` doubling up to ``cap``, jittered 0.8–1.2 so slots do not restart in step). Any
+``max_crashes`` crashes within ``window`` seconds park the slot: it stays empty, visible as
+``parked`` in /status and metrics, until SIGHUP. Planned exits (recycle, stop) never come here.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class RestartDecision:
 @dataclass
 class _SlotHistory:
     crashes: deque = field(default_factory=deque)   # clock times of recent crashes
-    streak: int = 0                                  # crashes since the slot was last healthy
+    streak: int = 0                                  # crashes of never-healthy workers in a row
 
 
 class RestartPolicy:
@@ -38,14 +39,15 @@ class RestartPolicy:
     def on_crash(self, slot: int, *, now: float, ready_for: float | None) -> RestartDecision:
         """Record a crash of ``slot`` whose worker had been READY for ``ready_for`` seconds (None: never)."""
         history = self._slots.setdefault(slot, _SlotHistory())
-        if ready_for is not None and ready_for >= self._startsecs:
-            history.streak = 0
-        history.streak += 1
+        healthy = ready_for is not None and ready_for >= self._startsecs
+        history.streak = 0 if healthy else history.streak + 1
         history.crashes.append(now)
         while history.crashes and now - history.crashes[0] > self._window:
             history.crashes.popleft()
         if len(history.crashes) >= self._max_crashes:
             return RestartDecision(park=True, delay=0.0)
+        if healthy:
+            return RestartDecision(park=False, delay=0.0)
         delay = min(self._cap, self._base * 2 ** (history.streak - 1)) * self._rng.uniform(0.8, 1.2)
         return RestartDecision(park=False, delay=min(delay, self._cap))
 

@@ -16,7 +16,9 @@ from supervisor.config.sections import RunnerConfig
 from workers.main import run_worker
 from workers.spec import WorkerSpec
 
-ALIVE_MIN, ALIVE_MAX = 0.2, 5.0   # seconds between a silent worker's Alive messages
+# Seconds between a silent worker's Alive messages. Each one wakes the supervisor's loop, so
+# an idle pool of N workers costs N / ALIVE_MAX turns a second at the default hung_timeout.
+ALIVE_MIN, ALIVE_MAX = 0.2, 15.0
 
 
 class Spawner:
