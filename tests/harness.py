@@ -82,7 +82,7 @@ class Runner:
         }
         self.config_path = tmp_path / "runner.yaml"
         self.log_path = tmp_path / "runner.log"
-        self.env = runner_env(CHAOS_STATE_DIR=str(self.state_dir), **(env or {}))
+        self.env = runner_env(**{"CHAOS_STATE_DIR": str(self.state_dir), **(env or {})})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
