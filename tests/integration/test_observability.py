@@ -1,7 +1,8 @@
 """What the supervisor shows: /healthz, /readyz, /status, /metrics (promtool-clean), logs, and no secret anywhere.
 
-One pool goes through boot (held back by a boot gate), a completed job, a failed job and a
-worker crash; every endpoint and the log are checked along the way.
+One pool (JSON logs, a log file, an OpenAI key in its config) goes through boot (held back
+by a boot gate), a completed job, a failed job and a worker crash; every endpoint and the
+log are checked along the way.
 """
 from __future__ import annotations
 
@@ -32,17 +33,6 @@ CONTRACT_SAMPLES = ("xenon_runner_job_duration_seconds_bucket", "xenon_runner_ap
 WORKER_FIELDS = {"slot", "pid", "state", "workspaceId", "jobs_done", "restarts", "rss_bytes"}
 
 
-@pytest.fixture
-def observed(tmp_path: Path, start_runner: StartRunner) -> Runner:
-    """A 2-worker pool with JSON logs, a log file and an OpenAI key in its config; workers held at boot."""
-    gate = tmp_path / "boot-gate"
-    runner = start_runner(workers=2, ready=False, env={"CHAOS_BOOT_GATE": str(gate)},
-                          model={"name": "tests.fakes.chaos_model:make_handle", "api_key": OPENAI_KEY},
-                          logging={"format": "json", "file": str(tmp_path / "file.log")})
-    runner.boot_gate = gate   # type: ignore[attr-defined]
-    return runner
-
-
 def secrets_of(runner: Runner) -> list[str]:
     token = runner.config["cloud"]["token"]
     return [token, token.split(".", 1)[1], OPENAI_KEY]
@@ -57,15 +47,22 @@ def samples(metrics_text: str) -> dict[str, list[Any]]:
 
 
 def test_health_readiness_status_metrics_and_logs_of_a_working_pool(
-        cloud: EmulatorServer, observed: Runner, tmp_path: Path) -> None:
-    runner = observed
+        cloud: EmulatorServer, start_runner: StartRunner, tmp_path: Path) -> None:
+    stale = tmp_path / "runner0" / "metrics" / "counter_from_an_earlier_run.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"not a metrics file")   # would break every scrape if it were not wiped
+    gate = tmp_path / "boot-gate"
+    runner = start_runner(workers=2, ready=False, env={"CHAOS_BOOT_GATE": str(gate)},
+                          model={"name": "tests.fakes.chaos_model:make_handle", "api_key": OPENAI_KEY},
+                          logging={"format": "json", "file": str(tmp_path / "file.log")})
     booting = runner.wait_status(lambda s: s["states"]["starting"] == 2, what="2 workers starting")
     assert runner.get("/healthz").status_code == 200
     not_ready = runner.get("/readyz")
     assert (not_ready.status_code, not_ready.json()["ready_workers"]) == (503, 0)
     assert booting["ready_workers"] == 0 and booting["draining"] is False
 
-    runner.boot_gate.touch()   # type: ignore[attr-defined]
+    assert not stale.exists(), "the metrics directory is wiped at start"
+    gate.touch()
     status = runner.wait_ready()
     assert runner.get("/readyz").status_code == 200
     assert {"version", "pid", "uptime_seconds", "draining", "desired_workers", "ready_workers", "states",
