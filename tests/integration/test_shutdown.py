@@ -85,3 +85,18 @@ def test_supervisor_killed_leaves_no_orphan_process(cloud: EmulatorServer, start
                     what=lambda: "every process to exit; still running: "
                     + ", ".join(f"{pid} {psutil.Process(pid).cmdline()[:3]}" for pid in tree if not gone(pid)))
     assert left
+
+
+@pytest.mark.parametrize("variable,value,said", [
+    ("RUNNER_JOB_MAX_EMPTY_POLLS", "3", "3 empty lease answers in a row"),
+    ("RUNNER_JOB_MAX_RUNTIME_MS", "1500", "ran for pool.max_runtime (1.5s"),
+], ids=["max-empty-polls", "max-runtime"])
+def test_official_stop_variables_drain_the_pool_and_exit_0(
+        cloud: EmulatorServer, start_runner: StartRunner, variable: str, value: str, said: str) -> None:
+    [workspace_id] = enqueue(cloud, "A table of costs.")   # before the start: no empty answer comes first
+    runner = start_runner(workers=2, env={variable: value}, ready=False)
+
+    assert runner.wait_exit(timeout=30) == 0
+
+    assert said in runner.log()
+    assert job_states(cloud)[workspace_id]["state"] == "completed"
