@@ -6,10 +6,11 @@ import time
 from typing import Any, Iterator
 
 import pytest
+import requests
 
 from emulator import EmulatorServer
 from tests.fakes.openai_server import FakeOpenAIServer, unauthorized
-from tests.harness import enqueue, job_states, revoke, route_requests, wait_final, wait_for
+from tests.harness import cloud_stats, enqueue, job_states, revoke, route_requests, wait_final, wait_for
 from tests.integration.conftest import StartRunner
 
 LEASE = "/leaseWorkspaceJob"
@@ -39,6 +40,21 @@ def test_idle_pool_of_8_sends_about_one_lease_request_per_poll_interval(
     # 8 naive pollers would send these 8 requests within one interval; we allow at most 2 per interval.
     # (A slow machine only makes ``elapsed`` longer, so this cannot fail for lack of speed.)
     assert elapsed >= 8 / 2 * POLL_INTERVAL, f"8 lease requests in {elapsed:.2f}s"
+
+
+def test_throttled_lease_pauses_the_whole_pool_for_retry_after(
+        cloud: EmulatorServer, start_runner: StartRunner) -> None:
+    start_runner(workers=4, pool={"poll_interval": 0.2})
+    retry_after = 0.8   # seconds, longer than the poll interval: only the server's hint can explain the pace
+    requests.post(cloud.url + "/admin/faults", json={"route": LEASE, "throttle_rate": 1.0, "retry_after": retry_after},
+                  timeout=5).raise_for_status()
+    wait_for(lambda: cloud_stats(cloud)["faultsInjected"].get("throttle", 0) >= 1, what="a first 429")
+
+    began, start_count = time.monotonic(), route_requests(cloud, LEASE)
+    wait_for(lambda: route_requests(cloud, LEASE) >= start_count + 4, timeout=30, what="4 more lease requests")
+
+    # 4 requests are 3 pauses apart at least; 4 workers ignoring Retry-After would send them at once.
+    assert time.monotonic() - began >= 3 * retry_after * 0.95
 
 
 def test_model_refusing_the_key_fails_the_job_and_pauses_leasing(
