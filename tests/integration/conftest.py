@@ -21,10 +21,11 @@ LEASE_SECONDS = 60.0
 
 @pytest.fixture
 def cloud(request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
-    """The emulator; ``@pytest.mark.parametrize("cloud", [SECONDS], indirect=True)`` sets another lease length."""
-    lease_seconds = getattr(request, "param", LEASE_SECONDS)
-    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, lease_seconds=lease_seconds),
-                            seed=7)
+    """The emulator. ``@pytest.mark.parametrize("cloud", [SECONDS], indirect=True)`` sets another lease
+    length; a dict instead sets any ``EmulatorConfig`` fields."""
+    wanted = getattr(request, "param", {})
+    settings = {"lease_seconds": LEASE_SECONDS, **(wanted if isinstance(wanted, dict) else {"lease_seconds": wanted})}
+    server = EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0, **settings), seed=7)
     server.start()
     yield server
     server.stop()

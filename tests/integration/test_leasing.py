@@ -42,6 +42,20 @@ def test_idle_pool_of_8_sends_about_one_lease_request_per_poll_interval(
     assert elapsed >= 8 / 2 * POLL_INTERVAL, f"8 lease requests in {elapsed:.2f}s"
 
 
+@pytest.mark.parametrize("cloud", [{"max_leases_per_instance": 1}], indirect=True)
+def test_a_cloud_allowing_one_lease_per_key_is_served_by_one_key_per_worker(
+        cloud: EmulatorServer, instance: dict[str, Any], start_runner: StartRunner) -> None:
+    second = cloud.create_instance(kind="global")
+    runner = start_runner(workers=2, tokens=[instance["runnerToken"], second["runnerToken"]])
+    slow = enqueue(cloud, "Slow one. [[sleep:1]]", "Slow two. [[sleep:1]]")
+
+    runner.wait_status(lambda s: all(w["state"] == "busy" for w in s["workers"]), what="both workers busy at once")
+
+    assert all(job["state"] == "completed" for job in wait_final(cloud, slow).values())
+    assert cloud_stats(cloud)["leasesRefusedAtLimit"] == 0
+    assert {w["key"] for w in runner.workers()} == {f"{i['credentialId']}.***" for i in (instance, second)}
+
+
 def test_throttled_lease_pauses_the_whole_pool_for_retry_after(
         cloud: EmulatorServer, start_runner: StartRunner) -> None:
     start_runner(workers=4, pool={"poll_interval": 0.2})
