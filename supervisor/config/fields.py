@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import abc
 import re
 from dataclasses import Field
 from typing import Any, Mapping, Union, get_args, get_origin
@@ -58,7 +59,7 @@ def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
         value = _to_str(raw, field, annotation)
     elif get_origin(base) is tuple:
         value = _to_str_tuple(raw, field, annotation)
-    elif get_origin(base) in (Mapping, dict) or base is dict:
+    elif get_origin(base) in (abc.Mapping, dict) or base is dict:
         if not isinstance(raw, Mapping):
             raise FieldValueError(f"expected a mapping of options, got {_show(raw)}")
         value = dict(raw)

@@ -201,3 +201,11 @@ def test_an_unreadable_or_empty_secret_file_names_key_and_file(tmp_path: Path) -
     empty.write_text("  \n")
     assert f"model.api_key: {empty} is empty" in problems(
         tmp_path, f"model:\n  api_key: ${{file:{empty}}}\n", env={"RUNNER_TOKEN": KEY})[0]
+
+
+def test_model_options_pass_through_to_custom_handles(tmp_path: Path) -> None:
+    text = "model:\n  name: mypkg.handles:make\n  options: {gpu: 1, path: /models/x}\n"
+    config = load_config(write(tmp_path, text), env={"RUNNER_TOKEN": KEY})
+    assert config.model.options == {"gpu": 1, "path": "/models/x"}
+    assert "model.options: expected a mapping of options, got list" in problems(
+        tmp_path, "model:\n  options: [1]\n", env={"RUNNER_TOKEN": KEY, "OPENAI_API_KEY": "k"})
