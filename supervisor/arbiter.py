@@ -76,7 +76,8 @@ class Arbiter:
         finally:
             self.stop()
         code = EXIT_OK if self.exit_code is None else self.exit_code
-        log.info("stopped (exit %d)", code)
+        jobs = f": jobs {self.pool.outcome_summary()}" if self.pool is not None else ""
+        log.info("stopped (exit %d)%s", code, jobs)
         return code
 
     def wait_for_events(self, timeout: float) -> set[Any]:

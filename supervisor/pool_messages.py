@@ -8,6 +8,7 @@ Everything here runs on the supervisor's loop thread.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable, Collection
 
@@ -41,6 +42,7 @@ class WorkerMessages:
     roller: Roller
     draining: bool
     exit_code: int
+    outcomes: Counter[str]
     _clock: Callable[[], float]
     _ever_ready: bool
     status_changed: bool
@@ -140,6 +142,7 @@ class WorkerMessages:
                           finished.reason, pause)
         elif finished.outcome == "completed":
             self.model_pause.clear()
+        self.outcomes[finished.outcome] += 1
         slot.job = None
         slot.jobs_done += 1
         slot.jobs_total += 1

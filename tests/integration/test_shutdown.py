@@ -100,3 +100,4 @@ def test_official_stop_variables_drain_the_pool_and_exit_0(
 
     assert said in runner.log()
     assert job_states(cloud)[workspace_id]["state"] == "completed"
+    assert "stopped (exit 0): jobs 1 completed, 0 failed, 0 lease lost" in runner.log()
