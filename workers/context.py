@@ -8,15 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from .failures import JobFailure
+
 SECTION_SEPARATOR = "\n\n---\n\n"
 
 
-class ContextError(Exception):
-    """The context cannot be used; ``reason`` is the job's failure reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class ContextError(JobFailure):
+    """The context cannot be used."""
 
 
 @dataclass(frozen=True, kw_only=True)

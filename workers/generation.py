@@ -16,6 +16,7 @@ from .deliverables.collector import DeliverableCollector
 from .deliverables.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
 from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
 from .deliverables.tools import TOOL_SPECS
+from .failures import JobFailure
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
 
@@ -26,12 +27,8 @@ log = logging.getLogger("xenon.worker.generation")
 Checkpoint = Callable[[], float]  # raises to stop the job; returns seconds allowed for the next round
 
 
-class GenerationFailed(Exception):
-    """The model did not produce a usable answer; ``reason`` is the job's failure reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class GenerationFailed(JobFailure):
+    """The model did not produce a usable answer."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,8 +15,9 @@ from typing import Any, Callable, Mapping
 
 from .cloud.errors import CloudError, LeaseLost, ValidationRejected
 from .cloud.jobs import CompleteOutcome
-from .context import ContextError, compose_model_input, parse_context
+from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
+from .failures import JobFailure
 from .generation import GenerationFailed, generate
 from .heartbeat import LeaseKeeper
 from .logs import JobTag
@@ -152,7 +153,7 @@ class JobRunner:
             return self._end(ticket, "lease_lost", f"lease lost: {exc}")
         except ValidationRejected as exc:
             return self._end(ticket, "failed", f"cloud rejected the completion: {exc.detail or exc}")
-        except (ContextError, GenerationFailed) as exc:
+        except JobFailure as exc:
             return self._end(ticket, "failed", exc.reason)
         except (ModelAuthError, ModelQuotaError) as exc:
             return self._end(ticket, "failed", f"model error: {exc.reason}", model_unavailable=True)
