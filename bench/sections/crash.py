@@ -77,6 +77,25 @@ def _healthy_idle_pid(pool: RunnerPool, slot: int) -> int:
     raise TimeoutError(f"worker slot {slot} was not idle and healthy within {WAIT:g}s:\n{pool.log_tail()}")
 
 
+def _kill_healthy_idle(pool: RunnerPool, slot: int) -> tuple[int, float]:
+    """SIGKILL the healthy idle worker of ``slot``; returns its pid and the kill time.
+
+    /status is a snapshot published a few times a second, so the pid it names may already
+    be gone (recycled or replaced since): look again rather than fail the section.
+    """
+    deadline = time.monotonic() + WAIT
+    while True:
+        pid = _healthy_idle_pid(pool, slot)
+        killed_at = time.time()
+        try:
+            os.kill(pid, signal.SIGKILL)
+            return pid, killed_at
+        except ProcessLookupError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _wait(what: str, probe: Callable[[], T | None]) -> T:
     """Poll ``probe`` until it returns something; ``WAIT`` is a safety net."""
     deadline = time.monotonic() + WAIT
@@ -96,10 +115,8 @@ def run(ctx: SectionContext) -> SectionResult:
         pool.wait_ready()
         for index in range(kills):
             slot = index % workers
-            old_pid = _healthy_idle_pid(pool, slot)
             known = set(_ready_records(pool))
-            killed_at = time.time()
-            os.kill(old_pid, signal.SIGKILL)
+            old_pid, killed_at = _kill_healthy_idle(pool, slot)
             ready_at = _wait(f"READY record of the replacement in slot {slot}",
                              functools.partial(_new_ready, pool, slot, known))
             ready_ms.append(1000 * (ready_at - killed_at))
