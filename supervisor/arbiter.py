@@ -16,6 +16,7 @@ import os
 import signal
 import time
 from collections import deque
+from dataclasses import replace
 from typing import Any, Mapping
 
 from supervisor import __version__
@@ -176,18 +177,27 @@ class Arbiter:
         except ConfigError as exc:
             log.error("SIGHUP: the new configuration is invalid, keeping the running one:\n%s", exc)
             return
-        fixed = [name for name, old, new in (("metrics.listen", self.config.metrics.listen, config.metrics.listen),
-                                             ("cloud.base_url", self.config.cloud.base_url, config.cloud.base_url),
-                                             ("pool.start_method", self.config.pool.start_method,
-                                              config.pool.start_method)) if old != new]
-        if fixed:
-            log.warning("SIGHUP: %s cannot change without a restart; keeping the running value(s)", ", ".join(fixed))
+        config = self._keep_restart_only_settings(config)
         if self._cloud is not None and self._cloud.emulator is None:
             self._cloud = CloudTarget(url=self._cloud.url,
                                       tokens=tuple(config.cloud.tokens or (config.cloud.token or "",)))
         setup_logging(config.logging)
         self.config = config
         self.pool.reload(config, self._cloud)
+
+    def _keep_restart_only_settings(self, config: RunnerConfig) -> RunnerConfig:
+        """``config`` with the settings a reload cannot apply put back to their running values."""
+        running = self.config
+        kept = replace(config, metrics=replace(config.metrics, listen=running.metrics.listen),
+                       cloud=replace(config.cloud, base_url=running.cloud.base_url),
+                       pool=replace(config.pool, start_method=running.pool.start_method))
+        changed = [name for name, new, old in (
+            ("metrics.listen", config.metrics.listen, running.metrics.listen),
+            ("cloud.base_url", config.cloud.base_url, running.cloud.base_url),
+            ("pool.start_method", config.pool.start_method, running.pool.start_method)) if new != old]
+        if changed:
+            log.warning("SIGHUP: %s cannot change without a restart; keeping the running value(s)", ", ".join(changed))
+        return kept
 
     def check_stop_conditions(self) -> None:
         """Max runtime, max empty polls, and the end of a drain."""

@@ -55,6 +55,21 @@ def test_sighup_with_an_invalid_config_keeps_the_running_one(cloud: EmulatorServ
     assert runner.status()["desired_workers"] == 2
 
 
+def test_sighup_keeps_settings_that_need_a_restart(start_runner: StartRunner) -> None:
+    runner = start_runner(workers=1)
+    runner.config["metrics"]["listen"] = "127.0.0.1:1"
+    runner.config["pool"]["start_method"] = "spawn"
+    runner.write_config()
+
+    runner.signal(signal.SIGHUP)
+
+    runner.wait_log("SIGHUP: metrics.listen, pool.start_method cannot change without a restart; "
+                    "keeping the running value(s)")
+    runner.wait_log("SIGHUP: configuration reloaded")
+    assert runner.wait_ready(1)["ready_workers"] == 1   # still served on the address it started with
+    runner.expect_running()
+
+
 def test_sigttin_and_sigttou_add_and_remove_one_worker(start_runner: StartRunner) -> None:
     runner = start_runner(workers=2)
 
