@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -31,6 +32,9 @@ class _Tagging(logging.Filter):
             record.slot = f"w{record.slot}"
         record.msg = redact(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set, so the traceback is redacted too.
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
         return True
 
 
