@@ -70,7 +70,16 @@ def test_the_secret_template_holds_placeholders_only() -> None:
     assert set(secret["stringData"]) == {"RUNNER_TOKEN", "OPENAI_API_KEY"}
     for key, placeholder in secret["stringData"].items():
         assert re.fullmatch(r"<[^<>]+>", placeholder), f"{key} must be a <placeholder>, not a value"
-    assert container()["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
+    # The keys reach the runner as files of the mounted Secret, never as environment variables,
+    # so a rotated key is picked up by SIGHUP (the environment of a process cannot change).
+    assert "envFrom" not in container() and "env" not in container()
+    volumes = {volume["name"]: volume for volume in manifest("Deployment")["spec"]["template"]["spec"]["volumes"]}
+    [mount] = [m for m in container()["volumeMounts"] if "secret" in volumes[m["name"]]]
+    assert volumes[mount["name"]]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert mount["readOnly"] is True and "subPath" not in mount   # subPath mounts never see updates
+    config = manifest("ConfigMap")["data"]["config.yaml"]
+    for key in secret["stringData"]:
+        assert f"${{file:{mount['mountPath']}/{key}}}" in config
 
 
 def test_the_runner_listens_on_all_interfaces_on_the_probed_port() -> None:

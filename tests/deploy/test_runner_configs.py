@@ -1,6 +1,6 @@
 """Every runner config the kit ships loads with `xenon-runner check-config`, takes its secrets from
-the environment (never from the file), and puts the metrics directory where the deployment
-makes it writable."""
+the environment or, on Kubernetes, from the mounted Secret's files (never from the config
+itself), and puts the metrics directory where the deployment makes it writable."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,12 +11,22 @@ import yaml
 from tests.deploy.support import DOCKER, KUBERNETES, SYSTEMD, check_config, load_yaml
 
 SECRETS = {"RUNNER_TOKEN": "cred0123.deploykitsecret", "OPENAI_API_KEY": "sk-deploykit-test-key"}
+SECRET_MOUNT = "/run/secrets/xenon-runner"   # where the Deployment mounts the Secret
 
 
 def kubernetes_config(tmp_path: Path) -> Path:
+    """The ConfigMap's config, with the Secret's mount point moved under ``tmp_path/secrets``."""
     path = tmp_path / "configmap-config.yaml"
-    path.write_text(load_yaml(KUBERNETES / "configmap.yaml")["data"]["config.yaml"])
+    text = load_yaml(KUBERNETES / "configmap.yaml")["data"]["config.yaml"]
+    path.write_text(text.replace(SECRET_MOUNT, str(tmp_path / "secrets")))
     return path
+
+
+def mount_secrets(tmp_path: Path, **secrets: str) -> None:
+    """Write the Secret's keys as files, as the kubelet does."""
+    (tmp_path / "secrets").mkdir(exist_ok=True)
+    for name, value in secrets.items():
+        (tmp_path / "secrets" / name).write_text(value)
 
 
 def shipped_configs(tmp_path: Path) -> dict[str, Path]:
@@ -25,8 +35,12 @@ def shipped_configs(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
-def test_config_loads_with_the_secrets_in_the_environment(deployment: str, tmp_path: Path) -> None:
-    result = check_config(shipped_configs(tmp_path)[deployment], **SECRETS)
+def test_config_loads_with_the_secrets_in_place(deployment: str, tmp_path: Path) -> None:
+    if deployment == "kubernetes":
+        mount_secrets(tmp_path, **SECRETS)
+        result = check_config(shipped_configs(tmp_path)[deployment])
+    else:
+        result = check_config(shipped_configs(tmp_path)[deployment], **SECRETS)
     assert result.returncode == 0, result.stderr
     assert ": OK" in result.stdout
     for secret in SECRETS.values():
@@ -35,6 +49,7 @@ def test_config_loads_with_the_secrets_in_the_environment(deployment: str, tmp_p
 
 @pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
 def test_config_refuses_to_start_without_a_runner_key(deployment: str, tmp_path: Path) -> None:
+    mount_secrets(tmp_path, OPENAI_API_KEY=SECRETS["OPENAI_API_KEY"])
     result = check_config(shipped_configs(tmp_path)[deployment], OPENAI_API_KEY=SECRETS["OPENAI_API_KEY"])
     assert result.returncode == 2
     assert "RUNNER_TOKEN" in result.stderr and "Traceback" not in result.stderr
@@ -43,8 +58,13 @@ def test_config_refuses_to_start_without_a_runner_key(deployment: str, tmp_path:
 @pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
 def test_config_holds_no_secret_value(deployment: str, tmp_path: Path) -> None:
     config = yaml.safe_load(shipped_configs(tmp_path)[deployment].read_text())
-    assert config["cloud"]["token"] == "${RUNNER_TOKEN}"
-    assert "api_key" not in config.get("model", {})
+    if deployment == "kubernetes":
+        secrets = tmp_path / "secrets"
+        assert config["cloud"]["token"] == f"${{file:{secrets}/RUNNER_TOKEN}}"
+        assert config["model"]["api_key"] == f"${{file:{secrets}/OPENAI_API_KEY}}"
+    else:
+        assert config["cloud"]["token"] == "${RUNNER_TOKEN}"
+        assert "api_key" not in config.get("model", {})
 
 
 @pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
