@@ -1,4 +1,4 @@
-"""What every section gets: the settings, a progress printer, a seeded RNG, and builders for pools.
+"""What every section gets: the settings, a progress printer, a seeded RNG, builders for pools, a warm-up.
 
 A section opens its own clouds and pools through these builders, so every pool in one run
 has the same poll interval and the same 300 ms model, and every working directory lives
@@ -7,6 +7,7 @@ under the run's ``workdir``.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,6 +19,8 @@ from bench.settings import BenchSettings
 
 SAFETY_FACTOR = 10.0   # a wait's deadline = this × the time the work should take, plus MIN_WAIT
 MIN_WAIT = 60.0        # seconds
+WARMUP_JOBS_PER_WORKER = 2
+SETTLE = 1.0           # seconds a warmed-up pool idles before it is measured
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,3 +54,13 @@ class SectionContext:
         """Safety-net seconds for ``jobs`` bench jobs on ``workers`` workers (never a measurement)."""
         expected = jobs / max(1, workers) * (self.settings.model_seconds + 0.1) + self.settings.poll_interval
         return MIN_WAIT + SAFETY_FACTOR * expected
+
+    def warm_up(self, cloud: BenchCloud, pool: RunnerPool, *, workers: int) -> int:
+        """Wait for ``pool`` to be READY, run two mixed sample jobs per worker (so lazily imported
+        code is loaded), then let it idle ``SETTLE`` seconds; returns how many jobs it ran."""
+        pool.wait_ready()
+        jobs = WARMUP_JOBS_PER_WORKER * workers
+        cloud.enqueue(jobs, sample=True)
+        cloud.wait_finished(jobs, timeout=self.job_deadline(jobs, workers))
+        time.sleep(SETTLE)
+        return jobs

@@ -8,8 +8,6 @@ is on RSS beyond the bare interpreter, the stricter of the two readings.
 """
 from __future__ import annotations
 
-import time
-
 import psutil
 
 from bench.numbers import mean, mib
@@ -21,8 +19,6 @@ from .common import SectionContext
 KEY = "f"
 TITLE = "RSS of the supervisor and each worker vs a bare interpreter"
 BEYOND_TARGET = Target(op="<=", value=30.0, source="issue 4: per-worker RSS beyond the bare interpreter")
-WARMUP_JOBS_PER_WORKER = 2
-SETTLE = 1.0   # seconds idle before measuring
 
 
 def _role(process: psutil.Process) -> str:
@@ -46,11 +42,7 @@ def run(ctx: SectionContext) -> SectionResult:
     workers = ctx.settings.memory_workers
     result = SectionResult(key=KEY, title=TITLE)
     with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name="f-memory") as pool:
-        pool.wait_ready()
-        jobs = WARMUP_JOBS_PER_WORKER * workers
-        cloud.enqueue(jobs, sample=True)
-        cloud.wait_finished(jobs, timeout=ctx.job_deadline(jobs, workers))
-        time.sleep(SETTLE)
+        ctx.warm_up(cloud, pool, workers=workers)
         worker_pids = set(pool.worker_pids().values())
         tree = pool.tree()
         samples = {process.pid: sample_process(process.pid, unique=True) for process in tree}

@@ -16,12 +16,10 @@ from bench.pool import RunnerPool
 from bench.procstats import sample_process
 from bench.report import Row, SectionResult, Target
 
-from .common import SectionContext
+from .common import SETTLE, SectionContext
 
 KEY = "h"
 TITLE = "soak: memory, fds, threads and metrics files over many jobs"
-WARMUP_JOBS_PER_WORKER = 2
-SETTLE = 1.0   # seconds idle before the before/after samples
 # Our own reading of "flat" (the issue gives no number): no fd, thread or metrics-file growth,
 # and memory growth within what allocator noise explains.
 NO_GROWTH = Target(op="<=", value=0.0, source="flat")
@@ -62,11 +60,7 @@ def run(ctx: SectionContext) -> SectionResult:
     result = SectionResult(key=KEY, title=TITLE)
     series: list[PoolSample] = []
     with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name="h-soak") as pool:
-        pool.wait_ready()
-        warmup = WARMUP_JOBS_PER_WORKER * workers
-        cloud.enqueue(warmup, sample=True)
-        cloud.wait_finished(warmup, timeout=ctx.job_deadline(warmup, workers))
-        time.sleep(SETTLE)
+        warmup = ctx.warm_up(cloud, pool, workers=workers)
         warm_counts = cloud.stats()["jobs"]
         before = take_sample(pool, seconds=0.0, jobs_finished=0)
         started = time.monotonic()
