@@ -160,6 +160,21 @@ class Reader:
             raise self.fail(where, f"has {count_text(size, noun, plural)}; the limit is {high}")
         return value
 
+    def required_array(self, obj: Mapping[str, Any], where: Where, name: str, *, expected: str, noun: str,
+                       plural: str | None = None, low: int = 0, high: int | None = None) -> list[Any]:
+        """Field ``name`` of ``obj``: present (``expected`` says what it holds) and a list of
+        ``low``..``high`` elements, as ``array`` checks it."""
+        return self.array(self.required(obj, where, name, expected=expected), where.field(name),
+                          noun=noun, plural=plural, low=low, high=high)
+
+    def text_list(self, obj: Mapping[str, Any], where: Where, name: str, *, expected: str, noun: str,
+                  low: int, high: int, limit: int) -> list[str]:
+        """Field ``name`` of ``obj``: a list of ``low``..``high`` non-blank strings of at most
+        ``limit`` characters each (labels, column names, list items)."""
+        at = where.field(name)
+        values = self.required_array(obj, where, name, expected=expected, noun=noun, low=low, high=high)
+        return [self.text(value, at.index(position), limit=limit) for position, value in enumerate(values)]
+
     # --- helpers -----------------------------------------------------------------------------
     def _trimmed(self, text: str, where: Where) -> str:
         trimmed = text.strip()

@@ -6,7 +6,7 @@ per label); bar and stacked_bar add ``orientation``; stacked bars cannot be nega
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from workers.deliverables.errors import Where
 from workers.deliverables.fields import Reader, is_absent
@@ -70,8 +70,8 @@ def validate_chart(raw: Any, *, strict: bool = False) -> dict[str, Any]:
 
 def _pie_body(reader: Reader, obj: Any, root: Where, kind: str) -> dict[str, Any]:
     at = root.field("segments")
-    raw_segments = reader.required(obj, root, "segments", expected="a list of {label, value}")
-    raw_segments = reader.array(raw_segments, at, noun="segment", low=1, high=MAX_PIE_SEGMENTS)
+    raw_segments = reader.required_array(obj, root, "segments", expected="a list of {label, value}",
+                                         noun="segment", low=1, high=MAX_PIE_SEGMENTS)
     segments = []
     for position, raw in enumerate(raw_segments):
         here = at.index(position)
@@ -86,31 +86,21 @@ def _pie_body(reader: Reader, obj: Any, root: Where, kind: str) -> dict[str, Any
 
 
 def _category_body(reader: Reader, obj: Any, root: Where, kind: str) -> dict[str, Any]:
-    labels_at = root.field("labels")
-    raw_labels = reader.required(obj, root, "labels", expected="a list of category labels")
-    raw_labels = reader.array(raw_labels, labels_at, noun="label", low=1, high=MAX_CHART_LABELS)
-    labels = [reader.text(label, labels_at.index(position), limit=MAX_CHART_LABEL_CHARS)
-              for position, label in enumerate(raw_labels)]
-    series_at = root.field("series")
-    raw_series = reader.required(obj, root, "series", expected="a list of {name, values}")
-    raw_series = reader.array(raw_series, series_at, noun="series", plural="series", low=1, high=MAX_CHART_SERIES)
-    series = []
-    for position, raw in enumerate(raw_series):
-        here = series_at.index(position)
-        entry = reader.mapping(raw, here, allowed=("name", "values"))
-        name = reader.text(reader.required(entry, here, "name", expected="a string"),
-                           here.field("name"), limit=MAX_SERIES_NAME_CHARS)
-        here = series_at.index(position, name=name, noun="series")
+    labels = reader.text_list(obj, root, "labels", expected="a list of category labels", noun="label",
+                              low=1, high=MAX_CHART_LABELS, limit=MAX_CHART_LABEL_CHARS)
+
+    def values(entry: Mapping[str, Any], here: Where) -> list[int | float]:
         values_at = here.field("values")
-        raw_values = reader.array(reader.required(entry, here, "values", expected="one number per label"),
-                                  values_at, noun="value")
+        raw_values = reader.required_array(entry, here, "values", expected="one number per label", noun="value")
         if len(raw_values) != len(labels):
             raise reader.fail(values_at.called(here.label),
                               f"has {count_text(len(raw_values), 'value')} but there are "
                               f"{count_text(len(labels), 'label')}; give exactly one value per label")
-        values = [reader.number(value, values_at.index(index), non_negative=_negative_reason(kind))
-                  for index, value in enumerate(raw_values)]
-        series.append({"name": name, "values": values})
+        return [reader.number(value, values_at.index(index), non_negative=_negative_reason(kind))
+                for index, value in enumerate(raw_values)]
+
+    series = _named_series(reader, obj, root, expected="a list of {name, values}", high=MAX_CHART_SERIES,
+                           data="values", read_data=values)
     body: dict[str, Any] = {"labels": labels, "series": series}
     if kind in ORIENTED_CHART_KINDS:
         orientation = reader.optional(obj, root, "orientation")
@@ -120,22 +110,32 @@ def _category_body(reader: Reader, obj: Any, root: Where, kind: str) -> dict[str
 
 
 def _scatter_body(reader: Reader, obj: Any, root: Where, kind: str) -> dict[str, Any]:
+    def points(entry: Mapping[str, Any], here: Where) -> list[dict[str, Any]]:
+        points_at = here.field("points")
+        raw_points = reader.required_array(entry, here, "points", expected="a list of {x, y, label?}",
+                                           noun="point", low=1, high=MAX_SCATTER_POINTS)
+        return [_scatter_point(reader, point, points_at.index(index)) for index, point in enumerate(raw_points)]
+
+    return {"series": _named_series(reader, obj, root, expected="a list of {name, points}", high=MAX_SCATTER_SERIES,
+                                    data="points", read_data=points)}
+
+
+def _named_series(reader: Reader, obj: Any, root: Where, *, expected: str, high: int, data: str,
+                  read_data: Callable[[Mapping[str, Any], Where], Any]) -> list[dict[str, Any]]:
+    """The ``series`` of category and scatter charts: 1..``high`` entries ``{name, <data>}``;
+    ``read_data(entry, here)`` reads the ``data`` field once the entry's name is known."""
     series_at = root.field("series")
-    raw_series = reader.required(obj, root, "series", expected="a list of {name, points}")
-    raw_series = reader.array(raw_series, series_at, noun="series", plural="series", low=1, high=MAX_SCATTER_SERIES)
+    raw_series = reader.required_array(obj, root, "series", expected=expected, noun="series", plural="series",
+                                       low=1, high=high)
     series = []
     for position, raw in enumerate(raw_series):
         here = series_at.index(position)
-        entry = reader.mapping(raw, here, allowed=("name", "points"))
+        entry = reader.mapping(raw, here, allowed=("name", data))
         name = reader.text(reader.required(entry, here, "name", expected="a string"),
                            here.field("name"), limit=MAX_SERIES_NAME_CHARS)
         here = series_at.index(position, name=name, noun="series")
-        points_at = here.field("points")
-        raw_points = reader.array(reader.required(entry, here, "points", expected="a list of {x, y, label?}"),
-                                  points_at, noun="point", low=1, high=MAX_SCATTER_POINTS)
-        series.append({"name": name, "points": [_scatter_point(reader, point, points_at.index(index))
-                                                for index, point in enumerate(raw_points)]})
-    return {"series": series}
+        series.append({"name": name, data: read_data(entry, here)})
+    return series
 
 
 def _scatter_point(reader: Reader, raw: Any, here: Where) -> dict[str, Any]:

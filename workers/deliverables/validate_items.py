@@ -76,14 +76,11 @@ def validate_table(raw: Any, *, strict: bool = False) -> dict[str, Any]:
     string cell per column."""
     reader, obj, table = _start("table", raw, strict=strict, fields=("id", "kind", "title", "columns", "rows"),
                                 safe_id=False)
-    columns_at = _ROOT.field("columns")
-    raw_columns = reader.required(obj, _ROOT, "columns", expected="a list of column names")
-    raw_columns = reader.array(raw_columns, columns_at, noun="column", low=1, high=MAX_TABLE_COLUMNS)
-    columns = [reader.text(column, columns_at.index(position), limit=MAX_COLUMN_NAME_CHARS)
-               for position, column in enumerate(raw_columns)]
+    columns = reader.text_list(obj, _ROOT, "columns", expected="a list of column names", noun="column",
+                               low=1, high=MAX_TABLE_COLUMNS, limit=MAX_COLUMN_NAME_CHARS)
     rows_at = _ROOT.field("rows")
-    raw_rows = reader.required(obj, _ROOT, "rows", expected="a list of rows, each a list of cells")
-    raw_rows = reader.array(raw_rows, rows_at, noun="row", high=MAX_TABLE_ROWS)
+    raw_rows = reader.required_array(obj, _ROOT, "rows", expected="a list of rows, each a list of cells", noun="row",
+                                     high=MAX_TABLE_ROWS)
     rows = []
     for position, raw_row in enumerate(raw_rows):
         row_at = rows_at.index(position)
@@ -106,11 +103,8 @@ def validate_list(raw: Any, *, strict: bool = False) -> dict[str, Any]:
     ordered = reader.optional(obj, _ROOT, "ordered")
     if not is_absent(ordered) and reader.boolean(ordered, _ROOT.field("ordered")):
         item["ordered"] = True
-    items_at = _ROOT.field("items")
-    raw_items = reader.required(obj, _ROOT, "items", expected="a list of strings")
-    raw_items = reader.array(raw_items, items_at, noun="item", low=1, high=MAX_LIST_ITEMS)
-    item["items"] = [reader.text(entry, items_at.index(position), limit=MAX_LIST_ITEM_CHARS)
-                     for position, entry in enumerate(raw_items)]
+    item["items"] = reader.text_list(obj, _ROOT, "items", expected="a list of strings", noun="item",
+                                     low=1, high=MAX_LIST_ITEMS, limit=MAX_LIST_ITEM_CHARS)
     return item
 
 
@@ -119,8 +113,8 @@ def validate_checklist(raw: Any, *, strict: bool = False) -> dict[str, Any]:
     are unique (ignoring case); a missing ``checked`` is false unless strict."""
     reader, obj, checklist = _start("checklist", raw, strict=strict, fields=("id", "kind", "title", "items"))
     items_at = _ROOT.field("items")
-    raw_items = reader.required(obj, _ROOT, "items", expected="a list of {id, label, checked}")
-    raw_items = reader.array(raw_items, items_at, noun="item", low=1, high=MAX_CHECKLIST_ITEMS)
+    raw_items = reader.required_array(obj, _ROOT, "items", expected="a list of {id, label, checked}", noun="item",
+                                      low=1, high=MAX_CHECKLIST_ITEMS)
     seen: dict[str, int] = {}
     items = []
     for position, raw_item in enumerate(raw_items):
