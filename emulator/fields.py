@@ -10,6 +10,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 from emulator.errors import ApiError
+from workers.http.json_types import json_type
 
 
 def _reject_constant(name: str) -> Any:
@@ -32,21 +33,6 @@ def parse_object(raw: bytes, *, empty_ok: bool) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiError(400, f"request body must be a JSON object, got {json_type(value)}")
     return value
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of ``value``'s type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def require_str(body: Mapping[str, Any], key: str, *, allow_empty: bool = False,

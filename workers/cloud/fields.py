@@ -11,6 +11,7 @@ from typing import Any
 
 from workers.cloud.errors import MalformedResponse, quote_server_text
 from workers.cloud.transport import Reply
+from workers.http.json_types import json_type_with_article
 
 
 def json_object(reply: Reply) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def json_object(reply: Reply) -> dict[str, Any]:
         preview = quote_server_text(reply.content.decode("utf-8", errors="replace"), limit=120)
         raise _malformed(reply, f"the body is not JSON: {preview}") from None
     if not isinstance(body, dict):
-        raise _malformed(reply, f"expected a JSON object, got {_json_type(body)}")
+        raise _malformed(reply, f"expected a JSON object, got {json_type_with_article(body)}")
     return body
 
 
@@ -73,25 +74,10 @@ def _require(reply: Reply, body: dict[str, Any], key: str) -> Any:
 
 
 def _wrong_type(reply: Reply, key: str, expected: str, value: Any) -> MalformedResponse:
-    return _malformed(reply, f"field {key!r} should be {expected}, got {_json_type(value)} "
+    return _malformed(reply, f"field {key!r} should be {expected}, got {json_type_with_article(value)} "
                              f"{quote_server_text(json.dumps(value) if isinstance(value, str) else value, limit=60)}")
 
 
 def _malformed(reply: Reply, problem: str) -> MalformedResponse:
     return MalformedResponse(f"POST {reply.route}: HTTP {reply.status} answer unusable: {problem}",
                              route=reply.route, status=reply.status)
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of a decoded value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

@@ -1,1 +1,2 @@
-"""HTTP plumbing shared by the cloud client and the model handles: retry policy and redaction."""
+"""HTTP plumbing shared by the cloud client, the model handles and the emulator: retry policy, redaction,
+URL rules, JSON type names."""
