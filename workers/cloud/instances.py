@@ -12,7 +12,7 @@ from typing import Callable
 import requests
 
 from workers.cloud.fields import json_object, optional_str, require_str
-from workers.cloud.transport import JsonTransport, RequestObserver
+from workers.cloud.transport import JsonTransport, RequestObserver, TransportClient
 from workers.http.redact import register_secret
 from workers.http.retry import RetryPolicy
 
@@ -39,16 +39,16 @@ class CreatedInstance:
                 f"runner_token='***', kind={self.kind!r}, name={self.name!r})")
 
 
-class InstanceClient:
+class InstanceClient(TransportClient):
     """Calls ``createRunnerInstance``, ``updateRunnerInstance`` and ``revokeRunnerInstance``."""
 
     def __init__(self, *, base_url: str, id_token: str, connect_timeout: float, read_timeout: float,
                  retry: RetryPolicy, session: requests.Session | None = None,
                  on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._transport = JsonTransport(base_url=base_url, credential=id_token, credential_name="Studio ID token",
-                                        routes=INSTANCE_ROUTES, connect_timeout=connect_timeout,
-                                        read_timeout=read_timeout, retry=retry, session=session,
-                                        on_request=on_request, sleep=sleep)
+        super().__init__(JsonTransport(base_url=base_url, credential=id_token, credential_name="Studio ID token",
+                                       routes=INSTANCE_ROUTES, connect_timeout=connect_timeout,
+                                       read_timeout=read_timeout, retry=retry, session=session,
+                                       on_request=on_request, sleep=sleep))
 
     def create(self, *, kind: str, name: str | None) -> CreatedInstance:
         """Create an instance of ``kind`` (``user``, or ``global`` with an admin account).
@@ -81,16 +81,6 @@ class InstanceClient:
     def revoke(self, *, instance_id: str) -> None:
         """Revoke the instance: its runner key stops working at once."""
         self._transport.post(REVOKE, {"instanceId": _non_empty(instance_id, "instance_id")})
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._transport.close()
-
-    def __enter__(self) -> InstanceClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _non_empty(value: object, what: str) -> str:

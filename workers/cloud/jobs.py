@@ -15,7 +15,7 @@ import requests
 
 from workers.cloud.errors import LeaseLost
 from workers.cloud.fields import json_object, optional_object, require_bool, require_epoch_ms, require_str
-from workers.cloud.transport import JsonTransport, RequestObserver
+from workers.cloud.transport import JsonTransport, RequestObserver, TransportClient
 from workers.http.redact import redact
 from workers.http.retry import RetryPolicy
 from supervisor.config.sections import EMBEDDED, CloudConfig
@@ -54,7 +54,7 @@ class FailOutcome(enum.Enum):
     PROBABLY_FAILED_EARLIER = "probably_failed_earlier"
 
 
-class JobClient:
+class JobClient(TransportClient):
     """Lease, heartbeat, read context, save summaries, complete and fail jobs.
 
     Every call has a ``(connect, read)`` timeout; calls other than ``lease`` are retried
@@ -70,10 +70,10 @@ class JobClient:
     def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,
                  retry: RetryPolicy, session: requests.Session | None = None,
                  on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._transport = JsonTransport(base_url=base_url, credential=token, credential_name="runner key",
-                                        routes=JOB_ROUTES, connect_timeout=connect_timeout,
-                                        read_timeout=read_timeout, retry=retry, session=session,
-                                        on_request=on_request, sleep=sleep)
+        super().__init__(JsonTransport(base_url=base_url, credential=token, credential_name="runner key",
+                                       routes=JOB_ROUTES, connect_timeout=connect_timeout,
+                                       read_timeout=read_timeout, retry=retry, session=session,
+                                       on_request=on_request, sleep=sleep))
 
     @classmethod
     def from_config(cls, cfg: CloudConfig, *, token: str, on_request: RequestObserver | None = None,
@@ -166,16 +166,6 @@ class JobClient:
                 return FailOutcome.PROBABLY_FAILED_EARLIER
             raise
         return FailOutcome.FAILED
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._transport.close()
-
-    def __enter__(self) -> JobClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _workspace_id(value: object) -> str:

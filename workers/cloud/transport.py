@@ -1,12 +1,12 @@
 """POST JSON to the XenonFlare cloud with one credential, timeouts, retries and an observer.
 
-One ``JsonTransport`` belongs to one client and knows the only routes that client may
-call, so a credential cannot be sent to a route meant for the other credential. Every
-HTTP try has a ``(connect, read)`` timeout, is reported to ``on_request(route, code,
-seconds)`` (code = the status as a string, ``"network"`` or ``"timeout"``) and, when it
-fails with 408/429/5xx or a network error, is retried under the shared ``RetryPolicy``
-(jittered backoff, ``Retry-After`` honoured). Waiting goes through an injectable
-``sleep`` so tests never sleep for real.
+One ``JsonTransport`` belongs to one client (a ``TransportClient``) and knows the only
+routes that client may call, so a credential cannot be sent to a route meant for the other
+credential. Every HTTP try has a ``(connect, read)`` timeout, is reported to
+``on_request(route, code, seconds)`` (code = the status as a string, ``"network"`` or
+``"timeout"``) and, when it fails with 408/429/5xx or a network error, is retried under the
+shared ``RetryPolicy`` (jittered backoff, ``Retry-After`` honoured). Waiting goes through an
+injectable ``sleep`` so tests never sleep for real.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import requests
 from requests.auth import AuthBase
@@ -160,6 +160,27 @@ class JsonTransport:
             self._on_request(route, code, seconds)
         except Exception:  # noqa: BLE001 - the observer is foreign code; log and go on
             logger.warning("request observer failed for POST %s", route, exc_info=True)
+
+
+ClientT = TypeVar("ClientT", bound="TransportClient")
+
+
+class TransportClient:
+    """Base of ``JobClient`` and ``InstanceClient``: owns one ``JsonTransport``; ``close()``, or
+    leaving a ``with`` block, closes its HTTP session."""
+
+    def __init__(self, transport: JsonTransport) -> None:
+        self._transport = transport
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._transport.close()
+
+    def __enter__(self: ClientT) -> ClientT:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class BearerAuth(AuthBase):
