@@ -47,6 +47,7 @@ from workers.deliverables.limits import (
     ORIENTED_CHART_KINDS,
     SVG,
     TABLE,
+    KindSpec,
 )
 from workers.models.base import ToolSpec
 
@@ -194,6 +195,17 @@ def _chart_tool(tool: str, kind: str) -> ToolSpec:
     )
 
 
+def _wrapper_tool(name: str, spec: KindSpec, *, purpose: str, item: Schema) -> ToolSpec:
+    """A tool whose one argument, named after the kind, holds the whole item; the description
+    adds the per-job cap and how to cite it to ``purpose``."""
+    return ToolSpec(
+        name=name,
+        description=(f"{purpose} At most {spec.cap} {spec.plural} per job. After it answers ok, cite it as "
+                     f"{citation(spec.kind, '<id>')}."),
+        parameters=_object({spec.kind: item}, (spec.kind,)),
+    )
+
+
 def _table_tool() -> ToolSpec:
     table = _object({
         "kind": _kind_tag(TABLE.kind),
@@ -205,14 +217,8 @@ def _table_tool() -> ToolSpec:
                               "One cell per column, in column order."),
                        f"0–{MAX_TABLE_ROWS} rows.", high=MAX_TABLE_ROWS),
     }, ("id", "columns", "rows"), "The table.")
-    return ToolSpec(
-        name="create_table",
-        description=(
-            "Create a table (comparison, matrix, glossary, plan grid). Use it instead of a markdown pipe table. "
-            f"At most {TABLE.cap} tables per job. After it answers ok, cite it as {citation(TABLE.kind, '<id>')}."
-        ),
-        parameters=_object({"table": table}, ("table",)),
-    )
+    return _wrapper_tool("create_table", TABLE, item=table, purpose=(
+        "Create a table (comparison, matrix, glossary, plan grid). Use it instead of a markdown pipe table."))
 
 
 def _list_tool() -> ToolSpec:
@@ -224,14 +230,8 @@ def _list_tool() -> ToolSpec:
         "items": _array(_string(f"Plain text without a bullet or number, at most {MAX_LIST_ITEM_CHARS} characters."),
                         f"1–{MAX_LIST_ITEMS} items.", low=1, high=MAX_LIST_ITEMS),
     }, ("id", "items"), "The list.")
-    return ToolSpec(
-        name="create_list",
-        description=(
-            "Create a bulleted or numbered list (scope, steps, phases, risks). Use it instead of markdown bullets. "
-            f"At most {LIST.cap} lists per job. After it answers ok, cite it as {citation(LIST.kind, '<id>')}."
-        ),
-        parameters=_object({"list": list_schema}, ("list",)),
-    )
+    return _wrapper_tool("create_list", LIST, item=list_schema, purpose=(
+        "Create a bulleted or numbered list (scope, steps, phases, risks). Use it instead of markdown bullets."))
 
 
 def _checklist_tool() -> ToolSpec:
@@ -247,15 +247,8 @@ def _checklist_tool() -> ToolSpec:
         "title": _TITLE,
         "items": _array(item, f"1–{MAX_CHECKLIST_ITEMS} items.", low=1, high=MAX_CHECKLIST_ITEMS),
     }, ("id", "items"), "The checklist.")
-    return ToolSpec(
-        name="create_checklist",
-        description=(
-            "Create a checklist the user can tick off (launch checks, migration gates, onboarding tasks). "
-            f"At most {CHECKLIST.cap} checklists per job. After it answers ok, cite it as "
-            f"{citation(CHECKLIST.kind, '<id>')}."
-        ),
-        parameters=_object({"checklist": checklist}, ("checklist",)),
-    )
+    return _wrapper_tool("create_checklist", CHECKLIST, item=checklist, purpose=(
+        "Create a checklist the user can tick off (launch checks, migration gates, onboarding tasks)."))
 
 
 def _svg_tool() -> ToolSpec:
@@ -266,14 +259,8 @@ def _svg_tool() -> ToolSpec:
                            "No <script>, <foreignObject>, <iframe>, <embed> or <object>, no javascript: URLs and "
                            "no attribute of the form on...= (this also rules out e.g. content=)."),
     }, ("id", "content"), "The drawing.")
-    return ToolSpec(
-        name="create_svg",
-        description=(
-            "Create a vector diagram (architecture, flow, sequence sketch); for numeric data use a chart tool. "
-            f"At most {SVG.cap} SVGs per job. After it answers ok, cite it as {citation(SVG.kind, '<id>')}."
-        ),
-        parameters=_object({"svg": svg}, ("svg",)),
-    )
+    return _wrapper_tool("create_svg", SVG, item=svg, purpose=(
+        "Create a vector diagram (architecture, flow, sequence sketch); for numeric data use a chart tool."))
 
 
 TOOL_SPECS: tuple[ToolSpec, ...] = (
