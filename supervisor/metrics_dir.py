@@ -35,9 +35,6 @@ class MetricsDirectory:
         touch_known_labels(install(directory=directory.path, identifier=SUPERVISOR_IDENTIFIER))
         return directory
 
-    def file_count(self) -> int:
-        return len(glob.glob(os.path.join(self.path, "*.db")))
-
     def cleanup(self) -> None:
         if self.owned:
             shutil.rmtree(self.path, ignore_errors=True)

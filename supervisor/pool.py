@@ -177,7 +177,6 @@ class PoolManager(WorkerMessages):
             if slot is None or slot.conn is None:
                 self.gate.forget(index)
                 continue
-            slot.wants_work = False
             self._send(slot, LeasePermit())
 
     def enforce_timeouts(self) -> None:
@@ -237,7 +236,6 @@ class PoolManager(WorkerMessages):
         slot.stop_reason = slot.stop_reason or reason
         self.status_changed = True
         self.gate.forget(slot.slot)
-        slot.wants_work = False
         if slot.job is None:
             slot.state = SlotState.STOPPING
         self._send(slot, stop_message(slot.stop_reason))

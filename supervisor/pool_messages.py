@@ -15,7 +15,7 @@ from typing import Any, Callable, Collection
 from supervisor.config.sections import RunnerConfig
 from workers.http.redact import describe_token
 from workers.messages import (EXIT_RECYCLE, EXIT_STOPPED, Alive, AssignJob, Fatal, JobFinished, LeaseRenewed,
-                              LeaseResult, LogRecordMessage, Ready, Stop, WantWork)
+                              LeaseResult, LogRecordMessage, Ready, Stop, SupervisorMessage, WantWork)
 
 from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED
 from .lease_gate import LeaseGate
@@ -115,7 +115,6 @@ class WorkerMessages:
             slot.state = SlotState.BUSY
             self._send(slot, AssignJob(job.workspace_id, job.lease_expires_at_ms, job.attempt, dict(job.workspace)))
             return
-        slot.wants_work = True
         self.gate.want(slot.slot, slot.key)
 
     def _on_lease_result(self, slot: WorkerSlot, result: LeaseResult) -> None:
@@ -166,7 +165,7 @@ class WorkerMessages:
                   fatal or "see the log above")
         self.abort("runner stopping: workers cannot boot", exit_code=EXIT_CONFIG)
 
-    def _send(self, slot: WorkerSlot, message: Any) -> None:
+    def _send(self, slot: WorkerSlot, message: SupervisorMessage) -> None:
         if slot.conn is None:
             return
         try:

@@ -50,10 +50,3 @@ class RestartPolicy:
             return RestartDecision(park=False, delay=0.0)
         delay = min(self._cap, self._base * 2 ** (history.streak - 1)) * self._rng.uniform(0.8, 1.2)
         return RestartDecision(park=False, delay=min(delay, self._cap))
-
-    def forgive(self, slot: int | None = None) -> None:
-        """Forget crash history (one slot, or all on SIGHUP): parked slots get a fresh start."""
-        if slot is None:
-            self._slots.clear()
-        else:
-            self._slots.pop(slot, None)

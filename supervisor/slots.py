@@ -65,7 +65,6 @@ class WorkerSlot:
     stop_reason: Optional[str] = None        # why we asked it to stop: drain, scale, roll, recycle, memory, hung
     term_sent_at: Optional[float] = None     # when we signalled it; KILL follows after kill_timeout
     fatal: Optional[str] = None              # what the worker said before a boot/credential exit
-    wants_work: bool = False                 # idle and asking for a permit
     rss_bytes: int = 0
     cpu_percent: float = 0.0
     _psutil: Optional[psutil.Process] = None
@@ -77,10 +76,6 @@ class WorkerSlot:
     @property
     def name(self) -> str:
         return f"w{self.slot}"
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None
 
     def signal_group(self, signum: int) -> None:
         """Send ``signum`` to the worker's process group (the worker and any children it made)."""
@@ -127,6 +122,5 @@ class WorkerSlot:
         self.job = None
         self.jobs_done = 0
         self.stop_reason = self.term_sent_at = self.fatal = None
-        self.wants_work = False
         self.rss_bytes, self.cpu_percent = 0, 0.0
         self._psutil = None

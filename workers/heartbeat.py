@@ -50,10 +50,6 @@ class LeaseKeeper:
         self.lost = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
 
-    @property
-    def expires_at_ms(self) -> int:
-        return int(self._expires_at * 1000)
-
     def seconds_left(self) -> float:
         return self._expires_at - self._clock()
 

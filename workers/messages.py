@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
-# Worker exit codes. The supervisor reads them to tell a crash from a planned exit.
+# Worker exit codes. The supervisor reads them to tell a crash from a planned exit; any other
+# code is a crash (1: an unexpected exception escaped the worker; negative: killed by a signal).
 EXIT_STOPPED = 0            # asked to stop (drain, scale down, roll) and did
-EXIT_CRASHED = 1            # an unexpected exception escaped the worker
 EXIT_CREDENTIAL_REJECTED = 3  # the cloud answered 401/403 to a lease: the key is bad
 EXIT_BOOT_FAILED = 4        # config or model load failed before READY
 EXIT_RECYCLE = 5            # planned recycle (max_jobs_per_worker or memory)
