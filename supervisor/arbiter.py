@@ -23,7 +23,7 @@ from supervisor import __version__
 from supervisor.config import ConfigError, load_config
 from supervisor.config.sections import RunnerConfig
 
-from .cloud_target import CloudTarget, connect_cloud
+from .cloud_target import CloudTarget, configured_keys, connect_cloud
 from .exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK
 from .logs import setup_logging
 from .metrics_dir import MetricsDirectory
@@ -179,8 +179,7 @@ class Arbiter:
             return
         config = self._keep_restart_only_settings(config)
         if self._cloud is not None and self._cloud.emulator is None:
-            self._cloud = CloudTarget(url=self._cloud.url,
-                                      tokens=tuple(config.cloud.tokens or (config.cloud.token or "",)))
+            self._cloud = CloudTarget(url=self._cloud.url, tokens=configured_keys(config))
         setup_logging(config.logging)
         self.config = config
         self.pool.reload(config, self._cloud)

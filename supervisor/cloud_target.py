@@ -14,11 +14,14 @@ from workers.http.redact import register_secret
 
 @dataclass
 class CloudTarget:
+    """The cloud the pool talks to: its URL, its runner keys and the embedded emulator, if any."""
+
     url: str
     tokens: tuple[str, ...]
     emulator: Optional[Any] = None   # emulator.EmulatorServer when embedded
 
     def token_for_slot(self, slot: int) -> str:
+        """The runner key worker ``slot`` leases with: ``tokens[slot % len(tokens)]``."""
         return self.tokens[slot % len(self.tokens)]
 
     def close(self) -> None:
@@ -26,11 +29,15 @@ class CloudTarget:
             self.emulator.stop()
 
 
+def configured_keys(config: RunnerConfig) -> tuple[str, ...]:
+    """The runner keys ``config.cloud`` names: its ``tokens``, or else its one ``token``."""
+    return tuple(config.cloud.tokens or (config.cloud.token or "",))
+
+
 def connect_cloud(config: RunnerConfig) -> CloudTarget:
     """Resolve ``config.cloud``; starts the embedded emulator when asked to."""
     if not config.embedded_cloud:
-        tokens = config.cloud.tokens or ((config.cloud.token or ""),)
-        return CloudTarget(url=config.cloud.base_url, tokens=tuple(tokens))
+        return CloudTarget(url=config.cloud.base_url, tokens=configured_keys(config))
     from emulator import EmulatorServer  # imported only when used: production pools never load it
 
     server = EmulatorServer(config=config.emulator)
