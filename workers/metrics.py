@@ -27,7 +27,9 @@ DELIVERABLE_KINDS = ("file", "chart", "table", "list", "checklist", "svg")
 FAILURE_REASONS = ("empty_context", "placeholder_mismatch", "deadline", "model_error", "cloud_rejected",
                    "worker_crashed", "shutdown", "other")
 
-# Seconds: jobs run from a second (builtin) to tens of minutes (reasoning models).
+# Histogram buckets, all in seconds. Jobs run from a second (builtin) to tens of minutes
+# (reasoning models); a cloud request takes milliseconds to a read timeout; a model request
+# up to minutes.
 JOB_BUCKETS = (0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 MODEL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -35,6 +37,8 @@ MODEL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 @dataclass(frozen=True)
 class Metrics:
+    """This process's metric objects, made by ``install`` (or ``metrics`` outside a pool)."""
+
     jobs: Counter
     job_failures: Counter
     job_duration: Histogram
@@ -103,15 +107,8 @@ def _create() -> Metrics:
 
 def touch_known_labels(installed: Metrics) -> None:
     """Create every known label value at zero, so dashboards and alerts see 0 rather than no data."""
-    for outcome in JOB_OUTCOMES:
-        installed.jobs.labels(outcome)
-    for reason in FAILURE_REASONS:
-        installed.job_failures.labels(reason)
-    for result in LEASE_RESULTS:
-        installed.lease_requests.labels(result)
-    for reason in RESTART_REASONS:
-        installed.restarts.labels(reason)
-    for result in HEARTBEAT_RESULTS:
-        installed.heartbeats.labels(result)
-    for kind in DELIVERABLE_KINDS:
-        installed.deliverables.labels(kind)
+    for counter, known in ((installed.jobs, JOB_OUTCOMES), (installed.job_failures, FAILURE_REASONS),
+                           (installed.lease_requests, LEASE_RESULTS), (installed.restarts, RESTART_REASONS),
+                           (installed.heartbeats, HEARTBEAT_RESULTS), (installed.deliverables, DELIVERABLE_KINDS)):
+        for label in known:
+            counter.labels(label)
