@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import psutil
+import pytest
 import requests
 import yaml
 
@@ -46,6 +48,14 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = WAIT, what: str |
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what() if callable(what) else what}")
         time.sleep(interval)
+
+
+def installed_tool(name: str, *, missing: str) -> str:
+    """Path of the command ``name``; where it is not installed the test is skipped, saying ``missing``."""
+    found = shutil.which(name)
+    if not found:
+        pytest.skip(missing)
+    return found
 
 
 def runner_env(**extra: str) -> dict[str, str]:

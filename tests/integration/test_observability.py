@@ -7,16 +7,14 @@ log are checked along the way.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from emulator import EmulatorServer
-from tests.harness import Runner, enqueue, wait_final
+from tests.harness import Runner, enqueue, installed_tool, wait_final
 from tests.integration.conftest import StartRunner
 
 OPENAI_KEY = "sk-test-observability-secret-0123456789abcdef"
@@ -102,9 +100,8 @@ def test_health_readiness_status_metrics_and_logs_of_a_working_pool(
 
 
 def test_metrics_pass_promtool_check(cloud: EmulatorServer, start_runner: StartRunner) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian package 'prometheus'; CI installs it)")
+    promtool = installed_tool("promtool",
+                              missing="promtool not installed (Debian package 'prometheus'; CI installs it)")
     runner = start_runner(workers=2)
     jobs = enqueue(cloud, "A launch plan with every kind of deliverable.", "Crash once. [[crash-once]]", "")
     wait_final(cloud, jobs)
