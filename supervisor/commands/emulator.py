@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from supervisor.config.sections import EmulatorConfig
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
 from .common import load_or_report
+
+if TYPE_CHECKING:  # the emulator is imported only when this command runs
+    from emulator import EmulatorServer
 
 HELP = "serve the local cloud emulator (all 9 routes, admin API, fault injection)"
 
@@ -40,19 +42,18 @@ def serve_emulator(args: argparse.Namespace) -> int:
     logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from emulator import serve  # only this command loads the emulator
 
-    def announce(server) -> None:  # noqa: ANN001 - emulator.EmulatorServer
+    def announce(server: EmulatorServer) -> None:
         key = server.create_instance(kind="global", name="emulator-cli")["runnerToken"]
         print(f"XenonFlare cloud emulator on {server.url}\n"
               f"  admin ID token (instances commands): {server.admin_id_token}\n"
               f"  runner key (global instance):        {key}\n"
               f"  try: RUNNER_API_BASE={server.url} RUNNER_TOKEN={key} xenon-runner run --model builtin\n"
-              f"  seeded {emulator_config.seed_jobs} sample jobs; lease length {emulator_config.lease_seconds:g}s",
+              f"  seeded {config.emulator.seed_jobs} sample jobs; lease length {config.emulator.lease_seconds:g}s",
               flush=True)
 
-    emulator_config: EmulatorConfig = dataclasses.replace(config.emulator)
     try:
-        serve(config=emulator_config, on_ready=announce)
+        serve(config=config.emulator, on_ready=announce)
     except OSError as exc:
-        print(f"xenon-runner emulator: cannot listen on {emulator_config.listen}: {exc.strerror}", file=sys.stderr)
+        print(f"xenon-runner emulator: cannot listen on {config.emulator.listen}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_OK
