@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 120.0   # seconds for the whole pool to report READY (32 workers on 2 cores included)
 STOP_TIMEOUT = 30.0     # seconds for a SIGTERM'd idle pool to exit before it is killed
 STATUS_POLL = 0.02      # seconds between /status reads while waiting
+LOG_TAIL_CHARS = 3000   # characters of the runner log quoted in errors
 _DROPPED_ENV = ("RUNNER_", "OPENAI_", "POLL_MS", "XENON", "PROMETHEUS_MULTIPROC_DIR")
 
 
@@ -149,8 +150,9 @@ class RunnerPool:
                     except json.JSONDecodeError:
                         continue
 
-    def log_tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+    def log_tail(self) -> str:
+        """The last ``LOG_TAIL_CHARS`` characters of the runner's log, for error messages."""
+        return self.log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if self.log_path.exists() else ""
 
     def metrics_file_count(self) -> int:
         return len(list(self.metrics_dir.glob("*.db")))

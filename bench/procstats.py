@@ -25,7 +25,6 @@ class ProcessSample:
     pss_bytes: int | None      # proportional set size (shared pages split among sharers)
     open_fds: int
     threads: int
-    cpu_seconds: float
 
 
 def sample_process(pid: int, *, unique: bool = False) -> ProcessSample | None:
@@ -34,7 +33,6 @@ def sample_process(pid: int, *, unique: bool = False) -> ProcessSample | None:
         process = psutil.Process(pid)
         with process.oneshot():
             rss = process.memory_info().rss
-            cpu = process.cpu_times()
             fds, threads = process.num_fds(), process.num_threads()
         uss = pss = None
         if unique:
@@ -42,8 +40,7 @@ def sample_process(pid: int, *, unique: bool = False) -> ProcessSample | None:
             uss, pss = full.uss, getattr(full, "pss", None)
     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
         return None
-    return ProcessSample(pid=pid, rss_bytes=rss, uss_bytes=uss, pss_bytes=pss, open_fds=fds, threads=threads,
-                         cpu_seconds=cpu.user + cpu.system)
+    return ProcessSample(pid=pid, rss_bytes=rss, uss_bytes=uss, pss_bytes=pss, open_fds=fds, threads=threads)
 
 
 def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:

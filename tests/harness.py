@@ -26,6 +26,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 CHAOS_MODEL = "tests.fakes.chaos_model:make_handle"
 WAIT = 60.0   # seconds: default safety net for waits
+LOG_TAIL_CHARS = 4000   # characters of the runner's log quoted when a wait fails
 
 
 def free_port() -> int:
@@ -180,8 +181,9 @@ class Runner:
         if code is not None:
             raise AssertionError(f"runner exited with {code}\n{self.log_tail()}")
 
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log()[-chars:]
+    def log_tail(self) -> str:
+        """The last ``LOG_TAIL_CHARS`` characters of the runner's log, for failure messages."""
+        return self.log()[-LOG_TAIL_CHARS:]
 
     def pids(self) -> set[int]:
         return {w["pid"] for w in self.workers() if w["pid"]}

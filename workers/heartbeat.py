@@ -1,7 +1,7 @@
 """Keep a job's lease alive from a thread, timed from ``leaseExpiresAt``.
 
 The next heartbeat is due when a third of the lease is left, and never more than
-``max_interval`` seconds (120) after the last one, whichever comes first — so a short job
+``MAX_INTERVAL`` seconds (120) after the last one, whichever comes first — so a short job
 sends none at all, and a 10-minute lease is renewed every 2 minutes like the official
 runner. A 409 means the lease is lost: ``lost`` is set and the job stops at its next safe
 point. Failed heartbeats are retried sooner; once the lease has run out by our own clock
@@ -23,26 +23,24 @@ MAX_INTERVAL = 120.0       # seconds between heartbeats at most
 RETRY_INTERVAL = 5.0       # seconds before retrying a failed heartbeat (less if the lease is shorter)
 
 
-def next_renewal(*, now: float, expires_at: float, max_interval: float = MAX_INTERVAL) -> float:
+def next_renewal(*, now: float, expires_at: float) -> float:
     """When a lease just renewed (or leased) at ``now`` should be renewed next: once a third of
-    it is left, and at most ``max_interval`` seconds later. Epoch seconds in and out.
+    it is left, and at most ``MAX_INTERVAL`` seconds later. Epoch seconds in and out.
 
     The supervisor keeps jobs waiting for a re-run alive by the same rule.
     """
-    return now + min(max_interval, max(0.0, expires_at - now) * 2 / 3)
+    return now + min(MAX_INTERVAL, max(0.0, expires_at - now) * 2 / 3)
 
 
 class LeaseKeeper:
     """One job's lease: when it expires, renewing it, and whether it was lost."""
 
     def __init__(self, *, heartbeat: Callable[[str], int], workspace_id: str, lease_expires_at_ms: int,
-                 on_renewed: Callable[[int], None], max_interval: float = MAX_INTERVAL,
-                 clock: Callable[[], float] = time.time) -> None:
+                 on_renewed: Callable[[int], None]) -> None:
         self._heartbeat = heartbeat
         self._workspace_id = workspace_id
         self._on_renewed = on_renewed
-        self._max_interval = max_interval
-        self._clock = clock
+        self._clock = time.time   # epoch seconds, to compare with leaseExpiresAt
         self._lock = threading.Lock()
         self._expires_at = lease_expires_at_ms / 1000.0   # epoch seconds
         self._due = self._due_after_renewal()
@@ -67,7 +65,7 @@ class LeaseKeeper:
             self._beat()
 
     def _due_after_renewal(self) -> float:
-        return next_renewal(now=self._clock(), expires_at=self._expires_at, max_interval=self._max_interval)
+        return next_renewal(now=self._clock(), expires_at=self._expires_at)
 
     def _run(self) -> None:
         while not self._stopped.wait(max(0.0, self._due - self._clock())):

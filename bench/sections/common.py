@@ -37,12 +37,11 @@ class SectionContext:
     def cloud(self) -> BenchCloud:
         return BenchCloud(seed=self.rng.randrange(2 ** 31))
 
-    def pool(self, cloud: BenchCloud, *, workers: int, name: str, pool: Mapping[str, Any] | None = None,
-             model_round_seconds: float | None = None) -> RunnerPool:
+    def pool(self, cloud: BenchCloud, *, workers: int, name: str, pool: Mapping[str, Any] | None = None) -> RunnerPool:
         """Our runner with ``workers`` workers on ``cloud`` (start it with ``with``)."""
-        rounds = self.settings.model_round_seconds if model_round_seconds is None else model_round_seconds
         return RunnerPool(workdir=self.workdir(name), cloud_url=cloud.url, token=cloud.token, workers=workers,
-                          poll_interval=self.settings.poll_interval, model_round_seconds=rounds, pool=pool)
+                          poll_interval=self.settings.poll_interval,
+                          model_round_seconds=self.settings.model_round_seconds, pool=pool)
 
     def naive(self, cloud: BenchCloud, *, count: int) -> NaivePool:
         """``count`` official-pattern pollers on ``cloud`` with the same poll interval and model time."""

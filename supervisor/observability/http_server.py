@@ -2,7 +2,7 @@
 
 Served from a background thread; every answer is built from the latest ``PoolSnapshot``
 and from the multiprocess metrics directory, never from the loop's live objects.
-/healthz fails when the supervisor's loop has not published for ``stall_after`` seconds,
+/healthz fails when the supervisor's loop has not published for ``STALL_AFTER`` seconds,
 so a wedged supervisor is restarted by its orchestrator.
 """
 from __future__ import annotations
@@ -22,15 +22,15 @@ from .snapshot import PoolSnapshot
 
 log = logging.getLogger("xenon.supervisor.http")
 
+STALL_AFTER = 30.0   # seconds without a loop publish before /healthz fails
+
 
 class StatusServer:
-    def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot],
-                 stall_after: float = 30.0) -> None:
+    def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot]) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
         self._metrics_dir = metrics_dir
         self._snapshot = snapshot
-        self._stall_after = stall_after   # seconds without a loop publish before /healthz fails
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -60,7 +60,7 @@ class StatusServer:
     def health(self) -> tuple[int, dict]:
         snap = self._snapshot()
         stalled_for = time.monotonic() - snap.loop_heartbeat
-        ok = stalled_for < self._stall_after
+        ok = stalled_for < STALL_AFTER
         return (200 if ok else 503), {"ok": ok, "loop_stalled_seconds": round(stalled_for, 3)}
 
     def readiness(self) -> tuple[int, dict]:
