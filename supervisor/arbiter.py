@@ -6,8 +6,10 @@
 Signal handlers do nothing at all: Python's C-level handler writes each signal's number to
 the wakeup fd, which ends the loop's wait and is read as the queue of signals (one byte per
 delivery; Python-level handlers would merge deliveries that arrive between two checks).
-Everything else runs in the loop, on monotonic clocks. Worker messages and deaths are handled in ``PoolManager``; this
-module holds the lifecycle: start, drain, abort, reload and the final exit code.
+Everything else runs in the loop, on monotonic clocks. Worker messages and deaths are handled
+by ``PoolManager`` (``pool.py``, with ``pool_messages.py``, ``deaths.py``, ``watchdog.py``,
+``roller.py``, ``spawner.py`` and ``waiter.py``); this module holds the lifecycle: start,
+signals, drain, abort, reload and the final exit code.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ LOOP_TICK = 0.5   # seconds: the longest the loop sleeps, which bounds every tim
 
 
 class Arbiter:
+    """The supervisor process: logging, metrics directory, cloud, HTTP endpoint, signals and the loop."""
+
     def __init__(self, *, config: RunnerConfig, config_path: str | None = None,
                  overrides: Mapping[str, Any] | None = None) -> None:
         self.config = config
@@ -96,6 +100,7 @@ class Arbiter:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        """Set everything up and start the first workers; a metrics address already taken sets exit 2."""
         setup_logging(self.config.logging)
         self._metrics_dir = MetricsDirectory.prepare(self.config.metrics.multiproc_dir)
         self._cloud = connect_cloud(self.config)
@@ -143,6 +148,7 @@ class Arbiter:
     # --- signals -----------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
+        """Route every handled signal to the wakeup fd (see the module docstring)."""
         os.set_blocking(self._wakeup_w, False)
         os.set_blocking(self._wakeup_r, False)
         signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
@@ -150,6 +156,7 @@ class Arbiter:
             signal.signal(signum, _ignore_in_python)   # the C handler still feeds the wakeup fd
 
     def handle_signals(self) -> None:
+        """Act on the signals queued since the last turn, in the order they arrived."""
         pool = self.pool
         assert pool is not None
         while self._signals:

@@ -37,6 +37,8 @@ class _KeyState:
 
 
 class LeaseGate:
+    """Lease permits for the pool's idle workers, paced per runner key (see the module docstring)."""
+
     def __init__(self, *, burst: int, rate: float, poll_interval: float,
                  clock: Callable[[], float], rng: random.Random | None = None) -> None:
         self._keys: dict[str, _KeyState] = {}

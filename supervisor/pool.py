@@ -1,9 +1,11 @@
-"""The worker pool as the supervisor's loop drives it: messages, deaths, permits, timeouts, scaling.
+"""The worker pool as the supervisor's loop drives it: reaping, permits, timeouts, scaling, stopping.
 
-Every method runs on the loop thread. The pool owns the slots and puts the parts together:
-the lease gate (who may lease when), the restart policy (when a crashed slot restarts or is
-parked), the watchdog (boot, sign-of-life, deadline and memory clocks), the roller (SIGHUP),
-recovery (jobs of dead workers) and the spawner. ``Arbiter`` calls it in the loop's order.
+Every method runs on the loop thread. ``PoolManager`` owns the slots and puts the parts
+together: the handlers of worker messages it inherits (``pool_messages``), what a worker's
+death means (``deaths``), the lease gate (who may lease when), the restart policy (when a
+crashed slot restarts or is parked), the watchdog (boot, sign-of-life, deadline and memory
+clocks), the roller (SIGHUP), recovery (jobs of dead workers), the spawner and the loop's
+waiter (each worker's sentinel and pipe). ``Arbiter`` calls it in the loop's order.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ DEFAULT_LEASES_PER_WORKER = 10.0   # lease requests per second per worker when p
 
 
 class PoolManager(WorkerMessages):
+    """The pool's slots and what each turn of the supervisor's loop does to them."""
+
     def __init__(self, *, config: RunnerConfig, cloud: CloudTarget, metrics_dir: str, waiter: Waiter,
                  wake: Callable[[], None], started: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -170,6 +174,7 @@ class PoolManager(WorkerMessages):
     # --- permits, timeouts, scaling ------------------------------------------------------
 
     def grant_leases(self) -> None:
+        """Send a lease permit to each idle worker the gate lets lease now (none while draining)."""
         if self.draining:
             return
         for index in self.gate.grant():
@@ -180,6 +185,8 @@ class PoolManager(WorkerMessages):
             self._send(slot, LeasePermit())
 
     def enforce_timeouts(self) -> None:
+        """The drain's graceful timeout and the abort's kill timeout, the watchdog's clocks, and
+        heartbeats for jobs waiting for a re-run."""
         now = self._clock()
         if self._drain_deadline is not None and now >= self._drain_deadline and self._abort_deadline is None:
             log.warning("graceful timeout (%gs) over: failing the jobs still running",
@@ -332,6 +339,7 @@ class PoolManager(WorkerMessages):
         self.status_changed = True
 
     def close(self) -> None:
+        """Let cloud calls under way finish (at most a read timeout), then stop recovery's threads."""
         self.recovery.close(timeout=self.config.cloud.read_timeout)
 
     # --- status --------------------------------------------------------------------------

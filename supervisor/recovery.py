@@ -43,6 +43,8 @@ ClientFactory = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class CallResult:
+    """How one of recovery's cloud calls (fail or heartbeat of a job) ended."""
+
     action: str            # fail | heartbeat
     workspace_id: str
     ok: bool
@@ -52,6 +54,8 @@ class CallResult:
 
 
 class Recovery:
+    """Jobs of dead workers: re-run queues per runner key, and the cloud calls that keep or fail them."""
+
     def __init__(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int,
                  wake: Callable[[], None]) -> None:
         self._make_client = make_client

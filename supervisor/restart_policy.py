@@ -27,6 +27,8 @@ class _SlotHistory:
 
 
 class RestartPolicy:
+    """Crash history per slot, and the restart delay or parking it calls for."""
+
     def __init__(self, *, base: float, cap: float, window: float, max_crashes: int, startsecs: float,
                  rng: random.Random | None = None) -> None:
         self._base, self._cap = base, cap          # seconds

@@ -14,6 +14,8 @@ from .slots import SlotState, WorkerSlot
 
 
 class Roller:
+    """Which worker to stop next while a SIGHUP roll is under way (see the module docstring)."""
+
     def __init__(self) -> None:
         self.generation = 0                 # config generation new workers start with
         self._queue: deque[int] = deque()   # slots still to roll, in order

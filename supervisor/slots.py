@@ -46,6 +46,8 @@ class InFlightJob:
 
 @dataclass
 class WorkerSlot:
+    """A place in the pool for one worker at a time, with that worker's state and the slot's history."""
+
     slot: int
     key: str = field(repr=False)             # the runner key this slot's worker leases with
     state: SlotState = SlotState.WAITING
@@ -53,7 +55,7 @@ class WorkerSlot:
     conn: Optional[Connection] = None
     generation: int = 0                      # workers started in this slot so far
     config_generation: int = 0               # config version the current worker runs with
-    started_at: float = 0.0
+    started_at: float = 0.0                  # supervisor clock seconds, like every time below
     ready_at: Optional[float] = None
     last_seen: float = 0.0                   # last message from the worker (sign of life)
     job: Optional[InFlightJob] = None

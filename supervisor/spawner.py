@@ -22,6 +22,8 @@ ALIVE_MIN, ALIVE_MAX = 0.2, 15.0
 
 
 class Spawner:
+    """Starts workers with one multiprocessing context, kept for the supervisor's life."""
+
     def __init__(self, *, start_method: str, metrics_dir: str) -> None:
         self._ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":

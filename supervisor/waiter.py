@@ -14,6 +14,8 @@ from typing import Any
 
 
 class Waiter:
+    """The loop's selector over the wakeup fd and every live worker's sentinel and pipe."""
+
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
 

@@ -30,6 +30,8 @@ SAMPLE_EVERY = 1.0      # seconds between psutil samples of the workers
 
 
 class Watchdog:
+    """Enforces the clocks above on every live worker, once per loop turn (``check``)."""
+
     def __init__(self, *, pool: PoolConfig, recycle: Callable[[WorkerSlot, str], None]) -> None:
         self.pool = pool              # replaced on reload
         self._recycle = recycle       # ask a worker to exit after its job, with a reason

@@ -26,6 +26,8 @@ STALL_AFTER = 30.0   # seconds without a loop publish before /healthz fails
 
 
 class StatusServer:
+    """Serves the four endpoints from a daemon thread; ``snapshot`` returns the latest ``PoolSnapshot``."""
+
     def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot]) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))

@@ -15,6 +15,8 @@ from .snapshot import PoolSnapshot
 
 
 class PoolCollector(Collector):
+    """A custom collector: each scrape reads the latest snapshot, never the loop's live objects."""
+
     def __init__(self, snapshot: Callable[[], PoolSnapshot]) -> None:
         self._snapshot = snapshot
 
