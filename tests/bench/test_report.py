@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_section_selection() -> None:
         selected_sections("x")
 
 
-def test_settings_overrides_are_checked(tmp_path) -> None:
+def test_settings_overrides_are_checked(tmp_path: Path) -> None:
     assert make_settings(quick=True, workdir=tmp_path, soak_jobs=50).soak_jobs == 50
     assert make_settings(quick=False, workdir=tmp_path).model_seconds == pytest.approx(0.3)
     with pytest.raises(ValueError, match="--soak-jobs must be at least 1"):

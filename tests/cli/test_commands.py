@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -63,7 +64,7 @@ def test_run_exits_2_when_the_metrics_address_is_taken(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def running_pool(tmp_path: Path):  # noqa: ANN201
+def running_pool(tmp_path: Path) -> Iterator[tuple[Runner, str]]:
     with EmulatorServer(config=EmulatorConfig(listen="127.0.0.1:0", seed_jobs=0)) as cloud:
         token = cloud.create_instance(kind="global")["runnerToken"]
         with Runner(tmp_path, cloud_url=cloud.url, token=token, workers=2, model={"name": "builtin"}) as runner:
@@ -71,7 +72,7 @@ def running_pool(tmp_path: Path):  # noqa: ANN201
             yield runner, token
 
 
-def test_status_renders_the_pool_as_a_table_and_as_json(running_pool) -> None:  # noqa: ANN001
+def test_status_renders_the_pool_as_a_table_and_as_json(running_pool: tuple[Runner, str]) -> None:
     runner, token = running_pool
     table = cli("status", "--url", runner.url)
     assert table.returncode == 0, table.stderr

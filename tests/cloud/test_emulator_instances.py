@@ -15,7 +15,7 @@ EXPORT = re.compile(r"^export (RUNNER_TOKEN(?:_\d+)?)=(\S+)$", re.MULTILINE)
 
 
 @pytest.fixture
-def cloud(monkeypatch) -> Iterator[Cloud]:
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     for name in ("XENONFLARE_ID_TOKEN", "RUNNER_API_BASE"):
         monkeypatch.delenv(name, raising=False)
     yield from running_cloud()
@@ -25,7 +25,8 @@ def job_client(cloud: Cloud, key: str) -> JobClient:
     return JobClient(base_url=cloud.url, token=key, connect_timeout=5, read_timeout=10, retry=RetryPolicy())
 
 
-def test_create_count_3_mints_three_working_keys_for_a_pool(cloud, monkeypatch, capsys):
+def test_create_count_3_mints_three_working_keys_for_a_pool(
+        cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     operator = cloud.account("operator-1")
     monkeypatch.setenv("XENONFLARE_ID_TOKEN", operator)
     monkeypatch.setenv("RUNNER_API_BASE", cloud.url)
@@ -52,7 +53,7 @@ def test_create_count_3_mints_three_working_keys_for_a_pool(cloud, monkeypatch, 
     assert leased == jobs
 
 
-def test_rename_then_revoke(cloud, monkeypatch, capsys):
+def test_rename_then_revoke(cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("XENONFLARE_ID_TOKEN", cloud.server.admin_id_token)
     with InstanceClient(base_url=cloud.url, id_token=cloud.server.admin_id_token, connect_timeout=5,
                         read_timeout=10, retry=RetryPolicy()) as instances:
@@ -71,7 +72,7 @@ def test_rename_then_revoke(cloud, monkeypatch, capsys):
             client.lease()
 
 
-def test_global_instances_need_an_admin_account(cloud, capsys):
+def test_global_instances_need_an_admin_account(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
     plain = cloud.account("not-admin")
     code = run(["instances", "create", "--kind", "global", "--api-base", cloud.url, "--id-token", plain])
     assert code == 3
@@ -81,7 +82,7 @@ def test_global_instances_need_an_admin_account(cloud, capsys):
     assert plain not in err
 
 
-def test_a_runner_key_is_refused_on_instance_routes(cloud, capsys):
+def test_a_runner_key_is_refused_on_instance_routes(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
     key = cloud.runner_key()
     assert run(["instances", "create", "--api-base", cloud.url, "--id-token", key]) == 3
     err = capsys.readouterr().err
@@ -89,7 +90,7 @@ def test_a_runner_key_is_refused_on_instance_routes(cloud, capsys):
     assert key.split(".", 1)[1] not in err
 
 
-def test_renaming_someone_elses_instance_is_refused(cloud, capsys):
+def test_renaming_someone_elses_instance_is_refused(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
     theirs = cloud.server.create_instance(kind="user", owner="someone-else")
     mine = cloud.account("me")
     code = run(["instances", "rename", "--api-base", cloud.url, "--id-token", mine,
@@ -98,7 +99,7 @@ def test_renaming_someone_elses_instance_is_refused(cloud, capsys):
     assert "belongs to another account" in capsys.readouterr().err
 
 
-def test_an_unknown_instance_is_a_plain_failure(cloud, capsys):
+def test_an_unknown_instance_is_a_plain_failure(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
     code = run(["instances", "revoke", "--api-base", cloud.url, "--id-token", cloud.server.admin_id_token,
                 "--instance-id", "ri_missing"])
     assert code == 1

@@ -20,7 +20,7 @@ def cloud() -> Iterator[Cloud]:
 
 
 @pytest.fixture
-def client(cloud, requests_seen, sleeps) -> Iterator[JobClient]:
+def client(cloud: Cloud, requests_seen: list[tuple[str, str, float]], sleeps: list[float]) -> Iterator[JobClient]:
     with JobClient(base_url=cloud.url, token=cloud.runner_key(), connect_timeout=5.0, read_timeout=10.0,
                    retry=RetryPolicy(), on_request=lambda *report: requests_seen.append(report),
                    sleep=sleeps.append) as job_client:
@@ -31,7 +31,8 @@ def done(workspace_id: str, **changes: Any) -> dict[str, Any]:
     return {"workspaceId": workspace_id, **DONE_PAYLOAD, **changes}
 
 
-def test_a_job_goes_through_every_route(cloud, client, requests_seen):
+def test_a_job_goes_through_every_route(
+        cloud: Cloud, client: JobClient, requests_seen: list[tuple[str, str, float]]) -> None:
     assert client.lease() is None  # empty queue
     workspace_id = cloud.enqueue(messages=3)
     lease = client.lease()
@@ -53,7 +54,7 @@ def test_a_job_goes_through_every_route(cloud, client, requests_seen):
         ("/completeWorkspaceJob", "200")]
 
 
-def test_fail_finishes_the_job_with_the_reason(cloud, client):
+def test_fail_finishes_the_job_with_the_reason(cloud: Cloud, client: JobClient) -> None:
     workspace_id = cloud.enqueue()
     client.lease()
     assert client.fail(workspace_id, "empty_context") is FailOutcome.FAILED
@@ -61,7 +62,8 @@ def test_fail_finishes_the_job_with_the_reason(cloud, client):
     assert (job["state"], job["error"]) == ("failed", "empty_context")
 
 
-def test_400_carries_the_validation_detail_and_keeps_the_lease(cloud, client, sleeps):
+def test_400_carries_the_validation_detail_and_keeps_the_lease(
+        cloud: Cloud, client: JobClient, sleeps: list[float]) -> None:
     workspace_id = cloud.enqueue()
     client.lease()
     with pytest.raises(ValidationRejected) as caught:
@@ -72,7 +74,7 @@ def test_400_carries_the_validation_detail_and_keeps_the_lease(cloud, client, sl
     assert cloud.job(workspace_id)["state"] == "leased"
 
 
-def test_unknown_or_revoked_keys_and_id_tokens_on_job_routes_are_401(cloud):
+def test_unknown_or_revoked_keys_and_id_tokens_on_job_routes_are_401(cloud: Cloud) -> None:
     for token in ("credunknown.not-a-real-secret", cloud.server.admin_id_token):
         with JobClient(base_url=cloud.url, token=token, connect_timeout=5, read_timeout=10,
                        retry=RetryPolicy()) as client:
@@ -81,7 +83,7 @@ def test_unknown_or_revoked_keys_and_id_tokens_on_job_routes_are_401(cloud):
         assert caught.value.status == 401 and caught.value.attempts == 1
 
 
-def test_409_when_the_lease_is_not_ours(cloud, client):
+def test_409_when_the_lease_is_not_ours(cloud: Cloud, client: JobClient) -> None:
     workspace_id = cloud.enqueue()
     with pytest.raises(LeaseLost) as caught:
         client.heartbeat(workspace_id)  # never leased
@@ -92,7 +94,8 @@ def test_409_when_the_lease_is_not_ours(cloud, client):
         client.fail(workspace_id, "x")
 
 
-def test_5xx_is_retried_then_succeeds(cloud, requests_seen, sleeps):
+def test_5xx_is_retried_then_succeeds(
+        cloud: Cloud, requests_seen: list[tuple[str, str, float]], sleeps: list[float]) -> None:
     cloud.set_faults(HEARTBEAT, error_rate=1.0)
     key = cloud.runner_key()
     with JobClient(base_url=cloud.url, token=key, connect_timeout=5, read_timeout=10, retry=RetryPolicy(),
@@ -105,7 +108,7 @@ def test_5xx_is_retried_then_succeeds(cloud, requests_seen, sleeps):
     assert len(sleeps) == 1 and 0.425 <= sleeps[0] <= 0.575  # 0.5 s × jitter 0.85–1.15
 
 
-def test_5xx_exhausts_the_retries(cloud, client, sleeps):
+def test_5xx_exhausts_the_retries(cloud: Cloud, client: JobClient, sleeps: list[float]) -> None:
     workspace_id = cloud.enqueue()
     client.lease()
     cloud.set_faults(HEARTBEAT, error_rate=1.0)
@@ -116,7 +119,7 @@ def test_5xx_exhausts_the_retries(cloud, client, sleeps):
     assert str(caught.value) == "POST /heartbeatWorkspaceJob: HTTP 500 injected fault (after 4 tries)"
 
 
-def test_429_retry_after_is_honoured(cloud, sleeps):
+def test_429_retry_after_is_honoured(cloud: Cloud, sleeps: list[float]) -> None:
     cloud.set_faults(HEARTBEAT, throttle_rate=1.0, retry_after=7)
     with JobClient(base_url=cloud.url, token=cloud.runner_key(), connect_timeout=5, read_timeout=10,
                    retry=RetryPolicy(), sleep=cloud.clear_faults_on_sleep(HEARTBEAT, sleeps)) as client:
@@ -126,14 +129,15 @@ def test_429_retry_after_is_honoured(cloud, sleeps):
     assert sleeps == [7.0]  # the server's Retry-After, not the 0.5 s backoff
 
 
-def test_429_on_lease_raises_at_once_with_retry_after(cloud, client, sleeps):
+def test_429_on_lease_raises_at_once_with_retry_after(cloud: Cloud, client: JobClient, sleeps: list[float]) -> None:
     cloud.set_faults("/leaseWorkspaceJob", throttle_rate=1.0, retry_after=3)
     with pytest.raises(TransientCloudError) as caught:
         client.lease()
     assert (caught.value.status, caught.value.retry_after, sleeps) == (429, 3.0, [])
 
 
-def test_dropped_connection_is_retried(cloud, requests_seen, sleeps):
+def test_dropped_connection_is_retried(
+        cloud: Cloud, requests_seen: list[tuple[str, str, float]], sleeps: list[float]) -> None:
     route = "/getWorkspaceRunnerContext"
     cloud.set_faults(route, drop_rate=1.0)
     with JobClient(base_url=cloud.url, token=cloud.runner_key(), connect_timeout=5, read_timeout=10,
@@ -145,7 +149,7 @@ def test_dropped_connection_is_retried(cloud, requests_seen, sleeps):
     assert [code for seen_route, code, _ in requests_seen if seen_route == route] == ["network", "200"]
 
 
-def test_read_timeout_is_a_transient_error(cloud, requests_seen):
+def test_read_timeout_is_a_transient_error(cloud: Cloud, requests_seen: list[tuple[str, str, float]]) -> None:
     cloud.set_faults(HEARTBEAT, latency=1.0)
     with JobClient(base_url=cloud.url, token=cloud.runner_key(), connect_timeout=5, read_timeout=0.2,
                    retry=RetryPolicy(max_attempts=1),
@@ -156,7 +160,7 @@ def test_read_timeout_is_a_transient_error(cloud, requests_seen):
     assert requests_seen[-1][:2] == (HEARTBEAT, "timeout")
 
 
-def test_malformed_2xx_answers_are_reported(cloud, client):
+def test_malformed_2xx_answers_are_reported(cloud: Cloud, client: JobClient) -> None:
     cloud.set_faults("/leaseWorkspaceJob", malformed_rate=1.0)
     complaints = set()
     for _ in range(6):  # the emulator picks non-JSON or fields-missing at random
@@ -167,7 +171,7 @@ def test_malformed_2xx_answers_are_reported(cloud, client):
     assert complaints <= {"the body is not JSON", "field 'leased' is missing"}
 
 
-def test_complete_whose_answer_was_lost_counts_as_completed(cloud, sleeps):
+def test_complete_whose_answer_was_lost_counts_as_completed(cloud: Cloud, sleeps: list[float]) -> None:
     """The first try lands but its answer times out; the retry gets 409 → PROBABLY_COMPLETED_EARLIER."""
     route = "/completeWorkspaceJob"
     workspace_id = cloud.enqueue()
@@ -183,7 +187,7 @@ def test_complete_whose_answer_was_lost_counts_as_completed(cloud, sleeps):
     assert len(sleeps) == 1
 
 
-def test_fail_whose_answer_was_lost_counts_as_failed(cloud, sleeps):
+def test_fail_whose_answer_was_lost_counts_as_failed(cloud: Cloud, sleeps: list[float]) -> None:
     route = "/failWorkspaceJob"
     workspace_id = cloud.enqueue()
     cloud.set_faults(route, latency=0.5)
@@ -195,7 +199,7 @@ def test_fail_whose_answer_was_lost_counts_as_failed(cloud, sleeps):
     assert cloud.job(workspace_id)["state"] == "failed"
 
 
-def test_the_runner_key_never_reaches_errors_or_logs(cloud, caplog):
+def test_the_runner_key_never_reaches_errors_or_logs(cloud: Cloud, caplog: pytest.LogCaptureFixture) -> None:
     created = cloud.server.create_instance(kind="global")
     key, secret = created["runnerToken"], created["runnerToken"].split(".", 1)[1]
     cloud.set_faults(HEARTBEAT, error_rate=1.0)

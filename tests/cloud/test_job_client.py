@@ -2,10 +2,12 @@
 lease pacing, response-shape checks and the separation of the two credentials."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import pytest
 
 from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
-from tests.cloud.standin import DROP, HANG, StandIn, answer
+from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
 from workers.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, Lease,
                            LeaseLost, MalformedResponse, TransientCloudError, ValidationRejected)
 from workers.cloud.instances import INSTANCE_ROUTES
@@ -18,14 +20,16 @@ LOST = answer(409, {"error": "No active lease"})
 
 @pytest.mark.parametrize("first", [answer(500), answer(502), answer(504), DROP, HANG],
                          ids=["500", "502", "504", "dropped", "read-timeout"])
-def test_complete_answered_409_after_a_try_that_may_have_landed_counts_as_done(job_client, first):
+def test_complete_answered_409_after_a_try_that_may_have_landed_counts_as_done(
+        job_client: Callable[..., JobClient], first: Step) -> None:
     with StandIn(first, LOST) as server:
         outcome = job_client(server.url, read_timeout=0.3).complete(PAYLOAD)
     assert outcome is CompleteOutcome.PROBABLY_COMPLETED_EARLIER
     assert [seen.body for seen in server.requests] == [PAYLOAD, PAYLOAD]
 
 
-def test_complete_answered_409_on_the_first_try_is_lease_lost(job_client, sleeps):
+def test_complete_answered_409_on_the_first_try_is_lease_lost(
+        job_client: Callable[..., JobClient], sleeps: list[float]) -> None:
     with StandIn(LOST) as server:
         with pytest.raises(LeaseLost) as caught:
             job_client(server.url).complete(PAYLOAD)
@@ -33,25 +37,26 @@ def test_complete_answered_409_on_the_first_try_is_lease_lost(job_client, sleeps
 
 
 @pytest.mark.parametrize("first", [answer(429, Retry_After="1"), answer(408)], ids=["429", "408"])
-def test_complete_answered_409_after_tries_that_never_ran_is_lease_lost(job_client, first):
+def test_complete_answered_409_after_tries_that_never_ran_is_lease_lost(
+        job_client: Callable[..., JobClient], first: Step) -> None:
     with StandIn(first, LOST) as server:
         with pytest.raises(LeaseLost) as caught:
             job_client(server.url).complete(PAYLOAD)
     assert caught.value.attempts == 2 and len(server.requests) == 2
 
 
-def test_complete_succeeds_after_a_5xx(job_client):
+def test_complete_succeeds_after_a_5xx(job_client: Callable[..., JobClient]) -> None:
     with StandIn(answer(503), answer(200, {"ok": True})) as server:
         assert job_client(server.url).complete(PAYLOAD) is CompleteOutcome.COMPLETED
     assert len(server.requests) == 2
 
 
-def test_complete_accepts_a_2xx_whatever_its_body(job_client):
+def test_complete_accepts_a_2xx_whatever_its_body(job_client: Callable[..., JobClient]) -> None:
     with StandIn(answer(200, b"")) as server:
         assert job_client(server.url).complete(PAYLOAD) is CompleteOutcome.COMPLETED
 
 
-def test_complete_400_is_never_retried(job_client, sleeps):
+def test_complete_400_is_never_retried(job_client: Callable[..., JobClient], sleeps: list[float]) -> None:
     with StandIn(answer(400, {"error": "invalid", "detail": {"path": "files[0].content"}})) as server:
         with pytest.raises(ValidationRejected) as caught:
             job_client(server.url).complete(PAYLOAD)
@@ -59,12 +64,12 @@ def test_complete_400_is_never_retried(job_client, sleeps):
     assert len(server.requests) == 1 and sleeps == []
 
 
-def test_complete_requires_a_workspace_id(job_client):
+def test_complete_requires_a_workspace_id(job_client: Callable[..., JobClient]) -> None:
     with pytest.raises(ValueError, match="workspaceId must be a non-empty string"):
         job_client("http://127.0.0.1:9").complete({"assistantMessage": "x"})
 
 
-def test_fail_follows_the_same_409_rule(job_client):
+def test_fail_follows_the_same_409_rule(job_client: Callable[..., JobClient]) -> None:
     with StandIn(DROP, LOST, LOST) as server:
         client = job_client(server.url)
         assert client.fail("ws-1", "boom") is FailOutcome.PROBABLY_FAILED_EARLIER
@@ -72,7 +77,7 @@ def test_fail_follows_the_same_409_rule(job_client):
             client.fail("ws-1", "boom")
 
 
-def test_fail_sends_a_redacted_reason_cut_to_500_chars(job_client):
+def test_fail_sends_a_redacted_reason_cut_to_500_chars(job_client: Callable[..., JobClient]) -> None:
     with StandIn(answer(200, {"ok": True})) as server:
         outcome = job_client(server.url).fail("ws-1", f"model said {RUNNER_KEY} " + "x" * 2000)
     assert outcome is FailOutcome.FAILED
@@ -83,7 +88,8 @@ def test_fail_sends_a_redacted_reason_cut_to_500_chars(job_client):
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_lease_is_tried_once_and_passes_retry_after_on(job_client, sleeps, status):
+def test_lease_is_tried_once_and_passes_retry_after_on(
+        job_client: Callable[..., JobClient], sleeps: list[float], status: int) -> None:
     with StandIn(answer(status, {"error": "throttled"}, Retry_After="12")) as server:
         with pytest.raises(TransientCloudError) as caught:
             job_client(server.url).lease()
@@ -91,7 +97,7 @@ def test_lease_is_tried_once_and_passes_retry_after_on(job_client, sleeps, statu
     assert len(server.requests) == 1 and sleeps == []
 
 
-def test_lease_network_failure_is_not_retried(job_client, sleeps):
+def test_lease_network_failure_is_not_retried(job_client: Callable[..., JobClient], sleeps: list[float]) -> None:
     with StandIn(DROP) as server:
         with pytest.raises(TransientCloudError) as caught:
             job_client(server.url).lease()
@@ -99,7 +105,7 @@ def test_lease_network_failure_is_not_retried(job_client, sleeps):
     assert len(server.requests) == 1 and sleeps == []
 
 
-def test_lease_parses_both_answers(job_client):
+def test_lease_parses_both_answers(job_client: Callable[..., JobClient]) -> None:
     leased = {"leased": True, "workspaceId": "ws-9", "leaseExpiresAt": 1_700_000_000_000.0,
               "workspace": {"title": "T"}, "extra": "ignored"}
     with StandIn(answer(200, {"leased": False}), answer(200, leased)) as server:
@@ -126,7 +132,8 @@ def test_lease_parses_both_answers(job_client):
     ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1, "workspace": []},
      "field 'workspace' should be a JSON object"),
 ])
-def test_malformed_lease_answers_say_what_is_wrong(job_client, body, complaint):
+def test_malformed_lease_answers_say_what_is_wrong(
+        job_client: Callable[..., JobClient], body: bytes | dict[str, Any], complaint: str) -> None:
     with StandIn(answer(200, body)) as server:
         with pytest.raises(MalformedResponse) as caught:
             job_client(server.url).lease()
@@ -139,14 +146,15 @@ def test_malformed_lease_answers_say_what_is_wrong(job_client, body, complaint):
     ({"ok": True}, "field 'leaseExpiresAt' is missing"),
     ({"ok": True, "leaseExpiresAt": None}, "should be a finite number (epoch milliseconds), got null"),
 ])
-def test_malformed_heartbeat_answers_say_what_is_wrong(job_client, body, complaint):
+def test_malformed_heartbeat_answers_say_what_is_wrong(
+        job_client: Callable[..., JobClient], body: bytes | dict[str, Any], complaint: str) -> None:
     with StandIn(answer(200, body)) as server:
         with pytest.raises(MalformedResponse, match="heartbeatWorkspaceJob") as caught:
             job_client(server.url).heartbeat("ws-1")
     assert complaint in str(caught.value)
 
 
-def test_context_must_be_a_json_object(job_client):
+def test_context_must_be_a_json_object(job_client: Callable[..., JobClient]) -> None:
     with StandIn(answer(200, ["not", "an", "object"]), answer(200, {"workspaceId": "ws-1", "x": 1})) as server:
         client = job_client(server.url)
         with pytest.raises(MalformedResponse, match="getWorkspaceRunnerContext.*expected a JSON object"):
@@ -154,7 +162,7 @@ def test_context_must_be_a_json_object(job_client):
         assert client.get_context("ws-1") == {"workspaceId": "ws-1", "x": 1}
 
 
-def test_update_summary_sends_the_protocol_fields(job_client):
+def test_update_summary_sends_the_protocol_fields(job_client: Callable[..., JobClient]) -> None:
     with StandIn(answer(200, {"ok": True})) as server:
         job_client(server.url).update_summary(workspace_id="ws-1", summary_text="S", from_message_id="m1",
                                               through_message_id="m9")
@@ -163,7 +171,8 @@ def test_update_summary_sends_the_protocol_fields(job_client):
                                        "throughMessageId": "m9"}
 
 
-def test_each_credential_reaches_only_its_own_routes(job_client, instance_client):
+def test_each_credential_reaches_only_its_own_routes(
+        job_client: Callable[..., JobClient], instance_client: Callable[..., InstanceClient]) -> None:
     """Call every route of both clients; record which credential each path received."""
     ok = answer(200, {"ok": True, "leased": False, "leaseExpiresAt": 1, "name": "n"})
     created = answer(201, {"instanceId": "i", "credentialId": "c", "runnerToken": "c.tok-secret", "kind": "user",
@@ -189,14 +198,14 @@ def test_each_credential_reaches_only_its_own_routes(job_client, instance_client
     assert not {"lease", "heartbeat", "complete", "fail"} & set(dir(InstanceClient))
 
 
-def test_create_is_never_retried(instance_client, sleeps):
+def test_create_is_never_retried(instance_client: Callable[..., InstanceClient], sleeps: list[float]) -> None:
     with StandIn(answer(503, {"error": "busy"})) as server:
         with pytest.raises(TransientCloudError):
             instance_client(server.url).create(kind="user", name="a")
     assert len(server.requests) == 1 and sleeps == []
 
 
-def test_created_instance_repr_hides_the_key(instance_client):
+def test_created_instance_repr_hides_the_key(instance_client: Callable[..., InstanceClient]) -> None:
     body = {"instanceId": "i", "credentialId": "c", "runnerToken": "c.very-secret-value", "kind": "user",
             "name": "box"}
     with StandIn(answer(201, body)) as server:
@@ -206,7 +215,7 @@ def test_created_instance_repr_hides_the_key(instance_client):
     assert server.requests[0].body == {"kind": "user", "name": "box"}
 
 
-def test_instance_client_rejects_bad_input_before_sending(instance_client):
+def test_instance_client_rejects_bad_input_before_sending(instance_client: Callable[..., InstanceClient]) -> None:
     client = instance_client("http://127.0.0.1:9")
     with pytest.raises(ValueError, match="kind must be one of user, global"):
         client.create(kind="team", name=None)
@@ -214,7 +223,7 @@ def test_instance_client_rejects_bad_input_before_sending(instance_client):
         client.revoke(instance_id="")
 
 
-def test_id_token_rejection_is_credential_rejected(instance_client):
+def test_id_token_rejection_is_credential_rejected(instance_client: Callable[..., InstanceClient]) -> None:
     with StandIn(answer(403, {"error": "admin account required"})) as server:
         with pytest.raises(CredentialRejected, match="HTTP 403 admin account required"):
             instance_client(server.url).create(kind="global", name=None)

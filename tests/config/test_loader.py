@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def write(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def problems(tmp_path: Path, text: str, env: dict | None = None, **overrides) -> list[str]:
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None, **overrides: Any) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), env=ENV if env is None else env, overrides=overrides or None)
     return [str(problem) for problem in caught.value.problems]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulator.conftest import Cloud, empty_completion
+from tests.emulator.conftest import Cloud, FakeClock, empty_completion
 
 
 def _full_payload(workspace_id: str) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def test_complete_without_lease_is_409_before_validation(cloud: Cloud, key: str)
     assert cloud.stats()["validationRejections"] == 0
 
 
-def test_completed_job_is_not_leased_again(cloud: Cloud, key: str, clock) -> None:
+def test_completed_job_is_not_leased_again(cloud: Cloud, key: str, clock: FakeClock) -> None:
     workspace_id = _leased(cloud, key)
     cloud.post("/completeWorkspaceJob", empty_completion(workspace_id), token=key)
     clock.advance(10_000)

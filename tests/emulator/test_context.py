@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulator.conftest import Cloud, START
+from tests.emulator.conftest import START, Cloud, FakeClock
 
 CONTEXT_TYPES = {
     "workspaceId": str, "title": (str, type(None)), "legacyIdea": (str, type(None)), "messageCount": int,
@@ -103,7 +103,7 @@ def test_summary_storage_and_covers_prior(cloud: Cloud, key: str) -> None:
     assert cloud.stats()["summariesStored"] == 2
 
 
-def test_summary_survives_a_lost_lease(cloud: Cloud, key: str, clock) -> None:
+def test_summary_survives_a_lost_lease(cloud: Cloud, key: str, clock: FakeClock) -> None:
     workspace_id, context = _leased_context(cloud, key, messages=_messages(7))
     prior_id = context["priorMessages"][0]["id"]
     cloud.post("/updateWorkspaceRunnerSummary", {"workspaceId": workspace_id, "summaryText": "s",

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from tests.cloud.standin import StandIn, answer
-from tests.fakes.openai_server import (Reply, chat_reply, rate_limited, responses_reply, unauthorized)
+from tests.fakes.openai_server import (RecordedRequest, Reply, chat_reply, rate_limited, responses_reply,
+                                       unauthorized)
 from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
 from tests.worker.conftest import API_KEY, Harness
 from workers.job import JobTicket
@@ -157,7 +158,7 @@ def test_lease_lost_on_heartbeat_stops_the_job_without_completing(harness: Harne
     # By then the emulator's clock has jumped past the lease, so the heartbeat gets 409.
     short = JobTicket(workspace_id=workspace_id, lease_expires_at_ms=int((harness.clock() + 3) * 1000))
 
-    def slow_answer(request):  # noqa: ANN001
+    def slow_answer(request: RecordedRequest) -> Reply:
         harness.clock.offset += 3600
         return Reply(body=responses_reply(text="Hi"), delay=2.5)
 
@@ -233,7 +234,7 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     workspace_id = harness.enqueue(messages=[{"text": "Hello"}])
     release = threading.Event()
 
-    def stuck(request):  # noqa: ANN001
+    def stuck(request: RecordedRequest) -> Reply:
         release.wait(10)
         return Reply(body=responses_reply(text="too late"))
 
