@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -20,15 +21,28 @@ from tests.integration.conftest import StartRunner
 
 WORKERS = 4
 WARM_UP = 20   # restarts before the first measurement
+SETTLE = 0.5   # seconds with no worker change on each side of a sample
 
 
 def quiet_figures(runner: Runner, metrics_dir: Path) -> tuple[int, int, int]:
-    """Open fds and threads of the supervisor and metrics files, once every worker is idle and READY."""
-    runner.wait_status(lambda s: s["states"]["idle"] == WORKERS and s["recovering_jobs"] == 0,
-                       what="every worker idle")
+    """Open fds and threads of the supervisor and metrics files at a quiet moment.
+
+    Quiet = every worker idle and READY, no job waiting for a re-run, and the same worker pids
+    before and after the sample: a worker being recycled around the sample (its replacement's
+    pipe opened, or the old one not yet closed) would shift the fd count by one either way.
+    """
     assert runner.process is not None
     supervisor = psutil.Process(runner.process.pid)
-    return supervisor.num_fds(), supervisor.num_threads(), len(list(metrics_dir.glob("*.db")))
+    while True:
+        status = runner.wait_status(lambda s: s["states"]["idle"] == WORKERS and s["recovering_jobs"] == 0,
+                                    what="every worker idle")
+        pids = {worker["pid"] for worker in status["workers"]}
+        time.sleep(SETTLE)
+        figures = supervisor.num_fds(), supervisor.num_threads(), len(list(metrics_dir.glob("*.db")))
+        time.sleep(SETTLE)
+        after = runner.status()
+        if after and after["states"]["idle"] == WORKERS and {w["pid"] for w in after["workers"]} == pids:
+            return figures
 
 
 @pytest.mark.parametrize("restarts", [
