@@ -51,16 +51,6 @@ class CloudConfig:
     max_attempts: int = setting(4, "Tries per cloud call (first try included) on 408/429/5xx/network errors.",
                                 minimum=1, maximum=20)
 
-    def token_for_slot(self, slot: int) -> str:
-        """The runner key worker ``slot`` leases with."""
-        if self.tokens:
-            return self.tokens[slot % len(self.tokens)]
-        return self.token or ""
-
-    def key_index(self, slot: int) -> int:
-        """Which key (0-based) slot ``slot`` uses: the lease gate keeps its state per key."""
-        return slot % len(self.tokens) if self.tokens else 0
-
 
 @dataclass(frozen=True, kw_only=True)
 class PoolConfig:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from supervisor.cloud_target import connect_cloud
 from supervisor.config import ConfigError, RunnerConfig, load_config
 
 KEY = "cred-abc.s3cr3t-value-123"
@@ -143,8 +144,10 @@ def test_token_and_tokens_are_exclusive_and_tokens_are_spread_over_slots(tmp_pat
     text = 'cloud:\n  tokens:\n    - "${RUNNER_TOKEN_1}"\n    - "${RUNNER_TOKEN_2}"\n'
     config = load_config(write(tmp_path, text), env={**ENV, "RUNNER_TOKEN_1": "k1.aaaa", "RUNNER_TOKEN_2": "k2.bbbb"})
     assert config.cloud.token is None   # RUNNER_TOKEN does not override an explicit key list
-    assert [config.cloud.token_for_slot(slot) for slot in range(3)] == ["k1.aaaa", "k2.bbbb", "k1.aaaa"]
-    assert [config.cloud.key_index(slot) for slot in range(3)] == [0, 1, 0]
+    cloud = connect_cloud(config)
+    assert [cloud.token_for_slot(slot) for slot in range(3)] == ["k1.aaaa", "k2.bbbb", "k1.aaaa"]
+    single = connect_cloud(load_config(None, env=ENV))
+    assert [single.token_for_slot(slot) for slot in range(2)] == [KEY, KEY]
 
 
 def test_the_model_api_key_is_required_for_openai_handles_only(tmp_path: Path) -> None:
