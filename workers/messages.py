@@ -28,7 +28,17 @@ class Ready:
 
 @dataclass(frozen=True)
 class Alive:
-    """Periodic sign of life from the worker's link thread, sent when nothing else was."""
+    """Periodic sign of life from the worker's link thread, sent when nothing else was. It proves
+    the process runs, not that its main thread makes progress (see ``Progress``)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """From the main thread only (``workers.liveness``): it starts a wait of at most ``within``
+    seconds on ``what`` (a cloud call, a model round), or with ``within=0`` it is back."""
+
+    within: float
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,5 +131,6 @@ class Abort:
     reason: str
 
 
-WorkerMessage = Union[Ready, Alive, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage, Fatal]
+WorkerMessage = Union[Ready, Alive, Progress, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage,
+                      Fatal]
 SupervisorMessage = Union[LeasePermit, AssignJob, Stop, Abort]

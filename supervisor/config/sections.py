@@ -50,6 +50,12 @@ class CloudConfig:
                                   minimum=0, exclusive_minimum=True, kind="duration")
     max_attempts: int = setting(4, "Tries per cloud call (first try included) on 408/429/5xx/network errors.",
                                 minimum=1, maximum=20)
+    call_timeout: float = setting(60.0, "Wall-clock seconds for one try of a cloud call: connect, send and the "
+                                  "whole answer. Over it the try fails as a timeout and is retried; a "
+                                  "read_timeout longer than this has no effect.",
+                                  minimum=0, exclusive_minimum=True, kind="duration")
+    max_answer_bytes: int = setting(8 * 2 ** 20, "Largest cloud answer body read (accepts 8MiB, 512KB); a longer "
+                                    "one fails the try like a network error.", minimum=1, kind="bytes")
 
 
 @dataclass(frozen=True, kw_only=True)

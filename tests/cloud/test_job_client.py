@@ -10,6 +10,7 @@ from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
 from workers.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, Lease,
                            LeaseLost, MalformedResponse, TransientCloudError, ValidationRejected)
+from workers.cloud.errors import InvalidRequest
 from workers.cloud.instances import INSTANCE_ROUTES
 from workers.cloud.jobs import JOB_ROUTES
 
@@ -65,8 +66,18 @@ def test_complete_400_is_never_retried(job_client: Callable[..., JobClient], sle
 
 
 def test_complete_requires_a_workspace_id(job_client: Callable[..., JobClient]) -> None:
-    with pytest.raises(ValueError, match="workspaceId must be a non-empty string"):
+    with pytest.raises(InvalidRequest, match="workspaceId is not a string"):
         job_client("http://127.0.0.1:9").complete({"assistantMessage": "x"})
+
+
+@pytest.mark.parametrize("workspace_id", ["", "ws\n2026-12-01 ERROR forged", "w" * 257, None])
+def test_fail_with_an_unusable_workspace_id_raises_a_cloud_error_and_sends_nothing(
+        job_client: Callable[..., JobClient], workspace_id: object) -> None:
+    # Defect 3 (issue 9): fail() raised ValueError while the job was being failed for a first error.
+    with StandIn() as server:
+        with pytest.raises(InvalidRequest, match="POST /failWorkspaceJob: not sent: the workspaceId"):
+            job_client(server.url).fail(workspace_id, "boom")  # type: ignore[arg-type]
+    assert server.requests == []
 
 
 def test_fail_follows_the_same_409_rule(job_client: Callable[..., JobClient]) -> None:
@@ -122,15 +133,31 @@ def test_lease_parses_both_answers(job_client: Callable[..., JobClient]) -> None
     ([1, 2], "expected a JSON object, got an array"),
     ({}, "field 'leased' is missing"),
     ({"leased": "yes"}, "field 'leased' should be a boolean, got a string \"yes\""),
-    ({"leased": True, "leaseExpiresAt": 1}, "field 'workspaceId' is missing"),
+    ({"leased": True, "leaseExpiresAt": 1_700_000_000_000}, "field 'workspaceId' is missing"),
     ({"leased": True, "workspaceId": 7, "leaseExpiresAt": 1},
      "field 'workspaceId' should be a string, got a number 7"),
     ({"leased": True, "workspaceId": "w", "leaseExpiresAt": "soon"},
      "field 'leaseExpiresAt' should be a finite number"),
     ({"leased": True, "workspaceId": "w", "leaseExpiresAt": True}, "field 'leaseExpiresAt' should be a finite number"),
     (b'{"leased": true, "workspaceId": "w", "leaseExpiresAt": NaN}', "field 'leaseExpiresAt' should be a finite"),
-    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1, "workspace": []},
+    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1_700_000_000_000, "workspace": []},
      "field 'workspace' should be a JSON object"),
+    # Defect 3 (issue 9): each of these crashed the worker or a later call.
+    (b'{"leased": true, "workspaceId": "w", "leaseExpiresAt": 1' + b"0" * 400 + b"}",
+     "field 'leaseExpiresAt' should be epoch milliseconds between 946684800000 and 7258118400000 (years 2000-2200), "
+     "got a 401-digit number"),
+    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1}, "field 'leaseExpiresAt' should be epoch milliseconds"),
+    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1e300}, "field 'leaseExpiresAt' should be epoch milli"),
+    ({"leased": True, "workspaceId": "", "leaseExpiresAt": 1_700_000_000_000}, "field 'workspaceId' is empty"),
+    ({"leased": True, "workspaceId": "w\x1b[31m", "leaseExpiresAt": 1_700_000_000_000},
+     "field 'workspaceId' contains the control character U+001B"),
+    ({"leased": True, "workspaceId": "w" * 257, "leaseExpiresAt": 1_700_000_000_000},
+     "field 'workspaceId' is 257 characters long, over the 256 allowed"),
+    ({"leased": True, "workspaceId": "w", "leaseExpiresAt": 1_700_000_000_000, "workspace": {"x": "y" * 70_000}},
+     "field 'workspace' is 70009 characters of JSON, over the 65536 allowed"),
+    (b'{"leased": true, "workspaceId": "w", "leaseExpiresAt": 1700000000000, "workspace": {"a": '
+     + b"[" * 40 + b"]" * 40 + b"}}", "field 'workspace' is nested deeper than 32 levels"),
+    (b"[" * 100_000, "the body is nested too deeply"),
 ])
 def test_malformed_lease_answers_say_what_is_wrong(
         job_client: Callable[..., JobClient], body: bytes | dict[str, Any], complaint: str) -> None:
@@ -174,7 +201,7 @@ def test_update_summary_sends_the_protocol_fields(job_client: Callable[..., JobC
 def test_each_credential_reaches_only_its_own_routes(
         job_client: Callable[..., JobClient], instance_client: Callable[..., InstanceClient]) -> None:
     """Call every route of both clients; record which credential each path received."""
-    ok = answer(200, {"ok": True, "leased": False, "leaseExpiresAt": 1, "name": "n"})
+    ok = answer(200, {"ok": True, "leased": False, "leaseExpiresAt": 1_700_000_000_000, "name": "n"})
     created = answer(201, {"instanceId": "i", "credentialId": "c", "runnerToken": "c.tok-secret", "kind": "user",
                            "name": None})
     with StandIn(*[ok] * 6, created, ok, ok) as server:

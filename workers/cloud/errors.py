@@ -110,7 +110,22 @@ class TransientCloudError(CloudError):
 
 
 class MalformedResponse(CloudError):
-    """A 2xx answer we cannot use: not JSON, not an object, or a missing or wrong-typed field."""
+    """A 2xx answer we cannot use: not JSON, not an object, or a field missing, wrong-typed or
+    out of its range."""
+
+
+class MalformedLease(MalformedResponse):
+    """A lease answer we cannot use. ``workspace_id`` is the leased job's id when that field was
+    valid (so the job can be failed with the reason at once), else None."""
+
+    def __init__(self, message: str, *, workspace_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.workspace_id = workspace_id
+
+
+class InvalidRequest(CloudError):
+    """The call was not sent: one of its arguments is unusable (an empty or control-character
+    workspace id). Typed like every other cloud error so no caller crashes on it."""
 
 
 def is_transient_status(status: int) -> bool:

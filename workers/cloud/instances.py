@@ -9,10 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import requests
-
-from workers.cloud.fields import json_object, optional_str, require_str
-from workers.cloud.transport import JsonTransport, RequestObserver, TransportClient
+from workers.cloud.errors import MalformedResponse
+from workers.cloud.fields import MAX_NAME_CHARS, json_object, optional_str, require_id, require_str
+from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
+                                     TransportClient, check_credential)
+from workers.http.bounded import BoundedSession
 from workers.http.redact import register_secret
 from workers.http.retry import RetryPolicy
 
@@ -43,11 +44,13 @@ class InstanceClient(TransportClient):
     """Calls ``createRunnerInstance``, ``updateRunnerInstance`` and ``revokeRunnerInstance``."""
 
     def __init__(self, *, base_url: str, id_token: str, connect_timeout: float, read_timeout: float,
-                 retry: RetryPolicy, session: requests.Session | None = None,
+                 retry: RetryPolicy, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES, session: BoundedSession | None = None,
                  on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(JsonTransport(base_url=base_url, credential=id_token, credential_name="Studio ID token",
                                        routes=INSTANCE_ROUTES, connect_timeout=connect_timeout,
-                                       read_timeout=read_timeout, retry=retry, session=session,
+                                       read_timeout=read_timeout, retry=retry, call_timeout=call_timeout,
+                                       max_answer_bytes=max_answer_bytes, session=session,
                                        on_request=on_request, sleep=sleep))
 
     def create(self, *, kind: str, name: str | None) -> CreatedInstance:
@@ -67,16 +70,25 @@ class InstanceClient(TransportClient):
         answer = json_object(reply)
         runner_token = require_str(reply, answer, "runnerToken")
         register_secret(runner_token)
-        return CreatedInstance(instance_id=require_str(reply, answer, "instanceId"),
-                               credential_id=require_str(reply, answer, "credentialId"),
-                               runner_token=runner_token, kind=require_str(reply, answer, "kind"),
-                               name=optional_str(reply, answer, "name"))
+        try:
+            check_credential(runner_token, name="field 'runnerToken'")
+        except ValueError as exc:
+            raise MalformedResponse(f"POST {CREATE}: HTTP {reply.status} answer unusable: {exc}", route=CREATE,
+                                    status=reply.status) from None
+        returned_kind = require_str(reply, answer, "kind")
+        if returned_kind not in INSTANCE_KINDS:
+            raise MalformedResponse(f"POST {CREATE}: HTTP {reply.status} answer unusable: field 'kind' should be "
+                                    f"one of {', '.join(INSTANCE_KINDS)}", route=CREATE, status=reply.status)
+        return CreatedInstance(instance_id=require_id(reply, answer, "instanceId"),
+                               credential_id=require_id(reply, answer, "credentialId"),
+                               runner_token=runner_token, kind=returned_kind,
+                               name=optional_str(reply, answer, "name", max_chars=MAX_NAME_CHARS))
 
     def rename(self, *, instance_id: str, name: str) -> str:
         """Rename the instance; return the name the cloud stored."""
         reply = self._transport.post(RENAME, {"instanceId": _non_empty(instance_id, "instance_id"),
                                               "name": _non_empty(name, "name")})
-        return optional_str(reply, json_object(reply), "name") or name
+        return optional_str(reply, json_object(reply), "name", max_chars=MAX_NAME_CHARS) or name
 
     def revoke(self, *, instance_id: str) -> None:
         """Revoke the instance: its runner key stops working at once."""

@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import requests
-
-from workers.cloud.errors import LeaseLost
-from workers.cloud.fields import json_object, optional_object, require_bool, require_epoch_ms, require_str
-from workers.cloud.transport import JsonTransport, RequestObserver, TransportClient
+from workers.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
+from workers.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
+                                  require_id)
+from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
+                                     TransportClient)
+from workers.http.bounded import BoundedSession
 from workers.http.redact import redact
 from workers.http.retry import RetryPolicy
 from supervisor.config.sections import EMBEDDED, CloudConfig
@@ -68,11 +69,13 @@ class JobClient(TransportClient):
     """
 
     def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,
-                 retry: RetryPolicy, session: requests.Session | None = None,
+                 retry: RetryPolicy, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES, session: BoundedSession | None = None,
                  on_request: RequestObserver | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(JsonTransport(base_url=base_url, credential=token, credential_name="runner key",
                                        routes=JOB_ROUTES, connect_timeout=connect_timeout,
-                                       read_timeout=read_timeout, retry=retry, session=session,
+                                       read_timeout=read_timeout, retry=retry, call_timeout=call_timeout,
+                                       max_answer_bytes=max_answer_bytes, session=session,
                                        on_request=on_request, sleep=sleep))
 
     @classmethod
@@ -88,7 +91,7 @@ class JobClient(TransportClient):
             raise ValueError("cloud.base_url is 'embedded': start the emulator first and pass its URL as base_url")
         return cls(base_url=url, token=token, connect_timeout=cfg.connect_timeout,
                    read_timeout=cfg.read_timeout, retry=RetryPolicy(max_attempts=cfg.max_attempts),
-                   on_request=on_request)
+                   call_timeout=cfg.call_timeout, max_answer_bytes=cfg.max_answer_bytes, on_request=on_request)
 
     def lease(self) -> Lease | None:
         """Lease the next job for this key, or None when the queue is empty.
@@ -101,18 +104,23 @@ class JobClient(TransportClient):
         body = json_object(reply)
         if not require_bool(reply, body, "leased"):
             return None
-        return Lease(workspace_id=require_str(reply, body, "workspaceId"),
-                     lease_expires_at_ms=require_epoch_ms(reply, body, "leaseExpiresAt"),
-                     workspace=optional_object(reply, body, "workspace"))
+        workspace_id = None
+        try:
+            workspace_id = require_id(reply, body, "workspaceId")
+            return Lease(workspace_id=workspace_id,
+                         lease_expires_at_ms=require_epoch_ms(reply, body, "leaseExpiresAt"),
+                         workspace=optional_object(reply, body, "workspace"))
+        except MalformedResponse as bad:
+            raise MalformedLease(bad.args[0], workspace_id=workspace_id, route=LEASE, status=reply.status) from None
 
     def heartbeat(self, workspace_id: str) -> int:
         """Extend the lease; return its new expiry in epoch ms. ``LeaseLost`` on 409."""
-        reply = self._transport.post(HEARTBEAT, {"workspaceId": _workspace_id(workspace_id)})
+        reply = self._transport.post(HEARTBEAT, {"workspaceId": _workspace_id(HEARTBEAT, workspace_id)})
         return require_epoch_ms(reply, json_object(reply), "leaseExpiresAt")
 
     def get_context(self, workspace_id: str) -> dict[str, Any]:
-        """The job's context JSON object (parsed further by the context builder)."""
-        reply = self._transport.post(CONTEXT, {"workspaceId": _workspace_id(workspace_id)})
+        """The job's context JSON object (checked field by field by ``workers.context``)."""
+        reply = self._transport.post(CONTEXT, {"workspaceId": _workspace_id(CONTEXT, workspace_id)})
         return json_object(reply)
 
     def update_summary(self, *, workspace_id: str, summary_text: str, from_message_id: str,
@@ -122,8 +130,9 @@ class JobClient(TransportClient):
                             ("through_message_id", through_message_id)):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-        self._transport.post(SUMMARY, {"workspaceId": _workspace_id(workspace_id), "summaryText": summary_text,
-                                       "fromMessageId": from_message_id, "throughMessageId": through_message_id})
+        self._transport.post(SUMMARY, {"workspaceId": _workspace_id(SUMMARY, workspace_id),
+                                       "summaryText": summary_text, "fromMessageId": from_message_id,
+                                       "throughMessageId": through_message_id})
 
     def complete(self, payload: dict[str, Any]) -> CompleteOutcome:
         """Deliver the job's result (``payload`` is the §4 body, ``workspaceId`` included).
@@ -143,7 +152,7 @@ class JobClient(TransportClient):
         """
         if not isinstance(payload, dict):
             raise ValueError(f"the completion payload must be a dict, got {type(payload).__name__}")
-        _workspace_id(payload.get("workspaceId"))
+        _workspace_id(COMPLETE, payload.get("workspaceId"))
         try:
             self._transport.post(COMPLETE, payload)
         except LeaseLost as lost:
@@ -153,14 +162,16 @@ class JobClient(TransportClient):
         return CompleteOutcome.COMPLETED
 
     def fail(self, workspace_id: str, error: str) -> FailOutcome:
-        """Fail the job with a short reason (redacted, cut to 500 characters).
+        """Fail the job with a short reason (redacted, then cut to 500 characters).
 
         Retried like ``complete``, with the same rule: a 409 after an earlier try that may
-        have landed → ``PROBABLY_FAILED_EARLIER``; a 409 otherwise → ``LeaseLost``.
+        have landed → ``PROBABLY_FAILED_EARLIER``; a 409 otherwise → ``LeaseLost``. An
+        unusable ``workspace_id`` raises ``InvalidRequest`` (a ``CloudError``), never anything
+        a caller handling cloud errors would not expect.
         """
         reason = redact(error)[:MAX_FAIL_ERROR_CHARS]
         try:
-            self._transport.post(FAIL, {"workspaceId": _workspace_id(workspace_id), "error": reason})
+            self._transport.post(FAIL, {"workspaceId": _workspace_id(FAIL, workspace_id), "error": reason})
         except LeaseLost as lost:
             if lost.earlier_try_may_have_landed:
                 return FailOutcome.PROBABLY_FAILED_EARLIER
@@ -168,8 +179,9 @@ class JobClient(TransportClient):
         return FailOutcome.FAILED
 
 
-def _workspace_id(value: object) -> str:
-    """``value`` checked to be a non-empty workspace id string."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"workspaceId must be a non-empty string, got {value!r}")
-    return value
+def _workspace_id(route: str, value: object) -> str:
+    """``value`` checked to be a usable workspace id (the rule of ``fields.id_problem``)."""
+    problem = "is not a string" if not isinstance(value, str) else id_problem(value)
+    if problem:
+        raise InvalidRequest(f"POST {route}: not sent: the workspaceId {problem}", route=route)
+    return value  # type: ignore[return-value]

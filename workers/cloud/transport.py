@@ -1,17 +1,23 @@
-"""POST JSON to the XenonFlare cloud with one credential, timeouts, retries and an observer.
+"""POST JSON to the XenonFlare cloud with one credential, bounded tries, retries and an observer.
 
 One ``JsonTransport`` belongs to one client (a ``TransportClient``) and knows the only
 routes that client may call, so a credential cannot be sent to a route meant for the other
-credential. Every HTTP try has a ``(connect, read)`` timeout, is reported to
-``on_request(route, code, seconds)`` (code = the status as a string, ``"network"`` or
-``"timeout"``) and, when it fails with 408/429/5xx or a network error, is retried under the
-shared ``RetryPolicy`` (jittered backoff, ``Retry-After`` honoured). Waiting goes through an
-injectable ``sleep`` so tests never sleep for real.
+credential. Every HTTP try goes through ``workers.http.bounded.BoundedSession``: connect
+and read timeouts, a wall-clock ``call_timeout`` for the whole try (connect, headers and
+body: a server that trickles one byte a second cannot hold a worker) and a
+``max_answer_bytes`` cap on the answer body. Each try is reported to
+``on_request(route, code, seconds)`` (code = the status as a string, ``"network"``,
+``"timeout"`` or ``"too_large"``) and, when it fails with 408/429/5xx, a network error, a
+passed deadline or an answer over the cap, is retried under the shared ``RetryPolicy``
+(jittered backoff, ``Retry-After`` honoured). Waiting goes through an injectable ``sleep``
+so tests never sleep for real. A whole call (tries and waits) declares its worst-case
+length to ``workers.liveness`` so the supervisor can tell a slow call from a stuck thread.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -19,8 +25,10 @@ from typing import Any, Callable, TypeVar
 import requests
 from requests.auth import AuthBase
 
+from workers import liveness
 from workers.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
                                   quote_server_text)
+from workers.http.bounded import AnswerTooLarge, BoundedSession, ExchangeLimitExceeded, ExchangeLimits
 from workers.http.redact import register_secret
 from workers.http.retry import RetryPolicy, retry_after_seconds
 from workers.http.urls import insecure_url_problem
@@ -31,6 +39,9 @@ RequestObserver = Callable[[str, str, float], None]
 """``on_request(route, code, seconds)``: one call per HTTP try; seconds of wall time."""
 
 USER_AGENT = "xenonflare-runner"
+DEFAULT_CALL_TIMEOUT = 60.0  # seconds for one try: connect, send, headers and the whole answer
+DEFAULT_MAX_ANSWER_BYTES = 8 * 2 ** 20  # bytes of one answer body (decoded)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,23 +69,23 @@ class JsonTransport:
 
     def __init__(self, *, base_url: str, credential: str, credential_name: str, routes: frozenset[str],
                  connect_timeout: float, read_timeout: float, retry: RetryPolicy,
-                 session: requests.Session | None = None, on_request: RequestObserver | None = None,
+                 call_timeout: float = DEFAULT_CALL_TIMEOUT, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+                 session: BoundedSession | None = None, on_request: RequestObserver | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         problem = insecure_url_problem(base_url)
         if problem:
             raise ValueError(f"cloud base URL refused: {problem}")
         check_credential(credential, name=credential_name)
-        for label, seconds in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-            if not seconds > 0:
-                raise ValueError(f"{label} must be a positive number of seconds, got {seconds!r}")
         if retry.max_attempts < 1:
             raise ValueError(f"retry.max_attempts must be at least 1, got {retry.max_attempts}")
+        # ExchangeLimits refuses non-positive times and sizes, naming the field.
+        self._limits = ExchangeLimits(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                      deadline=call_timeout, max_bytes=max_answer_bytes)
         register_secret(credential)
         self._base_url = base_url.rstrip("/")
         self._routes = routes
-        self._timeout = (connect_timeout, read_timeout)
         self._retry = retry
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else BoundedSession()
         self._on_request = on_request
         self._sleep = sleep
         self._auth = BearerAuth(credential)
@@ -92,11 +103,18 @@ class JsonTransport:
         """
         if route not in self._routes:
             raise ValueError(f"{route} is not a route of this client (its routes: {', '.join(sorted(self._routes))})")
-        try:
-            data = json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"POST {route}: the request body is not JSON-serialisable: {exc}") from None
+        data = encode_body(route, body)
         tries = max_attempts if max_attempts is not None else self._retry.max_attempts
+        with liveness.bounded_wait(self.worst_case_seconds(tries), what=f"POST {route}"):
+            return self._post(route, data, tries)
+
+    def worst_case_seconds(self, tries: int) -> float:
+        """The longest a call of ``tries`` tries can take: every try to its deadline, every wait
+        between tries as long as the policy allows (a server hint or the backoff cap)."""
+        longest_wait = max(self._retry.retry_after_cap, self._retry.max_delay)
+        return tries * self._limits.deadline + (tries - 1) * longest_wait
+
+    def _post(self, route: str, data: bytes, tries: int) -> Reply:
         landed_before = False
         for attempt in range(tries):
             outcome = self._try_once(route, data, attempt=attempt, landed_before=landed_before)
@@ -120,17 +138,18 @@ class JsonTransport:
         started = time.monotonic()
         try:
             response = self._session.post(self._base_url + route, data=data, headers=self._headers,
-                                          auth=self._auth, timeout=self._timeout, allow_redirects=False)
+                                          auth=self._auth, limits=self._limits)
         except requests.RequestException as exc:
-            code = "timeout" if isinstance(exc, requests.Timeout) else "network"
+            code = ("timeout" if isinstance(exc, requests.Timeout)
+                    else "too_large" if isinstance(exc, AnswerTooLarge) else "network")
             self._observe(route, code, time.monotonic() - started)
             if not is_network_failure(exc):
                 raise CloudError(f"POST {route}: request failed: {describe_exception(exc)}", route=route,
                                  attempts=attempt + 1, earlier_try_may_have_landed=landed_before) from None
             return _FailedTry(description=f"{code} error: {describe_exception(exc)}", status=None, content=b"",
                               retry_after=None, may_have_landed=not isinstance(exc, requests.ConnectTimeout))
-        self._observe(route, str(response.status_code), time.monotonic() - started)
-        status = response.status_code
+        status = response.status
+        self._observe(route, str(status), time.monotonic() - started)
         if 200 <= status < 300:
             return Reply(route=route, status=status, content=response.content)
         hinted = retry_after_seconds(response.headers)
@@ -209,15 +228,28 @@ def check_credential(credential: str, *, name: str) -> None:
         raise ValueError(f"{name} contains whitespace or control characters (copy-paste damage?)")
 
 
+def encode_body(route: str, body: dict[str, Any]) -> bytes:
+    """``body`` as UTF-8 JSON. Lone surrogates (text that is not valid Unicode, e.g. cut out of
+    a model's answer mid-pair) cannot be encoded: each is sent as U+FFFD instead of failing
+    the call. Data that is not JSON at all is a bug of the caller: ``ValueError``."""
+    try:
+        text = json.dumps(body, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"POST {route}: the request body is not JSON-serialisable: {exc}") from None
+    return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
 def is_network_failure(exc: requests.RequestException) -> bool:
-    """True for failures a retry may cure: refused or dropped connections and timeouts.
+    """True for failures a retry may cure: refused or dropped connections, timeouts, a passed
+    deadline and an answer over the size cap (a proxy's error page, a passing server fault).
 
     TLS errors are ConnectionErrors to requests but do not heal by retrying (a bad
     certificate stays bad), so they are not counted here.
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return False
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                            ExchangeLimitExceeded))
 
 
 def describe_exception(exc: BaseException) -> str:
