@@ -17,8 +17,8 @@ from workers.messages import EXIT_RECYCLE, EXIT_STOPPED
 ASKED_FOR: dict[str, str | None] = {"recycle": "recycle", "roll": "recycle", "memory": "memory",
                                     "scale": None, "drain": None}
 # ... and by why we killed one.
-KILLED_FOR: dict[str, str | None] = {"hung": "hung", "boot": "hung", "deadline": "hung", "memory": "memory",
-                                     "shutdown": None}
+KILLED_FOR: dict[str, str | None] = {"hung": "hung", "boot": "hung", "deadline": "hung", "stuck": "hung",
+                                     "memory": "memory", "shutdown": None}
 FAILURES = ("crash", "hung")   # restart reasons that count toward parking the slot
 CLEAN_EXITS = (EXIT_STOPPED, EXIT_RECYCLE)
 
@@ -36,6 +36,9 @@ def death_cause(*, stop_reason: str | None, exit_code: int | None, fatal: str | 
     """What ended the worker, as the failure reason of the job it held (if it is not re-run)."""
     if stop_reason == "hung":
         return f"worker hung (no sign of life for {pool.hung_timeout:g}s)"
+    if stop_reason == "stuck":
+        return (f"worker stuck (its main thread did not come back from a cloud or model call within the call's "
+                f"bounds + {pool.hung_timeout:g}s)")
     if stop_reason == "boot":
         return f"worker did not become READY within pool.boot_timeout ({pool.boot_timeout:g}s)"
     if stop_reason == "memory" and exit_code not in CLEAN_EXITS:

@@ -2,7 +2,8 @@
 
 Workers speak over their own pipes (``workers.messages``): READY after boot, WantWork when
 idle, the result of each permitted lease request, renewed leases, finished jobs, log
-records and last words before a planned exit code. Any message is a sign of life.
+records and last words before a planned exit code. Any message is a sign of life; the main
+thread's own messages (``Progress`` included) also feed the watchdog's ``MainThreadClock``.
 Everything here runs on the supervisor's loop thread.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable, Collection
 from supervisor.config.sections import RunnerConfig
 from workers.http.redact import describe_token
 from workers.messages import (EXIT_RECYCLE, EXIT_STOPPED, Alive, AssignJob, Fatal, JobFinished, LeaseRenewed,
-                              LeaseResult, LogRecordMessage, Ready, Stop, SupervisorMessage, WantWork)
+                              LeaseResult, LogRecordMessage, Progress, Ready, Stop, SupervisorMessage, WantWork)
 
 from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED
 from .lease_gate import LeaseGate
@@ -23,6 +24,7 @@ from .logs import emit_worker_record
 from .recovery import Recovery
 from .roller import Roller
 from .slots import InFlightJob, SlotState, WorkerSlot
+from .watchdog import Watchdog
 
 log = logging.getLogger("xenon.supervisor")
 
@@ -40,6 +42,7 @@ class WorkerMessages:
     gate: LeaseGate
     recovery: Recovery
     roller: Roller
+    watchdog: Watchdog
     draining: bool
     exit_code: int
     outcomes: Counter[str]
@@ -71,14 +74,15 @@ class WorkerMessages:
                 continue
             count += 1
             slot.last_seen = self._clock()
+            self.watchdog.main_thread.heard(slot.pid, message, slot.last_seen)
             self._handle(slot, message)
 
     def _handle(self, slot: WorkerSlot, message: Any) -> None:
         if isinstance(message, LogRecordMessage):
             emit_worker_record(message.record)
             return
-        if isinstance(message, Alive):
-            return   # a sign of life only (already noted)
+        if isinstance(message, (Alive, Progress)):
+            return   # a sign of life, or of the main thread's progress (already noted)
         self.status_changed = True
         if isinstance(message, WantWork):
             self._on_want_work(slot)

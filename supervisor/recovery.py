@@ -7,7 +7,9 @@ the cause (``worker crashed (signal 9, possible OOM)``), so no job waits for its
 expire because of us. Queued jobs are kept alive with heartbeats until a worker takes them:
 by the rule the workers use (``workers.heartbeat.next_renewal``), and early enough that a
 re-run always finds ``MIN_LEASE_LEFT`` seconds of lease, but never more often than every
-``MIN_RENEW_GAP`` seconds whatever the lease length.
+``MIN_RENEW_GAP`` seconds whatever the lease length (a failed heartbeat is retried no sooner
+either). A lease time in the past leaves the job too little lease to re-run: it is failed,
+not heartbeated in a loop.
 
 Cloud calls run on a small thread pool so the supervisor's loop never blocks on HTTP; their
 results come back through ``results()`` and the loop is woken by ``wake``. Each job is
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from workers.cloud.errors import CloudError, LeaseLost
-from workers.heartbeat import RETRY_INTERVAL, next_renewal
+from workers.heartbeat import MIN_INTERVAL, RETRY_INTERVAL, next_renewal
 from workers.job import failure_class
 from workers.metrics import metrics
 
@@ -34,7 +36,7 @@ log = logging.getLogger("xenon.supervisor.recovery")
 
 MIN_LEASE_LEFT = 15.0     # seconds of lease a re-run needs at least to be worth starting
 RENEW_MARGIN = 5.0        # seconds: renew a queued job's lease this long before it drops under MIN_LEASE_LEFT
-MIN_RENEW_GAP = 1.0       # seconds between two heartbeats of one queued job, at least
+MIN_RENEW_GAP = MIN_INTERVAL  # seconds between two heartbeats of one queued job, at least (the workers' floor)
 CALL_THREADS = 4
 
 ClientFactory = Callable[[str], Any]
@@ -244,7 +246,8 @@ class Recovery:
                     renewed = replace(job, lease_expires_at_ms=result.lease_expires_at_ms)
                     jobs[index] = replace(renewed, renew_at=self._renewal_due(renewed))
                 else:   # the heartbeat failed: try again soon, as a worker would
-                    jobs[index] = replace(job, renew_at=now + min(RETRY_INTERVAL, self._lease_left(job) / 3))
+                    retry_in = max(MIN_RENEW_GAP, min(RETRY_INTERVAL, self._lease_left(job) / 3))
+                    jobs[index] = replace(job, renew_at=now + retry_in)
                 return
 
     def _lease_left(self, job: InFlightJob) -> float:

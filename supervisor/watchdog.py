@@ -2,7 +2,13 @@
 
 * boot: a worker that is not READY within ``boot_timeout`` (model load) is killed;
 * sign of life: a READY worker silent for ``hung_timeout`` (its link thread sends ``Alive``
-  even during a long model call, so only a stuck process goes quiet) is killed as hung;
+  even during a long model call, so only a stopped process goes quiet) is killed as hung;
+* main-thread progress (``MainThreadClock``): a process that runs is not proof of a main
+  thread that does. The main thread declares each bounded wait it enters (a cloud call, a
+  model round: ``Progress(within=S)``, S from the call's own bounds) and reports when back;
+  a main thread not heard from within S + ``hung_timeout`` (S = 0 when it declared nothing)
+  is stuck, and its worker is killed (``stuck``). A main thread waiting for the supervisor
+  (after ``WantWork``) is exempt until it speaks again;
 * job deadline: a worker still on a job ``DEADLINE_GRACE`` seconds past ``job_timeout`` (it
   should have failed the job itself) is killed;
 * TERM → KILL: a worker signalled to stop gets SIGKILL ``kill_timeout`` seconds later;
@@ -16,9 +22,11 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 from supervisor.config.sections import PoolConfig
+from workers.messages import JobFinished, LeaseResult, Progress, Ready, WantWork
 
 from .deaths import mib
 from .slots import SlotState, WorkerSlot
@@ -29,6 +37,49 @@ DEADLINE_GRACE = 30.0   # seconds past pool.job_timeout before the supervisor ki
 SAMPLE_EVERY = 1.0      # seconds between psutil samples of the workers
 
 
+@dataclass(frozen=True)
+class MainThreadReport:
+    """The last thing a worker's main thread said about itself."""
+
+    at: float        # supervisor clock seconds
+    within: float    # seconds it declared it may be away (0: none)
+    what: str        # what it waits on ("POST /leaseWorkspaceJob", "model round 3"), or ""
+
+
+class MainThreadClock:
+    """When each worker's main thread must be heard from next, by worker pid.
+
+    Main-thread messages: ``Ready``, ``WantWork``, ``LeaseResult``, ``JobFinished`` and
+    ``Progress``; ``Alive`` and log records come from other threads and do not count.
+    """
+
+    def __init__(self) -> None:
+        self._reports: dict[int, MainThreadReport] = {}
+
+    def heard(self, pid: int | None, message: Any, now: float) -> None:
+        """Note ``message`` from the worker ``pid`` at ``now``."""
+        if pid is None:
+            return
+        if isinstance(message, WantWork):
+            self._reports.pop(pid, None)   # waiting for the supervisor: nothing to expect of it
+        elif isinstance(message, Progress):
+            self._reports[pid] = MainThreadReport(now, max(0.0, message.within), message.what)
+        elif isinstance(message, (Ready, LeaseResult, JobFinished)):
+            self._reports[pid] = MainThreadReport(now, 0.0, "")
+
+    def overdue(self, pid: int | None, now: float, *, grace: float) -> MainThreadReport | None:
+        """The report of ``pid`` if its main thread is past its declared time plus ``grace``."""
+        report = self._reports.get(pid) if pid is not None else None
+        if report is not None and now > report.at + report.within + grace:
+            return report
+        return None
+
+    def keep_only(self, pids: set[int]) -> None:
+        """Forget workers that are gone."""
+        for pid in [pid for pid in self._reports if pid not in pids]:
+            del self._reports[pid]
+
+
 class Watchdog:
     """Enforces the clocks above on every live worker, once per loop turn (``check``)."""
 
@@ -36,12 +87,15 @@ class Watchdog:
         self.pool = pool              # replaced on reload
         self._recycle = recycle       # ask a worker to exit after its job, with a reason
         self._sampled_at = float("-inf")
+        self.main_thread = MainThreadClock()   # fed by the message handlers (pool_messages)
 
     def check(self, slots: Iterable[WorkerSlot], now: float) -> None:
         """Kill workers that overran a clock; escalate TERM to KILL; sample and police memory."""
         sample = now - self._sampled_at >= SAMPLE_EVERY
         if sample:
             self._sampled_at = now
+        slots = list(slots)
+        self.main_thread.keep_only({slot.pid for slot in slots if slot.pid is not None})
         for slot in slots:
             if slot.process is None:
                 continue
@@ -65,6 +119,11 @@ class Watchdog:
             log.error("worker %s sent no sign of life for %gs (pool.hung_timeout): killing it",
                       slot.name, pool.hung_timeout)
             slot.terminate(now=now, reason="hung")
+        elif (stuck := self.main_thread.overdue(slot.pid, now, grace=pool.hung_timeout)) is not None:
+            log.error("worker %s: its main thread has not come back from %s for %.0fs (declared %gs + "
+                      "pool.hung_timeout %gs): killing it as stuck", slot.name, stuck.what or "its work",
+                      now - stuck.at, stuck.within, pool.hung_timeout)
+            slot.terminate(now=now, reason="stuck")
         elif slot.job is not None and now - slot.job.started_at > pool.job_timeout + DEADLINE_GRACE:
             log.error("worker %s overran the job deadline on %s: killing it", slot.name, slot.job.workspace_id)
             slot.terminate(now=now, reason="deadline")

@@ -17,6 +17,7 @@ from .deliverables.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_
 from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
 from .deliverables.tools import TOOL_SPECS
 from .failures import JobFailure
+from .liveness import bounded_wait
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
 
@@ -39,11 +40,16 @@ class Generation:
     repair_rounds: int
 
 
-def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint) -> Generation:
-    """Run the model until it has answered and every cited artifact exists."""
+def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint,
+             round_limit: float = float("inf")) -> Generation:
+    """Run the model until it has answered and every cited artifact exists.
+
+    ``round_limit`` (seconds) is the longest one model round may take by the model config;
+    each round declares ``min(round_limit, job time left)`` to the supervisor's watchdog.
+    """
     collector = DeliverableCollector()
     loop = _ToolLoop(session=model.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS),
-                     collector=collector, checkpoint=checkpoint)
+                     collector=collector, checkpoint=checkpoint, round_limit=round_limit)
     message = loop.run([UserText(text=model_input)])
     repairs = 0
     missing = missing_citations(message, collector)
@@ -59,10 +65,12 @@ def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint) ->
 
 
 class _ToolLoop:
-    def __init__(self, *, session: ModelSession, collector: DeliverableCollector, checkpoint: Checkpoint) -> None:
+    def __init__(self, *, session: ModelSession, collector: DeliverableCollector, checkpoint: Checkpoint,
+                 round_limit: float) -> None:
         self._session = session
         self._collector = collector
         self._checkpoint = checkpoint
+        self._round_limit = round_limit  # seconds
         self.rounds = 0
 
     def run(self, items: Sequence[InputItem]) -> str:
@@ -77,7 +85,8 @@ class _ToolLoop:
     def _send(self, items: Sequence[InputItem]) -> ModelTurn:
         seconds_left = self._checkpoint()
         self.rounds += 1
-        return self._session.send(items, timeout=seconds_left)
+        with bounded_wait(min(seconds_left, self._round_limit), what=f"model round {self.rounds}"):
+            return self._session.send(items, timeout=seconds_left)
 
 
 def _fit_message(message: str) -> str:

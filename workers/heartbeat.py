@@ -6,6 +6,15 @@ sends none at all, and a 10-minute lease is renewed every 2 minutes like the off
 runner. A 409 means the lease is lost: ``lost`` is set and the job stops at its next safe
 point. Failed heartbeats are retried sooner; once the lease has run out by our own clock
 without a renewal, it is treated as lost too.
+
+Lease times come from another machine's clock, so they are not trusted as they are: the
+lease's length is measured once, when the answer arrives (``leaseExpiresAt`` minus this
+machine's wall clock), clamped to ``MAX_LEASE_SECONDS``, and from then on kept on the
+monotonic clock. Heartbeats are never closer than ``MIN_INTERVAL`` (1 s); a lease time that
+is not credibly in the future (in the past, or less than ``MIN_CREDIBLE_LEASE`` away: a cloud
+clock behind ours, or nonsense) is renewed every ``UNCREDIBLE_INTERVAL`` (5 s), never in a
+hot loop (and is taken to last 3 such intervals when heartbeats fail), and a time absurdly
+far ahead is renewed every ``MAX_INTERVAL``.
 """
 from __future__ import annotations
 
@@ -20,30 +29,52 @@ from .metrics import metrics
 log = logging.getLogger("xenon.worker.heartbeat")
 
 MAX_INTERVAL = 120.0       # seconds between heartbeats at most
+MIN_INTERVAL = 1.0         # seconds between heartbeats at least, whatever the lease says
 RETRY_INTERVAL = 5.0       # seconds before retrying a failed heartbeat (less if the lease is shorter)
+MIN_CREDIBLE_LEASE = 1.5   # seconds: a lease shorter than this at receipt is clock skew or nonsense
+UNCREDIBLE_INTERVAL = 5.0  # seconds between heartbeats of a lease whose time is not credible
+MAX_LEASE_SECONDS = 86_400.0  # a lease length is clamped to this (a day)
+
+
+def lease_seconds(expires_at_ms: int, *, epoch_now: float) -> float:
+    """The lease's length as measured at receipt (epoch seconds ``epoch_now``), clamped to
+    0..``MAX_LEASE_SECONDS``."""
+    return min(MAX_LEASE_SECONDS, max(0.0, expires_at_ms / 1000.0 - epoch_now))
+
+
+def renewal_interval(length: float) -> float:
+    """Seconds from a renewal to the next one for a lease ``length`` seconds long: once a third
+    of it is left, between ``MIN_INTERVAL`` and ``MAX_INTERVAL``; ``UNCREDIBLE_INTERVAL`` for a
+    lease too short to be believed."""
+    if length < MIN_CREDIBLE_LEASE:
+        return UNCREDIBLE_INTERVAL
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, length * 2 / 3))
 
 
 def next_renewal(*, now: float, expires_at: float) -> float:
-    """When a lease just renewed (or leased) at ``now`` should be renewed next: once a third of
-    it is left, and at most ``MAX_INTERVAL`` seconds later. Epoch seconds in and out.
+    """When a lease just renewed (or leased) at ``now`` should be renewed next (``renewal_interval``
+    of what is left of it). Seconds in and out, on one clock.
 
     The supervisor keeps jobs waiting for a re-run alive by the same rule.
     """
-    return now + min(MAX_INTERVAL, max(0.0, expires_at - now) * 2 / 3)
+    return now + renewal_interval(min(MAX_LEASE_SECONDS, max(0.0, expires_at - now)))
 
 
 class LeaseKeeper:
     """One job's lease: when it expires, renewing it, and whether it was lost."""
 
     def __init__(self, *, heartbeat: Callable[[str], int], workspace_id: str, lease_expires_at_ms: int,
-                 on_renewed: Callable[[int], None]) -> None:
+                 on_renewed: Callable[[int], None], clock: Callable[[], float] = time.monotonic,
+                 epoch: Callable[[], float] = time.time) -> None:
         self._heartbeat = heartbeat
         self._workspace_id = workspace_id
         self._on_renewed = on_renewed
-        self._clock = time.time   # epoch seconds, to compare with leaseExpiresAt
+        self._clock = clock   # monotonic seconds: every due time and expiry below
+        self._epoch = epoch   # wall-clock epoch seconds, only to measure a lease time at receipt
         self._lock = threading.Lock()
-        self._expires_at = lease_expires_at_ms / 1000.0   # epoch seconds
-        self._due = self._due_after_renewal()
+        self._expires_at = 0.0  # monotonic seconds
+        self._due = 0.0         # monotonic seconds: the next heartbeat
+        self._renewed(lease_expires_at_ms)
         self._stopped = threading.Event()
         self.lost = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
@@ -62,18 +93,29 @@ class LeaseKeeper:
     def ensure(self, seconds: float) -> None:
         """Renew now (in the caller's thread) if less than ``seconds`` of lease are left."""
         if self.seconds_left() < seconds and not self.lost.is_set():
-            self._beat()
+            self.beat()
 
-    def _due_after_renewal(self) -> float:
-        return next_renewal(now=self._clock(), expires_at=self._expires_at)
+    @property
+    def due(self) -> float:
+        """When the next heartbeat is due (monotonic seconds)."""
+        return self._due
+
+    def _renewed(self, expires_at_ms: int) -> None:
+        """Measure the lease just granted or renewed and schedule its next renewal."""
+        now, length = self._clock(), lease_seconds(expires_at_ms, epoch_now=self._epoch())
+        # A lease time we cannot believe is no proof the lease ended (the heartbeat just worked):
+        # failed renewals get a few tries before the keeper calls it lost by its own clock.
+        self._expires_at = now + (length if length >= MIN_CREDIBLE_LEASE else 3 * UNCREDIBLE_INTERVAL)
+        self._due = now + renewal_interval(length)
 
     def _run(self) -> None:
         while not self._stopped.wait(max(0.0, self._due - self._clock())):
             if self.lost.is_set():
                 return
-            self._beat()
+            self.beat()
 
-    def _beat(self) -> None:
+    def beat(self) -> None:
+        """Renew now (the keeper's thread calls this when due; ``ensure`` when asked)."""
         with self._lock:
             try:
                 expires_ms = self._heartbeat(self._workspace_id)
@@ -89,11 +131,10 @@ class LeaseKeeper:
                     log.warning("lease expired after failed heartbeats (%s); treating it as lost", exc)
                     self.lost.set()
                     return
-                self._due = self._clock() + min(RETRY_INTERVAL, left / 3)
+                self._due = self._clock() + max(MIN_INTERVAL, min(RETRY_INTERVAL, left / 3))
                 log.warning("heartbeat failed (%s); retrying in %.1fs, %.0fs of lease left",
                             exc, self._due - self._clock(), left)
                 return
             metrics().heartbeats.labels("ok").inc()
-            self._expires_at = expires_ms / 1000.0
-            self._due = self._due_after_renewal()
+            self._renewed(expires_ms)
         self._on_renewed(expires_ms)

@@ -19,7 +19,9 @@ from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
 from .failures import JobFailure
 from .generation import GenerationFailed, generate
+from .http.redact import redact
 from .heartbeat import LeaseKeeper
+from .liveness import bounded_wait
 from .logs import JobTag
 from .messages import JobFinished, LeaseRenewed, WorkerMessage
 from .metrics import metrics
@@ -56,10 +58,12 @@ class JobRunner:
     """Runs jobs one at a time with the worker's client and model handle."""
 
     def __init__(self, *, client: Any, model: ModelHandle, job_timeout: float,
-                 send: Callable[[WorkerMessage], None], clock: Callable[[], float] = time.monotonic) -> None:
+                 send: Callable[[WorkerMessage], None], clock: Callable[[], float] = time.monotonic,
+                 model_call_limit: float = float("inf")) -> None:
         self._client = client
         self._model = model
         self._job_timeout = job_timeout   # seconds from lease to complete
+        self._model_call_limit = model_call_limit  # seconds one model call may take by the model config
         self._send = send
         self._clock = clock
         self._finish_lock = threading.Lock()
@@ -125,15 +129,19 @@ class JobRunner:
 
         try:
             with _timed(timings, "context"):
-                context = parse_context(self._client.get_context(ticket.workspace_id))
-                prior, prior_source = resolve_prior_section(
-                    context, model=self._model, timeout=checkpoint(),
-                    persist=lambda text, first, last: self._client.update_summary(
-                        workspace_id=ticket.workspace_id, summary_text=text, from_message_id=first,
-                        through_message_id=last))
+                context = parse_context(self._client.get_context(ticket.workspace_id),
+                                        workspace_id=ticket.workspace_id)
+                left = checkpoint()
+                with bounded_wait(min(left, self._model_call_limit), what="the prior-context summary"):
+                    prior, prior_source = resolve_prior_section(
+                        context, model=self._model, timeout=left,
+                        persist=lambda text, first, last: self._client.update_summary(
+                            workspace_id=ticket.workspace_id, summary_text=text, from_message_id=first,
+                            through_message_id=last))
                 model_input = compose_model_input(context, prior)
             with _timed(timings, "model"):
-                generation = generate(model=self._model, model_input=model_input, checkpoint=checkpoint)
+                generation = generate(model=self._model, model_input=model_input, checkpoint=checkpoint,
+                                      round_limit=self._model_call_limit)
             payload = generation.collector.payload(workspace_id=ticket.workspace_id, message=generation.message)
             problems = validate_completion(payload)
             if problems:
@@ -196,7 +204,7 @@ class JobRunner:
 
     def _fail(self, ticket: JobTicket, reason: str) -> JobFinished:
         """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
-        reason = reason[:MAX_REASON_CHARS]
+        reason = redact(reason)[:MAX_REASON_CHARS]
         try:
             self._client.fail(ticket.workspace_id, reason)
         except LeaseLost:
@@ -204,6 +212,9 @@ class JobRunner:
         except CloudError as exc:
             log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
                       "expires", ticket.workspace_id, exc)
+        except Exception as exc:  # noqa: BLE001 - failing a job must end it, whatever the client does
+            log.error("could not report the failure of %s (internal error %s: %s); the cloud will re-queue it "
+                      "when the lease expires", ticket.workspace_id, type(exc).__name__, redact(str(exc)))
         return self._result(ticket, "failed", reason)
 
     def _finish(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:

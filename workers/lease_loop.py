@@ -1,7 +1,10 @@
 """The worker's loop: ask for work, lease (only when permitted and idle), run the job, repeat.
 
 The supervisor paces leasing for the whole pool (``supervisor.lease_gate``), so a worker
-sends a lease request only after a ``LeasePermit`` and reports the result at once. A job
+sends a lease request only after a ``LeasePermit`` and reports the result at once. Whatever
+the answer holds, a lease request ends in a result: an unusable answer is an ``error`` (and
+when it named a usable workspace id, that job is failed at once with the reason, so it does
+not wait out a lease we cannot keep); nothing an answer holds can crash the worker. A job
 recovered from a dead worker arrives as ``AssignJob`` instead. ``Stop`` ends the loop
 between jobs with the exit code the supervisor chose (stopped or recycle).
 """
@@ -10,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .cloud.errors import CloudError, CredentialRejected, TransientCloudError
+from .cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
+from .http.redact import redact
 from .job import JobRunner, JobTicket
 from .link import SupervisorLink
 from .messages import EXIT_CREDENTIAL_REJECTED, AssignJob, Fatal, LeaseResult, Stop, WantWork
@@ -60,6 +64,12 @@ class LeaseLoop:
         except CloudError as exc:   # the supervisor logs it, with this worker's name
             metrics().lease_requests.labels("error").inc()
             self._link.send(LeaseResult("error", detail=str(exc)))
+            if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
+                self._fail_unusable(exc.workspace_id, str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one lease request, not the worker
+            metrics().lease_requests.labels("error").inc()
+            self._link.send(LeaseResult("error", detail=f"internal error: {type(exc).__name__}: {redact(str(exc))}"))
             return None
         if lease is None:
             metrics().lease_requests.labels("empty").inc()
@@ -71,3 +81,10 @@ class LeaseLoop:
         log.info("leased %s", lease.workspace_id)
         return JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=lease.lease_expires_at_ms,
                          workspace=lease.workspace)
+
+    def _fail_unusable(self, workspace_id: str, reason: str) -> None:
+        """Fail a job whose lease answer we cannot use (best effort: else its lease runs out)."""
+        try:
+            self._client.fail(workspace_id, f"invalid lease answer: {reason}")
+        except CloudError as exc:
+            log.warning("could not fail %s after its unusable lease answer (%s)", workspace_id, exc)

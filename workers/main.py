@@ -14,8 +14,12 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
+from supervisor.config.sections import ModelConfig
+
+from . import liveness
 from .cloud.jobs import JobClient
 from .http.redact import register_secret
+from .http.retry import RetryPolicy
 from .job import JobRunner
 from .lease_loop import LeaseLoop
 from .link import SupervisorLink
@@ -45,6 +49,7 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
                           on_lost=_kill_own_group)
     install_pipe_logging(slot=spec.slot, level=spec.config.logging.level, send=link.send)
     link.start()
+    liveness.install(link.send)
     install_metrics(directory=spec.metrics_dir, identifier=spec.name)
     for secret in (spec.token, spec.config.model.api_key):
         register_secret(secret)
@@ -57,7 +62,8 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
         log.error("worker boot failed: %s", reason)
         link.send(Fatal(f"boot failed: {reason}", EXIT_BOOT_FAILED))
         sys.exit(EXIT_BOOT_FAILED)
-    runner = JobRunner(client=client, model=model, job_timeout=spec.config.pool.job_timeout, send=link.send)
+    runner = JobRunner(client=client, model=model, job_timeout=spec.config.pool.job_timeout, send=link.send,
+                       model_call_limit=model_call_limit(spec.config.model))
     runner_holder.append(runner)
     link.send(Ready(os.getpid()))
     log.info("ready (pid %d, model %s)", os.getpid(), spec.config.model.name)
@@ -67,6 +73,16 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
         model.close()
         client.close()
     sys.exit(code)
+
+
+def model_call_limit(config: ModelConfig) -> float:
+    """The longest one model call may take by the model config, in seconds: every try to its
+    connect and read timeouts, every wait between tries as long as the retry policy allows.
+    A model round declares at most this (or the job's time left) to the watchdog."""
+    policy = RetryPolicy(max_attempts=config.max_attempts)
+    longest_wait = max(policy.retry_after_cap, policy.max_delay)
+    per_try = config.connect_timeout + config.read_timeout
+    return config.max_attempts * per_try + (config.max_attempts - 1) * longest_wait
 
 
 def _die_with_parent(supervisor_pid: int) -> None:
