@@ -35,7 +35,7 @@ def json_object(reply: Reply) -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         # ValueError covers bad UTF-8 and over-long integers; RecursionError, nesting bombs.
         why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
-        preview = quote_server_text(reply.content[:4096].decode("utf-8", errors="replace"), limit=120)
+        preview = quote_server_text(reply.content.decode("utf-8", errors="replace"), limit=120)  # redact, then cut
         raise _malformed(reply, f"the body is {why}: {preview}") from None
     if not isinstance(body, dict):
         raise _malformed(reply, f"expected a JSON object, got {json_type_with_article(body)}")

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from workers.http.redact import redact
 from workers.models.trimming import cut_text
 
-MAX_REASON_CHARS = 300  # server messages are cut to this before they reach logs
+MAX_REASON_CHARS = 300  # server messages are cut to this (after redaction) before they reach logs
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
 _CONTEXT_WORDING = ("context length", "context_length", "context size", "context window")
@@ -35,10 +36,11 @@ class ServerError:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """``<status> <code>: <message>`` cut to ``MAX_REASON_CHARS`` (not yet redacted)."""
+        """``<status> <code>: <message>``, redacted, then cut to ``MAX_REASON_CHARS``: cutting
+        first could leave part of a secret that no longer matches the registry."""
         label = self.code or self.type
         head = f"{self.status} {label}" if label else str(self.status)
-        return cut_text(f"{head}: {self.message}" if self.message else head, MAX_REASON_CHARS)
+        return cut_text(redact(f"{head}: {self.message}" if self.message else head), MAX_REASON_CHARS)
 
 
 def parse_server_error(status: int, raw: bytes) -> ServerError:
@@ -49,7 +51,7 @@ def parse_server_error(status: int, raw: bytes) -> ServerError:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return ServerError(status=status, message=cut_text(" ".join(text.split()), MAX_REASON_CHARS))
+        return ServerError(status=status, message=cut_text(redact(" ".join(text.split())), MAX_REASON_CHARS))
     error = data.get("error")
     if isinstance(error, str):
         return ServerError(status=status, message=error, details=data)

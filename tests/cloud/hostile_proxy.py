@@ -1,0 +1,120 @@
+"""A loopback proxy in front of the emulator that answers chosen requests as a hostile cloud would.
+
+``HostileProxy(upstream_url, script)`` forwards every POST to the emulator and relays its
+answer, except when ``script(route, n)`` (``n``: how many requests that route had before
+this one) returns a ``Hostile`` answer: then the emulator is not asked at all and the proxy
+sends that answer itself, at once or one chunk every ``byte_delay`` seconds (status line and
+headers included), as ``tests.fakes.trickle`` does. Binds 127.0.0.1 on a free port.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+import requests
+
+from tests.fakes.trickle import http_answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hostile:
+    """An answer the proxy makes up: ``body`` bytes sent with ``status``, ``byte_delay`` seconds
+    between chunks of ``chunk`` bytes (0: all at once)."""
+
+    body: bytes
+    status: str = "200 OK"
+    byte_delay: float = 0.0
+    chunk: int = 1
+
+
+Script = Callable[[str, int], "Hostile | None"]
+
+
+class HostileProxy:
+    """Relay to ``upstream`` unless ``script`` says otherwise; ``hostile_sent`` counts made-up answers."""
+
+    def __init__(self, upstream: str, script: Script) -> None:
+        self._upstream = upstream.rstrip("/")
+        self._script = script
+        self._lock = threading.Lock()
+        self._seen: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self.hostile_sent = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> HostileProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def seen(self, route: str) -> int:
+        """Requests received for ``route`` so far."""
+        with self._lock:
+            return self._seen[route]
+
+    def _decide(self, route: str) -> Hostile | None:
+        with self._lock:
+            count = self._seen[route]
+            self._seen[route] += 1
+            hostile = self._script(route, count)
+            if hostile is not None:
+                self.hostile_sent += 1
+            return hostile
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hostile = proxy._decide(self.path)
+                self.close_connection = True
+                if hostile is None:
+                    self._relay(raw)
+                else:
+                    self._send_slowly(http_answer(hostile.body, status=hostile.status), hostile)
+
+            def _relay(self, raw: bytes) -> None:
+                headers = {name: value for name, value in self.headers.items()
+                           if name.lower() in ("authorization", "content-type")}
+                answer = requests.post(proxy._upstream + self.path, data=raw, headers=headers, timeout=30)
+                reason = answer.reason or "OK"
+                kept = [f"Retry-After: {answer.headers['Retry-After']}"] if "Retry-After" in answer.headers else []
+                self.wfile.write(http_answer(answer.content, status=f"{answer.status_code} {reason}", headers=kept))
+
+            def _send_slowly(self, data: bytes, hostile: Hostile) -> None:
+                if not hostile.byte_delay:
+                    self.wfile.write(data)
+                    return
+                try:
+                    for start in range(0, len(data), hostile.chunk):
+                        if proxy._stop.is_set():
+                            return
+                        self.wfile.write(data[start:start + hostile.chunk])
+                        time.sleep(hostile.byte_delay)
+                except OSError:
+                    return  # the client gave up, as it should
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence test output
+                return
+
+        return Handler
