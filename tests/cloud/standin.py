@@ -66,6 +66,11 @@ class StandIn:
         self._server.server_close()
         self._thread.join(timeout=10)
 
+    def script(self, *steps: Step) -> None:
+        """Queue more steps (a server shared by many examples of a property test)."""
+        with self._lock:
+            self._steps.extend(steps)
+
     def _next(self, recorded: Recorded) -> Step:
         with self._lock:
             self.requests.append(recorded)

@@ -1,0 +1,110 @@
+"""Defect 8 of issue 9: lease times from the cloud's clock never cause hot or runaway renewals.
+
+A ``leaseExpiresAt`` in the past made the lease keeper heartbeat in a hot loop (100 heartbeats
+for two 2 s jobs). The keeper now measures the lease at receipt against this machine's clock,
+keeps it on the monotonic clock, and never renews closer than its floors. Fake clocks only.
+"""
+from __future__ import annotations
+
+import pytest
+
+from workers.cloud.errors import TransientCloudError
+from workers.heartbeat import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, LeaseKeeper, next_renewal,
+                               renewal_interval)
+
+EPOCH = 1_800_000_000.0   # seconds: this machine's wall clock at the start of each test
+
+
+class Clocks:
+    """A monotonic and a wall clock that move together, by hand."""
+
+    def __init__(self) -> None:
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.elapsed
+
+    def epoch(self) -> float:
+        return EPOCH + self.elapsed
+
+
+def _keeper(clocks: Clocks, expires_ms: int, answers: list[int | Exception]) -> tuple[LeaseKeeper, list[float]]:
+    beats: list[float] = []
+
+    def heartbeat(_: str) -> int:
+        beats.append(clocks.elapsed)
+        answer = answers[min(len(beats), len(answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    keeper = LeaseKeeper(heartbeat=heartbeat, workspace_id="ws-1", lease_expires_at_ms=expires_ms,
+                         on_renewed=lambda _: None, clock=clocks.monotonic, epoch=clocks.epoch)
+    return keeper, beats
+
+
+def _run_for(clocks: Clocks, keeper: LeaseKeeper, seconds: float) -> None:
+    """Do what the keeper's thread does, on the fake clocks: beat whenever due, for ``seconds``."""
+    for _ in range(10_000):   # a hot loop would spin here; the assertion below counts the beats
+        wait = keeper.due - clocks.monotonic()
+        if clocks.elapsed + max(0.0, wait) > seconds or keeper.lost.is_set():
+            return
+        clocks.elapsed += max(0.0, wait)
+        keeper.beat()
+
+
+@pytest.mark.parametrize("expires_ms", [0, int(EPOCH * 1000) - 3_600_000, int(EPOCH * 1000)])
+def test_a_lease_time_in_the_past_is_renewed_every_5_s_not_in_a_hot_loop(expires_ms: int) -> None:
+    clocks = Clocks()
+    keeper, beats = _keeper(clocks, expires_ms, [expires_ms])   # every renewal answers the same past time
+    _run_for(clocks, keeper, 60.0)
+    assert len(beats) == 60 / UNCREDIBLE_INTERVAL   # before: thousands (due at once, every time)
+    assert all(later - earlier >= MIN_INTERVAL for earlier, later in zip(beats, beats[1:]))
+    assert not keeper.lost.is_set()
+
+
+def test_a_cloud_clock_behind_ours_by_more_than_the_lease_costs_a_beat_per_5_s_and_keeps_the_job() -> None:
+    clocks = Clocks()
+    lease_ms = 600_000
+    skew_ms = 660_000   # the cloud is 11 minutes behind: each 10-minute lease looks a minute old
+    answers: list[int | Exception] = [int(EPOCH * 1000) - skew_ms + lease_ms + k * 5000 for k in range(100)]
+    keeper, beats = _keeper(clocks, answers[0], answers)
+    _run_for(clocks, keeper, 120.0)
+    assert len(beats) <= 120 / UNCREDIBLE_INTERVAL
+    assert not keeper.lost.is_set()
+
+
+def test_one_failed_renewal_of_an_uncredible_lease_does_not_give_the_job_up() -> None:
+    clocks = Clocks()
+    past = int(EPOCH * 1000) - 1000
+    keeper, beats = _keeper(clocks, past, [TransientCloudError("POST /heartbeatWorkspaceJob: 503", route="/h"), past])
+    _run_for(clocks, keeper, 30.0)
+    assert not keeper.lost.is_set()
+    assert len(beats) >= 2
+
+
+def test_an_absurdly_far_lease_is_still_renewed_every_120_s() -> None:
+    clocks = Clocks()
+    far = 7_258_000_000_000   # year 2199: inside the accepted range, ~170 years away
+    keeper, beats = _keeper(clocks, far, [far])
+    assert keeper.due - clocks.monotonic() == MAX_INTERVAL
+    _run_for(clocks, keeper, 600.0)
+    assert beats == [120.0, 240.0, 360.0, 480.0, 600.0]
+
+
+def test_a_wall_clock_jump_after_receipt_does_not_move_the_next_renewal() -> None:
+    clocks = Clocks()
+    keeper, _ = _keeper(clocks, int(EPOCH * 1000) + 600_000, [0])
+    due = keeper.due
+    clocks.epoch = lambda: EPOCH - 86_400   # type: ignore[method-assign] # NTP steps the wall clock a day back
+    assert keeper.due == due == clocks.monotonic() + MAX_INTERVAL
+    assert keeper.seconds_left() == 600.0
+
+
+@pytest.mark.parametrize(("length", "interval"), [
+    (-5.0, UNCREDIBLE_INTERVAL), (0.0, UNCREDIBLE_INTERVAL), (1.0, UNCREDIBLE_INTERVAL), (1.5, MIN_INTERVAL),
+    (3.0, 2.0), (60.0, 40.0), (600.0, MAX_INTERVAL), (1e9, MAX_INTERVAL),
+])
+def test_the_renewal_interval_rule(length: float, interval: float) -> None:
+    assert renewal_interval(length) == interval
+    assert next_renewal(now=100.0, expires_at=100.0 + length) == 100.0 + interval
