@@ -3,7 +3,8 @@
 One receiver thread reads commands and files them: permits and assigned jobs go to a
 queue the lease loop waits on; ``Stop`` and ``Abort`` set flags the job checks at safe
 points. Sends are serialised with a lock because the job thread, the heartbeat thread, the
-logging handler and the sign-of-life ticker all send. If the pipe breaks (the supervisor is
+logging handler and the sign-of-life ticker all send. The ticker's ``Alive`` proves only
+that the process runs; the main thread's progress travels as ``Progress`` (``workers.liveness``). If the pipe breaks (the supervisor is
 gone), the worker stops: a worker never outlives its supervisor.
 """
 from __future__ import annotations

@@ -58,8 +58,9 @@ class FailOutcome(enum.Enum):
 class JobClient(TransportClient):
     """Lease, heartbeat, read context, save summaries, complete and fail jobs.
 
-    Every call has a ``(connect, read)`` timeout; calls other than ``lease`` are retried
-    on 408/429/5xx and network errors under ``retry``. ``on_request(route, code, seconds)``
+    Every try is bounded (connect and read timeouts, ``call_timeout`` for the whole try,
+    ``max_answer_bytes`` for the answer); calls other than ``lease`` are retried on
+    408/429/5xx, network errors, passed deadlines and oversized answers under ``retry``. ``on_request(route, code, seconds)``
     hears of every HTTP try (for ``xenon_runner_api_requests_total``). Errors are the
     typed ``CloudError`` family of ``workers.cloud.errors``.
 
