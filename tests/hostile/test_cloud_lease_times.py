@@ -2,15 +2,26 @@
 
 A ``leaseExpiresAt`` in the past made the lease keeper heartbeat in a hot loop (100 heartbeats
 for two 2 s jobs). The keeper now measures the lease at receipt against this machine's clock,
-keeps it on the monotonic clock, and never renews closer than its floors. Fake clocks only.
+keeps it on the monotonic clock, and never renews closer than its floors; a cloud clock that
+differs from ours (seen in the answer's ``Date``) is corrected for. Fake clocks, except where the
+real wall clock meets a loopback server's ``Date`` header.
 """
 from __future__ import annotations
 
+import email.utils
+import json
+import time
+
 import pytest
 
+from tests.cloud.conftest import RUNNER_KEY
+from tests.fakes.trickle import TrickleServer, http_answer
+from workers.cloud import JobClient
 from workers.cloud.errors import TransientCloudError
-from workers.heartbeat import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, LeaseKeeper, next_renewal,
-                               renewal_interval)
+from workers.cloud.transport import clock_offset
+from workers.heartbeat import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, LeaseKeeper, lease_seconds,
+                               next_renewal, renewal_interval)
+from workers.http.retry import RetryPolicy
 
 EPOCH = 1_800_000_000.0   # seconds: this machine's wall clock at the start of each test
 
@@ -108,3 +119,23 @@ def test_a_wall_clock_jump_after_receipt_does_not_move_the_next_renewal() -> Non
 def test_the_renewal_interval_rule(length: float, interval: float) -> None:
     assert renewal_interval(length) == interval
     assert next_renewal(now=100.0, expires_at=100.0 + length) == 100.0 + interval
+
+
+@pytest.mark.parametrize("skew", [-660.0, -300.0, 3600.0])
+def test_a_skewed_cloud_clock_is_read_from_date_and_lease_times_come_back_on_ours(skew: float) -> None:
+    # The cloud's clock is ``skew`` seconds off ours; its 10-minute lease must still look like 10 minutes.
+    cloud_now = time.time() + skew
+    answer = http_answer(json.dumps({"ok": True, "leaseExpiresAt": int((cloud_now + 600) * 1000)}).encode(),
+                         headers=[f"Date: {email.utils.formatdate(cloud_now, usegmt=True)}"])
+    with TrickleServer(answer) as server:
+        expires_ms = JobClient(base_url=server.url, token=RUNNER_KEY, connect_timeout=2, read_timeout=5,
+                               retry=RetryPolicy()).heartbeat("ws-1")
+    assert abs(expires_ms / 1000 - (time.time() + 600)) < 3   # Date has 1 s resolution
+    assert renewal_interval(lease_seconds(expires_ms, epoch_now=time.time())) == MAX_INTERVAL
+
+
+def test_a_small_or_absurd_clock_difference_is_left_alone() -> None:
+    assert clock_offset("Tue, 01 Dec 2026 12:00:02 GMT", received_at=1_796_126_400.0) == 2.0
+    assert clock_offset("Thu, 01 Jan 1970 00:00:00 GMT", received_at=1_796_126_400.0) is None
+    assert clock_offset("not a date", received_at=1_796_126_400.0) is None
+    assert clock_offset(None, received_at=1_796_126_400.0) is None

@@ -7,6 +7,7 @@ instance routes, which take a Studio ID token instead, live in ``InstanceClient`
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -14,8 +15,8 @@ from typing import Any, Callable
 from workers.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
 from workers.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
                                   require_id)
-from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
-                                     TransportClient)
+from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
+                                     RequestObserver, TransportClient)
 from workers.http.bounded import BoundedSession
 from workers.http.redact import redact
 from workers.http.retry import RetryPolicy
@@ -30,6 +31,9 @@ FAIL = "/failWorkspaceJob"
 JOB_ROUTES = frozenset({LEASE, HEARTBEAT, CONTEXT, SUMMARY, COMPLETE, FAIL})
 
 MAX_FAIL_ERROR_CHARS = 500  # the official runner cuts failWorkspaceJob's error to this length
+SKEW_TOLERANCE = 5.0  # seconds of clock difference ignored (Date has 1 s resolution, plus latency)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,12 +64,13 @@ class JobClient(TransportClient):
 
     Every try is bounded (connect and read timeouts, ``call_timeout`` for the whole try,
     ``max_answer_bytes`` for the answer); calls other than ``lease`` are retried on
-    408/429/5xx, network errors, passed deadlines and oversized answers under ``retry``. ``on_request(route, code, seconds)``
-    hears of every HTTP try (for ``xenon_runner_api_requests_total``). Errors are the
+    408/429/5xx, network errors, passed deadlines and oversized answers under ``retry``.
+    ``on_request(route, code, seconds)`` hears of every HTTP try (for
+    ``xenon_runner_api_requests_total``). Lease times are returned on this machine's clock
+    when the answer's ``Date`` shows the cloud's differs (``SKEW_TOLERANCE``). Errors are the
     typed ``CloudError`` family of ``workers.cloud.errors``.
 
-    Create it inside the worker process (its ``requests.Session`` must not cross a
-    fork). The job thread and a heartbeat thread may call it at the same time: each
+    Create it inside the worker process (its HTTP session must not cross a fork). The job thread and a heartbeat thread may call it at the same time: each
     call is a separate request over the session's thread-safe connection pool.
     """
 
@@ -78,6 +83,7 @@ class JobClient(TransportClient):
                                        read_timeout=read_timeout, retry=retry, call_timeout=call_timeout,
                                        max_answer_bytes=max_answer_bytes, session=session,
                                        on_request=on_request, sleep=sleep))
+        self._skew_reported = False
 
     @classmethod
     def from_config(cls, cfg: CloudConfig, *, token: str, on_request: RequestObserver | None = None,
@@ -108,8 +114,8 @@ class JobClient(TransportClient):
         workspace_id = None
         try:
             workspace_id = require_id(reply, body, "workspaceId")
-            return Lease(workspace_id=workspace_id,
-                         lease_expires_at_ms=require_epoch_ms(reply, body, "leaseExpiresAt"),
+            expires_at_ms = require_epoch_ms(reply, body, "leaseExpiresAt")
+            return Lease(workspace_id=workspace_id, lease_expires_at_ms=self._on_our_clock(reply, expires_at_ms),
                          workspace=optional_object(reply, body, "workspace"))
         except MalformedResponse as bad:
             raise MalformedLease(bad.args[0], workspace_id=workspace_id, route=LEASE, status=reply.status) from None
@@ -117,7 +123,20 @@ class JobClient(TransportClient):
     def heartbeat(self, workspace_id: str) -> int:
         """Extend the lease; return its new expiry in epoch ms. ``LeaseLost`` on 409."""
         reply = self._transport.post(HEARTBEAT, {"workspaceId": _workspace_id(HEARTBEAT, workspace_id)})
-        return require_epoch_ms(reply, json_object(reply), "leaseExpiresAt")
+        return self._on_our_clock(reply, require_epoch_ms(reply, json_object(reply), "leaseExpiresAt"))
+
+    def _on_our_clock(self, reply: Reply, expires_at_ms: int) -> int:
+        """``leaseExpiresAt`` moved onto this machine's clock when the answer's ``Date`` shows the
+        two clocks differ by more than ``SKEW_TOLERANCE``: every lease time the runner keeps
+        (renewals, re-runs) is then local, so skew makes renewals neither early nor late."""
+        offset = reply.clock_offset
+        if offset is None or abs(offset) <= SKEW_TOLERANCE:
+            return expires_at_ms
+        if not self._skew_reported:
+            self._skew_reported = True
+            log.warning("the cloud's clock is %.0fs %s this machine's; lease times are taken on this machine's clock",
+                        abs(offset), "ahead of" if offset > 0 else "behind")
+        return expires_at_ms - round(offset * 1000)
 
     def get_context(self, workspace_id: str) -> dict[str, Any]:
         """The job's context JSON object (checked field by field by ``workers.context``)."""

@@ -15,6 +15,7 @@ length to ``workers.liveness`` so the supervisor can tell a slow call from a stu
 """
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -41,16 +42,20 @@ RequestObserver = Callable[[str, str, float], None]
 USER_AGENT = "xenonflare-runner"
 DEFAULT_CALL_TIMEOUT = 60.0  # seconds for one try: connect, send, headers and the whole answer
 DEFAULT_MAX_ANSWER_BYTES = 8 * 2 ** 20  # bytes of one answer body (decoded)
+MAX_CLOCK_OFFSET = 86_400.0  # seconds: a Date header further from our clock than this is ignored
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Reply:
-    """A 2xx answer: the route called, the status and the raw body bytes."""
+    """A 2xx answer: the route called, the status, the raw body bytes and, from the answer's
+    ``Date`` header, how many seconds the server's clock is ahead of ours (None: no usable
+    header, or one more than ``MAX_CLOCK_OFFSET`` away, which is a broken clock, not skew)."""
 
     route: str
     status: int
     content: bytes
+    clock_offset: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +156,8 @@ class JsonTransport:
         status = response.status
         self._observe(route, str(status), time.monotonic() - started)
         if 200 <= status < 300:
-            return Reply(route=route, status=status, content=response.content)
+            return Reply(route=route, status=status, content=response.content,
+                         clock_offset=clock_offset(response.headers.get("Date"), received_at=time.time()))
         hinted = retry_after_seconds(response.headers)
         retry_after = None if hinted is None else min(hinted, self._retry.retry_after_cap)
         if not self._retry.should_retry_status(status):
@@ -226,6 +232,19 @@ def check_credential(credential: str, *, name: str) -> None:
         raise ValueError(f"{name} is missing or empty")
     if any(char.isspace() or not char.isprintable() for char in credential):
         raise ValueError(f"{name} contains whitespace or control characters (copy-paste damage?)")
+
+
+def clock_offset(date_header: str | None, *, received_at: float) -> float | None:
+    """Seconds the server's clock (its ``Date`` header, 1 s resolution) is ahead of ours at
+    ``received_at`` (epoch seconds); None when absent, unparseable or implausibly far."""
+    if not date_header or len(date_header) > 64:
+        return None
+    try:
+        sent = email.utils.parsedate_to_datetime(date_header).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    offset = sent - received_at
+    return offset if abs(offset) <= MAX_CLOCK_OFFSET else None
 
 
 def encode_body(route: str, body: dict[str, Any]) -> bytes:
