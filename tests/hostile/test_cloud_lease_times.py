@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from supervisor.recovery import Recovery
+from supervisor.slots import InFlightJob
 from tests.cloud.conftest import RUNNER_KEY
 from tests.fakes.trickle import TrickleServer, http_answer
 from workers.cloud import JobClient
@@ -139,3 +141,52 @@ def test_a_small_or_absurd_clock_difference_is_left_alone() -> None:
     assert clock_offset("Thu, 01 Jan 1970 00:00:00 GMT", received_at=1_796_126_400.0) is None
     assert clock_offset("not a date", received_at=1_796_126_400.0) is None
     assert clock_offset(None, received_at=1_796_126_400.0) is None
+
+
+class _RecoveryClient:
+    """The job client recovery uses: heartbeats answer ``answer_ms``; fails are recorded."""
+
+    def __init__(self, answer_ms: int) -> None:
+        self.answer_ms = answer_ms
+        self.heartbeats = 0
+        self.failed: list[str] = []
+
+    def heartbeat(self, workspace_id: str) -> int:
+        self.heartbeats += 1
+        return self.answer_ms
+
+    def fail(self, workspace_id: str, reason: str) -> None:
+        self.failed.append(reason)
+
+    def close(self) -> None:
+        return None
+
+
+def _settle(recovery: Recovery) -> None:
+    """Wait for recovery's cloud calls (its own threads) to come back, and apply them."""
+    deadline = time.monotonic() + 10
+    while recovery._pending and time.monotonic() < deadline:   # a safety net, not a timing assertion
+        recovery.results()
+        time.sleep(0.01)
+    recovery.results()
+
+
+def test_a_queued_job_whose_renewal_answers_a_past_time_is_failed_not_renewed_in_a_loop() -> None:
+    clocks = Clocks()
+    client = _RecoveryClient(answer_ms=int(EPOCH * 1000) - 60_000)   # the cloud says: expired a minute ago
+    recovery = Recovery(make_client=lambda key: client, keys=["k.s"], max_attempts=2, wake=lambda: None)
+    recovery._epoch = clocks.epoch
+    job = InFlightJob(workspace_id="ws-1", lease_expires_at_ms=int(EPOCH * 1000) + 600_000, attempt=1, key="k.s",
+                      started_at=0.0)
+    try:
+        recovery.worker_lost(job, "worker crashed", may_retry=True)
+        [queued] = recovery._queues["k.s"]
+        assert queued.renew_at == EPOCH + MAX_INTERVAL
+        for _ in range(200):   # one turn a second; a hot loop would heartbeat on every turn past 120 s
+            clocks.elapsed += 1.0
+            recovery.keep_alive()
+            _settle(recovery)
+        assert client.heartbeats == 1
+        assert client.failed == ["worker crashed; its lease ran low before a re-run could start"]
+    finally:
+        recovery.close(timeout=5)

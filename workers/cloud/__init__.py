@@ -5,14 +5,14 @@ three instance routes with a Studio ID token. Both raise the ``CloudError`` fami
 """
 from __future__ import annotations
 
-from workers.cloud.errors import (CloudError, CredentialRejected, LeaseLost, MalformedResponse,
-                                  TransientCloudError, ValidationRejected)
+from workers.cloud.errors import (CloudError, CredentialRejected, InvalidRequest, LeaseLost, MalformedLease,
+                                  MalformedResponse, TransientCloudError, ValidationRejected)
 from workers.cloud.instances import CreatedInstance, InstanceClient
 from workers.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, Lease
 from workers.cloud.transport import RequestObserver
 
 __all__ = [
     "CloudError", "CompleteOutcome", "CreatedInstance", "CredentialRejected", "FailOutcome", "InstanceClient",
-    "JobClient", "Lease", "LeaseLost", "MalformedResponse", "RequestObserver", "TransientCloudError",
-    "ValidationRejected",
+    "InvalidRequest", "JobClient", "Lease", "LeaseLost", "MalformedLease", "MalformedResponse", "RequestObserver",
+    "TransientCloudError", "ValidationRejected",
 ]
