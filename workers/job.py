@@ -20,6 +20,7 @@ from .deliverables.validate import validate_completion
 from .failures import JobFailure
 from .generation import GenerationFailed, generate
 from .heartbeat import LeaseKeeper
+from .http.redact import redact_and_cut
 from .logs import JobTag
 from .messages import JobFinished, LeaseRenewed, WorkerMessage
 from .metrics import metrics
@@ -196,7 +197,7 @@ class JobRunner:
 
     def _fail(self, ticket: JobTicket, reason: str) -> JobFinished:
         """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
-        reason = reason[:MAX_REASON_CHARS]
+        reason = redact_and_cut(reason, MAX_REASON_CHARS)  # redact first: a cut could halve a secret
         try:
             self._client.fail(ticket.workspace_id, reason)
         except LeaseLost:
