@@ -119,6 +119,9 @@ def setup_logging(config: LoggingConfig) -> None:
 def emit_worker_record(fields: Mapping[str, Any]) -> None:
     """Re-emit a record a worker sent, through the supervisor's handlers."""
     record = logging.makeLogRecord(dict(fields))
+    # getLogger keeps a logger per dotted prefix of the name: a long dotted name would cost memory quadratic
+    # in its length, so the name is capped before it is looked up.
+    record.name = cap(str(record.name), FIELD_LIMIT)
     logger = logging.getLogger(record.name)
     if logger.isEnabledFor(record.levelno):
         logger.handle(record)
