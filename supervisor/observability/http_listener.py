@@ -93,7 +93,7 @@ class BoundedHTTPListener:
     def __init__(self, address: tuple[str, int], handler: type[HeadRequestHandler], *,
                  limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._listener = socket.create_server(address, family=family, backlog=limits.max_connections)
+        self._listener = socket.create_server(address, family=family, backlog=socket.SOMAXCONN)
         self._listener.setblocking(False)
         self._handler = handler
         self._limits = limits
