@@ -1,8 +1,9 @@
-"""Defect 6 (status table) and URL passwords: what `xenon-runner status`, /status and check-config show.
+"""Defect 6 (status table, commands) and URL passwords: what `status`, `instances`, /status and check-config show.
 
 A workspaceId comes from the cloud; before the fix the status table printed it raw, so a
-``\\n`` in it forged table rows and ANSI escapes reached the operator's terminal. A password
-in the cloud URL (``https://user:pass@host``) showed in /status and in check-config's output.
+``\\n`` in it forged table rows and ANSI escapes reached the operator's terminal; the
+``instances`` command printed the cloud's ids, names and error texts raw too. A password in
+the cloud URL (``https://user:pass@host``) showed in /status and in check-config's output.
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from hypothesis import strategies as st
 from supervisor.commands.status import CELL_LIMIT, render
 from supervisor.observability.http_server import StatusServer
 from supervisor.observability.snapshot import PoolSnapshot
+from tests.cloud.cli import run as run_instances
+from tests.cloud.conftest import ID_TOKEN
+from tests.cloud.standin import StandIn, answer
 from tests.harness import REPO, runner_env
 from tests.hostile.logs_support import ANSI, FORGED
 from workers.http.escape import UNSAFE
@@ -128,3 +132,17 @@ def test_check_config_masks_a_password_in_the_cloud_url(tmp_path: Path) -> None:
                           env=runner_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "https://runner:***@cloud.example" in done.stdout and URL_PASSWORD not in done.stdout + done.stderr
+
+
+def test_the_instances_command_escapes_what_the_cloud_answers(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XENONFLARE_ID_TOKEN", ID_TOKEN)
+    made = {"instanceId": f"inst-1{FORGED}", "credentialId": f"cred-1{ANSI}", "runnerToken": "cred-1.key-1",
+            "kind": "user", "name": "box\x1b]0;window title\x07"}
+    with StandIn(answer(201, made), answer(404, {"error": f"no such instance{ANSI}"})) as server:
+        assert run_instances(["instances", "create", "--name", "box", "--api-base", server.url]) == 0
+        assert run_instances(["instances", "revoke", "--instance-id", "i", "--api-base", server.url]) == 1
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "\x07" not in out
+    assert "inst-1\\n2026-12-01 00:00:00,000 ERROR" in out and "box\\x1b]0;window title\\x07" in out
+    assert "no such instance\\x1b[2J" in err
