@@ -195,9 +195,9 @@ def _with_client(args: argparse.Namespace, action: Callable[[InstanceClient], in
         with client:
             return action(client)
     except CredentialRejected as exc:
-        return _fail(EXIT_CREDENTIAL_REJECTED, f"{shown(exc, MESSAGE_LIMIT)}\nThe ID token was rejected: it may have expired (they last "
-                                               "an hour), belong to another account, or lack admin rights "
-                                               "(needed for --kind global).")
+        return _fail(EXIT_CREDENTIAL_REJECTED, f"{shown(exc, MESSAGE_LIMIT)}\nThe ID token was rejected: it may have "
+                                               "expired (they last an hour), belong to another account, or lack admin "
+                                               "rights (needed for --kind global).")
     except CloudError as exc:
         return _fail(EXIT_ERROR, shown(exc, MESSAGE_LIMIT))
     except ValueError as exc:
