@@ -81,7 +81,6 @@ class HeadRequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.connection = self.request
-        self.connection.setblocking(True)
         self.connection.settimeout(self._write_timeout)
         self.rfile = io.BytesIO(self._head)
         self.wfile = self.connection.makefile("wb")

@@ -15,7 +15,8 @@ Backslashes are left as they are (paths stay readable), so an escape in the outp
 a literal backslash sequence in the input; it can never be a control character.
 
 A capped value ends with a visible marker, ``…[+N chars]`` (N source characters left out);
-the whole result, marker included, is at most ``limit`` characters.
+the whole result, marker included, is at most ``limit`` characters (a limit below
+``MIN_LIMIT`` counts as ``MIN_LIMIT``, so the marker always fits).
 """
 from __future__ import annotations
 
