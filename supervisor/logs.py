@@ -5,6 +5,15 @@ supervisor re-emits them here with the worker's slot and workspaceId, as human t
 one JSON object per line, to stderr and optionally a file. Every record passes the
 redaction filter once more on the way out, so a secret cannot reach the output even if a
 code path forgot to redact it.
+
+Untrusted text (messages, workspace ids, logger names, exception texts) cannot forge a
+record or drive the terminal (``workers.http.escape``). Text logs: a record is exactly one
+line starting with its timestamp, control characters shown escaped (``\\n``, ``\\x1b``,
+``\\u2028``); a traceback follows on continuation lines that all start with
+``TRACE_PREFIX`` (``"  | "``), so no line of it can pass for a record. JSON logs: one object
+per line, with DEL, C1, Unicode separators, bidi controls and lone surrogates \\u-escaped.
+Both cap values with a ``…[+N chars]`` marker: messages at ``MESSAGE_LIMIT``, tags (slot,
+workspaceId, logger name) at ``FIELD_LIMIT``, tracebacks at ``TRACE_LIMIT`` characters.
 """
 from __future__ import annotations
 
@@ -16,9 +25,15 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from supervisor.config.sections import LoggingConfig
+from workers.http.escape import cap, escape_controls, escape_json_line, shown
 from workers.http.redact import redact
+from workers.logs import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(slot)-4s %(workspace_id)s %(name)s: %(message)s"
+TRACE_PREFIX = "  | "  # starts every traceback line of a text record; a record starts with a digit
+# Record attributes a format string may show; each is redacted, escaped and capped at FIELD_LIMIT.
+_TEXT_FIELDS = ("name", "levelname", "slot", "workspace_id", "threadName", "processName", "funcName",
+                "module", "filename", "pathname")
 
 
 class _Tagging(logging.Filter):
@@ -38,24 +53,54 @@ class _Tagging(logging.Filter):
         return True
 
 
+def _trace(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """The record's traceback and stack, redacted and capped ("" when it has none)."""
+    parts = [record.exc_text or (formatter.formatException(record.exc_info) if record.exc_info else ""),
+             formatter.formatStack(record.stack_info) if record.stack_info else ""]
+    return cap(redact("\n".join(part for part in parts if part)), TRACE_LIMIT)
+
+
+class TextFormatter(logging.Formatter):
+    """Human text: one line per record, then the traceback's lines behind ``TRACE_PREFIX``."""
+
+    def __init__(self, fmt: str = TEXT_FORMAT) -> None:
+        super().__init__(fmt)
+
+    def format(self, record: logging.LogRecord) -> str:
+        view = logging.makeLogRecord(record.__dict__)  # a copy: other handlers see the record as it was
+        view.message = shown(redact(record.getMessage()), MESSAGE_LIMIT)
+        for name in _TEXT_FIELDS:
+            if hasattr(view, name):
+                setattr(view, name, shown(redact(getattr(view, name)), FIELD_LIMIT))
+        view.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(view)
+        trace = _trace(self, record)
+        if trace:
+            line += "".join(f"\n{TRACE_PREFIX}{escape_controls(part)}" for part in trace.split("\n"))
+        return line
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; every value redacted and capped."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
-            "logger": record.name,
-            "slot": getattr(record, "slot", "sup"),
-            "workspace_id": getattr(record, "workspace_id", "-"),
-            "message": record.getMessage(),
+            "logger": cap(redact(record.name), FIELD_LIMIT),
+            "slot": cap(redact(getattr(record, "slot", "sup")), FIELD_LIMIT),
+            "workspace_id": cap(redact(getattr(record, "workspace_id", "-")), FIELD_LIMIT),
+            "message": cap(redact(record.getMessage()), MESSAGE_LIMIT),
         }
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False)
+        trace = _trace(self, record)
+        if trace:
+            entry["exception"] = trace
+        return escape_json_line(json.dumps(entry, ensure_ascii=False))
 
 
 def setup_logging(config: LoggingConfig) -> None:
     """Install the supervisor's handlers on the root logger (replacing any earlier ones)."""
-    formatter: logging.Formatter = JsonFormatter() if config.format == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter: logging.Formatter = JsonFormatter() if config.format == "json" else TextFormatter()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.file:
         handlers.append(logging.FileHandler(config.file, encoding="utf-8"))
@@ -74,6 +119,9 @@ def setup_logging(config: LoggingConfig) -> None:
 def emit_worker_record(fields: Mapping[str, Any]) -> None:
     """Re-emit a record a worker sent, through the supervisor's handlers."""
     record = logging.makeLogRecord(dict(fields))
+    # getLogger keeps a logger per dotted prefix of the name: a long dotted name would cost memory quadratic
+    # in its length, so the name is capped before it is looked up.
+    record.name = cap(str(record.name), FIELD_LIMIT)
     logger = logging.getLogger(record.name)
     if logger.isEnabledFor(record.levelno):
         logger.handle(record)

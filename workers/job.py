@@ -19,8 +19,8 @@ from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
 from .failures import JobFailure
 from .generation import GenerationFailed, generate
-from .http.redact import redact
 from .heartbeat import LeaseKeeper
+from .http.redact import redact, redact_and_cut
 from .liveness import bounded_wait
 from .logs import JobTag
 from .messages import JobFinished, LeaseRenewed, WorkerMessage
@@ -204,7 +204,7 @@ class JobRunner:
 
     def _fail(self, ticket: JobTicket, reason: str) -> JobFinished:
         """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
-        reason = redact(reason)[:MAX_REASON_CHARS]
+        reason = redact_and_cut(reason, MAX_REASON_CHARS)  # redact first: a cut could halve a secret
         try:
             self._client.fail(ticket.workspace_id, reason)
         except LeaseLost:

@@ -4,6 +4,10 @@ Records are tagged with the worker slot and the workspaceId of the job in hand, 
 (``msg % args``) and redacted here, so what crosses the pipe is plain picklable text with
 no secret in it. The supervisor re-emits them through its own handlers (text or JSON).
 This works with every start method, unlike multiprocessing-logging (fork only).
+
+A traceback travels in its own field (``exc_text``), so the supervisor can show it on
+continuation lines; message and traceback are capped here already (redacted first), so a
+1 MB model message costs the pipe at most ``MESSAGE_LIMIT`` characters.
 """
 from __future__ import annotations
 
@@ -11,8 +15,13 @@ import logging
 import traceback
 from typing import Callable
 
-from .http.redact import redact
+from .http.redact import redact_and_cut
 from .messages import LogRecordMessage, WorkerMessage
+
+# Caps of what one log record may show, in characters (the supervisor's formatters apply them too).
+MESSAGE_LIMIT = 8192   # the message
+FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
+TRACE_LIMIT = 16384    # a traceback
 
 
 class JobTag:
@@ -32,14 +41,14 @@ class PipeLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = redact(record.getMessage())
-            if record.exc_info:
-                message += "\n" + redact("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            trace = "".join(traceback.format_exception(*record.exc_info)).rstrip() if record.exc_info else None
             fields = {
                 "name": record.name, "levelno": record.levelno, "levelname": record.levelname,
-                "msg": message, "created": record.created, "msecs": record.msecs,
+                "msg": redact_and_cut(record.getMessage(), MESSAGE_LIMIT),
+                "exc_text": redact_and_cut(trace, TRACE_LIMIT) if trace else None,
+                "created": record.created, "msecs": record.msecs,
                 "process": record.process, "threadName": record.threadName,
-                "slot": self._slot, "workspace_id": JobTag.workspace_id,
+                "slot": self._slot, "workspace_id": redact_and_cut(JobTag.workspace_id, FIELD_LIMIT),
             }
             self._send(LogRecordMessage(fields))
         except Exception:  # noqa: BLE001 - logging must never take the worker down

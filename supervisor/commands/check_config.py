@@ -5,7 +5,10 @@ import argparse
 
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
-from .common import load_or_report
+from workers.http.escape import shown
+from workers.http.redact import redact
+
+from .common import PROBLEM_LIMIT, load_or_report
 
 HELP = "validate a config file (exit 0), or name every bad key (exit 2)"
 
@@ -26,6 +29,7 @@ def check(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     cloud = "embedded emulator" if config.embedded_cloud else config.cloud.base_url
     keys = len(config.cloud.tokens) or 1
-    print(f"{args.config}: OK — {config.pool.workers} workers, model {config.model.name}, cloud {cloud} "
-          f"({keys} runner key{'s' if keys > 1 else ''}), metrics on {config.metrics.listen}")
+    summary = (f"{args.config}: OK — {config.pool.workers} workers, model {config.model.name}, cloud {cloud} "
+               f"({keys} runner key{'s' if keys > 1 else ''}), metrics on {config.metrics.listen}")
+    print(shown(redact(summary), PROBLEM_LIMIT))  # a URL password shows as ***
     return EXIT_OK

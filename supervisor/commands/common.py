@@ -5,6 +5,10 @@ import sys
 from typing import Any, Mapping
 
 from supervisor.config import ConfigError, RunnerConfig, load_config
+from workers.http.escape import shown
+from workers.http.redact import redact
+
+PROBLEM_LIMIT = 1000  # characters of one printed config problem
 
 
 def load_or_report(path: str | None, overrides: Mapping[str, Any] | None = None) -> RunnerConfig | None:
@@ -13,7 +17,7 @@ def load_or_report(path: str | None, overrides: Mapping[str, Any] | None = None)
         return load_config(path, overrides=overrides)
     except ConfigError as exc:
         source = path or "environment and defaults"
-        print(f"xenon-runner: invalid configuration ({source}):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(f"xenon-runner: invalid configuration ({shown(source, PROBLEM_LIMIT)}):", file=sys.stderr)
+        for problem in exc.problems:  # may quote the file: redacted, one line each, capped
+            print(f"  {shown(redact(problem), PROBLEM_LIMIT)}", file=sys.stderr)
         return None

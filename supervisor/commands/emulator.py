@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
-from .common import load_or_report
+from supervisor.logs import TextFormatter
+from workers.http.escape import shown
+
+from .common import PROBLEM_LIMIT, load_or_report
 
 if TYPE_CHECKING:  # the emulator is imported only when this command runs
     from emulator import EmulatorServer
@@ -39,7 +42,9 @@ def serve_emulator(args: argparse.Namespace) -> int:
     config = load_or_report(args.config, {**overrides, "cloud.base_url": "embedded", "model.name": "builtin"})
     if config is None:
         return EXIT_CONFIG
-    logging.basicConfig(level=config.logging.level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))  # escapes request text
+    logging.basicConfig(level=config.logging.level.upper(), handlers=[handler])
     from emulator import serve  # only this command loads the emulator
 
     def announce(server: EmulatorServer) -> None:
@@ -54,6 +59,7 @@ def serve_emulator(args: argparse.Namespace) -> int:
     try:
         serve(config=config.emulator, on_ready=announce)
     except OSError as exc:
-        print(f"xenon-runner emulator: cannot listen on {config.emulator.listen}: {exc.strerror}", file=sys.stderr)
+        print(f"xenon-runner emulator: cannot listen on {shown(config.emulator.listen, PROBLEM_LIMIT)}: "
+              f"{exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_OK

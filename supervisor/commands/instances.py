@@ -4,6 +4,9 @@ These are the three Studio routes, called with the operator's Studio account tok
 Firebase ID token), never with a runner key. ``create --count N`` mints the N keys of a
 pool in one go and prints them once, as ``export`` lines plus the YAML that references
 them. Exit codes: 0 success, 1 other failure, 2 usage, 3 credential rejected.
+
+What the cloud answers (ids, names, error texts) is shown escaped and capped
+(``workers.http.escape``): a control character in it cannot forge output or drive the terminal.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any, Callable, Sequence
 from supervisor.config.sections import DEFAULT_CLOUD_URL
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 from workers.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
+from workers.http.escape import escape_controls, shown
 from workers.http.retry import RetryPolicy
 
 API_BASE_ENV = "RUNNER_API_BASE"
@@ -25,6 +29,8 @@ MAX_COUNT = 100  # keys minted by one command; more is almost surely a typo
 CONNECT_TIMEOUT = 10.0  # seconds
 READ_TIMEOUT = 30.0  # seconds
 PROG = "xenon-runner instances"
+SHOWN_LIMIT = 200  # characters of one id or name shown
+MESSAGE_LIMIT = 2000  # characters of one error message shown
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -112,7 +118,7 @@ def run_create(args: argparse.Namespace) -> int:
 def run_rename(args: argparse.Namespace) -> int:
     def rename(client: InstanceClient) -> int:
         stored = client.rename(instance_id=args.instance_id, name=args.name)
-        print(f"Renamed runner instance {args.instance_id} to {stored!r}.")
+        print(f"Renamed runner instance {shown(args.instance_id, SHOWN_LIMIT)} to {shown(repr(stored), SHOWN_LIMIT)}.")
         return EXIT_OK
 
     return _with_client(args, rename)
@@ -121,7 +127,7 @@ def run_rename(args: argparse.Namespace) -> int:
 def run_revoke(args: argparse.Namespace) -> int:
     def revoke(client: InstanceClient) -> int:
         client.revoke(instance_id=args.instance_id)
-        print(f"Revoked runner instance {args.instance_id}: its runner key no longer works.")
+        print(f"Revoked runner instance {shown(args.instance_id, SHOWN_LIMIT)}: its runner key no longer works.")
         return EXIT_OK
 
     return _with_client(args, revoke)
@@ -154,12 +160,14 @@ def _print_created(created: Sequence[CreatedInstance], *, requested: int) -> Non
     """Print the new instances, their keys once as ``export`` lines, and the config snippet."""
     variables = key_variables(requested)[:len(created)]
     print(f"Created {len(created)} runner instance{'s' if len(created) > 1 else ''} "
-          f"(kind {created[0].kind}):")
+          f"(kind {shown(created[0].kind, SHOWN_LIMIT)}):")
     for instance in created:
-        print(f"  {instance.instance_id}  name {instance.name or '(none)'}  credential {instance.credential_id}")
+        print(f"  {shown(instance.instance_id, SHOWN_LIMIT)}  name {shown(instance.name or '(none)', SHOWN_LIMIT)}"
+              f"  credential {shown(instance.credential_id, SHOWN_LIMIT)}")
     print("\n# Runner keys, shown only this once:")
     for variable, instance in zip(variables, created):
-        print(f"export {variable}={shlex.quote(instance.runner_token)}")
+        # Never cut a key; a control character in one (never valid in a header) is shown escaped.
+        print(f"export {variable}={shlex.quote(escape_controls(instance.runner_token))}")
     print("\n# Runner config (YAML):")
     print(config_snippet(variables), end="")
     sys.stdout.flush()
@@ -182,21 +190,22 @@ def _with_client(args: argparse.Namespace, action: Callable[[InstanceClient], in
         client = InstanceClient(base_url=api_base, id_token=id_token, connect_timeout=CONNECT_TIMEOUT,
                                 read_timeout=READ_TIMEOUT, retry=RetryPolicy())
     except ValueError as exc:
-        return _fail(EXIT_CONFIG, str(exc))
+        return _fail(EXIT_CONFIG, shown(exc, MESSAGE_LIMIT))
     try:
         with client:
             return action(client)
     except CredentialRejected as exc:
-        return _fail(EXIT_CREDENTIAL_REJECTED, f"{exc}\nThe ID token was rejected: it may have expired (they last "
-                                               "an hour), belong to another account, or lack admin rights "
-                                               "(needed for --kind global).")
+        return _fail(EXIT_CREDENTIAL_REJECTED, f"{shown(exc, MESSAGE_LIMIT)}\nThe ID token was rejected: it may have "
+                                               "expired (they last an hour), belong to another account, or lack admin "
+                                               "rights (needed for --kind global).")
     except CloudError as exc:
-        return _fail(EXIT_ERROR, str(exc))
+        return _fail(EXIT_ERROR, shown(exc, MESSAGE_LIMIT))
     except ValueError as exc:
-        return _fail(EXIT_CONFIG, str(exc))
+        return _fail(EXIT_CONFIG, shown(exc, MESSAGE_LIMIT))
 
 
 def _fail(code: int, message: str) -> int:
+    """Print ``message`` (its untrusted parts already escaped by the caller) and return ``code``."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
 

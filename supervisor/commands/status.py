@@ -1,4 +1,9 @@
-"""``xenon-runner status``: the running supervisor's /status as a table."""
+"""``xenon-runner status``: the running supervisor's /status as a table.
+
+Every value in the table comes from an HTTP answer and may hold anything a cloud sent (a
+workspaceId with a newline or an ANSI escape): each cell is redacted, escaped and capped
+(``workers.http.escape.shown``), so one worker is one line and nothing moves the cursor.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,9 +14,13 @@ from typing import Any
 import requests
 
 from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
+from workers.http.escape import shown
+from workers.http.redact import redact
 
 HELP = "show a running pool's workers and jobs (reads /status)"
 COLUMNS = ("slot", "pid", "state", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")
+CELL_LIMIT = 80      # characters of one table cell
+HEADER_LIMIT = 200   # characters of one header value (version, model, cloud URL, stop reason)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,32 +39,43 @@ def show_status(args: argparse.Namespace) -> int:
         answer.raise_for_status()
         status = answer.json()
     except (requests.RequestException, ValueError) as exc:
-        print(f"xenon-runner status: cannot read {url}: {exc}\n  Is the runner running, and is --url its "
-              "metrics.listen address?", file=sys.stderr)
+        print(f"xenon-runner status: cannot read {_text(url, HEADER_LIMIT)}: {_text(exc, HEADER_LIMIT)}\n"
+              "  Is the runner running, and is --url its metrics.listen address?", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
-        print(json.dumps(status, indent=2))
-    else:
+        print(json.dumps(status, indent=2))  # ASCII-only JSON: every control character is escaped
+        return EXIT_OK
+    try:
         print(render(status))
+    except (AttributeError, TypeError, ValueError) as exc:
+        print(f"xenon-runner status: {_text(url, HEADER_LIMIT)} answered an unexpected document "
+              f"({type(exc).__name__}); see it with --json", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
 def render(status: dict[str, Any]) -> str:
     """The /status document as a header line plus one row per worker slot."""
     states = ", ".join(f"{count} {state}" for state, count in status.get("states", {}).items() if count)
-    header = (f"xenon-runner {status.get('version', '?')} pid {status.get('pid')} · up "
-              f"{_duration(status.get('uptime_seconds'))} · {states or 'no workers'}"
-              f"{' · DRAINING (' + str(status.get('stop_reason')) + ')' if status.get('draining') else ''}"
-              f" · model {status.get('model')} · cloud {status.get('cloud')}")
+    header = (f"xenon-runner {_text(status.get('version', '?'))} pid {_text(status.get('pid'))} · up "
+              f"{_duration(status.get('uptime_seconds'))} · {_text(states or 'no workers')}"
+              f"{' · DRAINING (' + _text(status.get('stop_reason')) + ')' if status.get('draining') else ''}"
+              f" · model {_text(status.get('model'))} · cloud {_text(status.get('cloud'))}")
     rows = [COLUMNS]
     for worker in status.get("workers", []):
-        rows.append((str(worker.get("slot")), str(worker.get("pid") or "-"), str(worker.get("state")),
-                     worker.get("workspaceId") or "-", str(worker.get("attempt") or "-"),
-                     str(worker.get("jobs_done")), str(worker.get("restarts")), _size(worker.get("rss_bytes", 0)),
-                     f"{worker.get('cpu_percent', 0):.1f}", _duration(worker.get("uptime_seconds"))))
+        cells = (worker.get("slot"), worker.get("pid") or "-", worker.get("state"), worker.get("workspaceId") or "-",
+                 worker.get("attempt") or "-", worker.get("jobs_done"), worker.get("restarts"),
+                 _size(worker.get("rss_bytes", 0)), f"{worker.get('cpu_percent', 0):.1f}",
+                 _duration(worker.get("uptime_seconds")))
+        rows.append(tuple(_text(cell, CELL_LIMIT) for cell in cells))
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     return "\n".join([header, *lines])
+
+
+def _text(value: object, limit: int = HEADER_LIMIT) -> str:
+    """``value`` as one safe line: redacted (URL passwords), control characters escaped, capped."""
+    return shown(redact(value), limit)
 
 
 def _size(size: int) -> str:

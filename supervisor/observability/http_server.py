@@ -4,19 +4,24 @@ Served from a background thread; every answer is built from the latest ``PoolSna
 and from the multiprocess metrics directory, never from the loop's live objects.
 /healthz fails when the supervisor's loop has not published for ``STALL_AFTER`` seconds,
 so a wedged supervisor is restarted by its orchestrator.
+
+Connections are taken by a ``BoundedHTTPListener`` (``http_listener``): a request head must
+arrive within 5 s (and no 2 s silence), heads are capped at 16 KiB, at most 128 connections
+may be half-sent (the oldest is dropped for a new one), 4 threads answer, and every answer
+closes its connection. A slow-client flood therefore costs sockets for a few seconds, not
+threads, and /healthz keeps answering through it.
 """
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .http_listener import BoundedHTTPListener, HeadRequestHandler, Limits
 from .pool_collector import PoolCollector
 from .snapshot import PoolSnapshot
 
@@ -28,30 +33,29 @@ STALL_AFTER = 30.0   # seconds without a loop publish before /healthz fails
 class StatusServer:
     """Serves the four endpoints from a daemon thread; ``snapshot`` returns the latest ``PoolSnapshot``."""
 
-    def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot]) -> None:
+    def __init__(self, *, listen: str, metrics_dir: str, snapshot: Callable[[], PoolSnapshot],
+                 limits: Limits = Limits()) -> None:
         host, _, port = listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
         self._metrics_dir = metrics_dir
         self._snapshot = snapshot
-        self._server: ThreadingHTTPServer | None = None
+        self._limits = limits
+        self._listener: BoundedHTTPListener | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self._listener is not None
+        host, port = self._listener.address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> None:
-        """Bind (raises OSError when the address is taken) and serve on a daemon thread."""
-        handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(self._address, handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="status-http", daemon=True).start()
+        """Bind (raises OSError when the address is taken) and serve on daemon threads."""
+        self._listener = BoundedHTTPListener(self._address, _make_handler(self), limits=self._limits)
+        self._listener.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._listener is not None:
+            self._listener.stop()
 
     def render_metrics(self) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
@@ -75,9 +79,8 @@ class StatusServer:
         return 200, self._snapshot().to_json(now=time.monotonic())
 
 
-def _make_handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
+    class Handler(HeadRequestHandler):
         server_version = "xenon-runner"
 
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
@@ -103,6 +106,7 @@ def _make_handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")   # one request per connection
             self.end_headers()
             self.wfile.write(body)
 

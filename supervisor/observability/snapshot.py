@@ -3,14 +3,15 @@
 The loop owns every slot; the HTTP server must never read them directly. Instead the loop
 publishes a fresh ``PoolSnapshot`` (a plain value) a few times a second, and /status,
 /readyz and the pool gauges of /metrics are all answered from the latest one.
-No secret goes in: runner keys appear only as ``credentialId.***``.
+No secret goes in: runner keys appear only as ``credentialId.***``, the cloud URL and the model
+name are redacted (a ``user:password@`` in a URL shows as ``user:***@``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from workers.http.redact import describe_token
+from workers.http.redact import describe_token, redact
 
 from ..slots import WorkerSlot
 
@@ -85,8 +86,8 @@ class PoolSnapshot:
             "states": self.state_counts(),
             "recovering_jobs": self.recovering_jobs,
             "lease_backoff_seconds": round(self.lease_backoff_seconds, 3),
-            "cloud": self.cloud_url,
-            "model": self.model,
+            "cloud": redact(self.cloud_url),
+            "model": redact(self.model),
             "supervisor": {"rss_bytes": self.supervisor_rss_bytes, "cpu_percent": self.supervisor_cpu_percent},
             "workers": [asdict(worker) for worker in self.workers],
         }
