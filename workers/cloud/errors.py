@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from workers.http.redact import redact
+from workers.http.redact import redact, redact_and_cut
 
 MAX_QUOTED_CHARS = 300  # characters of server text (error, detail, body) quoted in a message
 
@@ -29,10 +29,7 @@ def quote_server_text(value: object, *, limit: int = MAX_QUOTED_CHARS) -> str:
             text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         except (TypeError, ValueError):
             text = repr(value)
-    text = redact(" ".join(text.split()))
-    if len(text) > limit:
-        return f"{text[:limit]}… ({len(text)} chars)"
-    return text
+    return redact_and_cut(" ".join(text.split()), limit)
 
 
 def redact_json(value: Any) -> Any:

@@ -18,7 +18,7 @@ from workers.cloud.fields import (id_problem, json_object, optional_object, requ
 from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
                                      RequestObserver, TransportClient)
 from workers.http.bounded import BoundedSession
-from workers.http.redact import redact
+from workers.http.redact import redact_and_cut
 from workers.http.retry import RetryPolicy
 from supervisor.config.sections import EMBEDDED, CloudConfig
 
@@ -189,7 +189,7 @@ class JobClient(TransportClient):
         unusable ``workspace_id`` raises ``InvalidRequest`` (a ``CloudError``), never anything
         a caller handling cloud errors would not expect.
         """
-        reason = redact(error)[:MAX_FAIL_ERROR_CHARS]
+        reason = redact_and_cut(error, MAX_FAIL_ERROR_CHARS)
         try:
             self._transport.post(FAIL, {"workspaceId": _workspace_id(FAIL, workspace_id), "error": reason})
         except LeaseLost as lost:
