@@ -3,8 +3,8 @@ schemas of the Kubernetes versions we support, with ``kubernetes-validate`` (its
 strict: an unknown field is an error, as with ``kubectl apply --validate=strict``).
 
 The two custom resources, KEDA's ScaledObject and the Prometheus Operator's PodMonitor, have no
-schema in that package: no Python package ships their CRD schemas as data we could vendor, so
-they are checked by the consistency tests in test_kubernetes.py only (docs/operations.md says so).
+schema in that package; they are checked against their CRD schemas with the validators the npm
+packages @kubernetes-models/* generate from them (see crds.py), where node and npm are installed.
 """
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.crds import CrdValidator
 from tests.deploy.test_kubernetes import manifest, manifests
+from tests.harness import installed_tool
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is in the test extra")
 
 # The oldest and newest minor versions we support (the manifests use nothing newer than
 # autoscaling/v2 and policy/v1), plus one between.
 SUPPORTED_VERSIONS = ("1.29.0", "1.33.0", "1.37.0")
+INSTALL_BUDGET = 360   # seconds: the first CRD test may install the validators with npm
 CUSTOM_RESOURCES = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "PodMonitor")}
 
 
@@ -56,3 +59,35 @@ def test_strict_validation_rejects_a_misspelt_field() -> None:
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "IfNotPresent"
     with pytest.raises(kubernetes_validate.ValidationError, match="imagePullPolicyy"):
         kubernetes_validate.validate(deployment, SUPPORTED_VERSIONS[0], strict=True)
+
+
+@pytest.fixture(scope="session")
+def crd_validator() -> CrdValidator:
+    node = installed_tool("node", missing="node not installed: the CRD schema checks need node and npm")
+    npm = installed_tool("npm", missing="npm not installed: the CRD schema checks need node and npm")
+    return CrdValidator(node, npm)
+
+
+def custom_resources() -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, doc) for path, doc in manifests() if (doc["apiVersion"], doc["kind"]) in CUSTOM_RESOURCES]
+
+
+@pytest.mark.timeout(INSTALL_BUDGET)
+def test_custom_resources_match_their_crd_schemas(crd_validator: CrdValidator) -> None:
+    found = custom_resources()
+    assert {(doc["apiVersion"], doc["kind"]) for _, doc in found} == CUSTOM_RESOURCES
+    for (path, _), errors in zip(found, crd_validator.validate([doc for _, doc in found])):
+        assert errors is None, f"{path.name}: {errors}"
+
+
+@pytest.mark.timeout(INSTALL_BUDGET)
+def test_crd_validation_rejects_wrong_types(crd_validator: CrdValidator) -> None:
+    scaled = copy.deepcopy(manifest("ScaledObject"))
+    scaled["spec"]["minReplicaCount"] = "one"
+    monitor = copy.deepcopy(manifest("PodMonitor"))
+    monitor["spec"]["podMetricsEndpoints"][0]["interval"] = 15
+    del monitor["spec"]["selector"]
+    scaled_errors, monitor_errors = crd_validator.validate([scaled, monitor])
+    assert scaled_errors and any("minReplicaCount must be integer" in error for error in scaled_errors)
+    assert monitor_errors and any("interval must be string" in error for error in monitor_errors)
+    assert any("selector" in error for error in monitor_errors), monitor_errors
