@@ -79,21 +79,17 @@ class Podman:
         env["TMPDIR"] = str(self.folder / "tmp")
         return env
 
-    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True,
-            input_bytes: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT, check: bool = True) -> subprocess.CompletedProcess[str]:
         """``podman ARGS``; with ``check`` a non-zero exit fails the test quoting stderr."""
-        result = subprocess.run([self.executable, *args], env=self.env(), capture_output=True,
-                                timeout=timeout, input=input_bytes)
-        completed = subprocess.CompletedProcess(result.args, result.returncode,
-                                                result.stdout.decode(errors="replace"),
-                                                result.stderr.decode(errors="replace"))
+        completed = subprocess.run([self.executable, *args], env=self.env(), capture_output=True, text=True,
+                                   errors="replace", timeout=timeout)
         if check and completed.returncode != 0:
             raise AssertionError(f"podman {' '.join(args)} exited {completed.returncode}:\n"
                                  f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
         return completed
 
     def works(self) -> str | None:
-        """Why podman cannot run a container here, or None when it can (checked with no image)."""
+        """Why podman cannot work here (``podman info`` fails with this set-up), or None."""
         info = self.run("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}", check=False)
         if info.returncode != 0:
             return f"podman info failed: {info.stderr.strip()[-500:]}"

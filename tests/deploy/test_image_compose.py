@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, IMAGE_NAME, http_get, metric_value, unique
+from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, http_get, metric_value, unique
 from tests.deploy.engine import Podman
 from tests.deploy.support import DOCKER
 from tests.harness import free_port, wait_for
