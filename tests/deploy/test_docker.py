@@ -84,6 +84,13 @@ def test_base_image_is_slim_python_311() -> None:
     assert all(line.startswith("${PYTHON_IMAGE}") for line in arguments("FROM"))
 
 
+def test_no_syntax_directive_so_builds_fetch_no_frontend_image() -> None:
+    """``# syntax=`` makes BuildKit pull a frontend image from a registry at build time; the
+    Dockerfile uses nothing beyond the frontend built into Docker 23+ and buildah."""
+    first = DOCKERFILE.read_text().lstrip().splitlines()[0]
+    assert not re.match(r"#\s*syntax\s*=", first, re.I), first
+
+
 def test_runs_as_an_unprivileged_user() -> None:
     users = [args for key, args in final_stage() if key == "USER"]
     assert users, "the final stage must set USER"
