@@ -1,5 +1,5 @@
-"""compose.yaml, checked statically (no Docker engine here): profiles, mounts, drain time, the trial
-runner's loopback path to the emulator, and one scrape target for both profiles."""
+"""compose.yaml, checked statically: profiles, mounts, drain time, the trial runner's loopback path
+to the emulator, and one scrape target for both profiles (run for real: test_image_compose.py)."""
 from __future__ import annotations
 
 from typing import Any
