@@ -38,7 +38,10 @@ IMAGE_CHANGES = ('ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("XENON_IMAGE_TEST_CACHE", str(DEFAULT_CACHE)))
+    """``XENON_IMAGE_TEST_CACHE``, else /var/cache/xenon-runner-tests for root, ~/.cache/... for others."""
+    if os.environ.get("XENON_IMAGE_TEST_CACHE"):
+        return Path(os.environ["XENON_IMAGE_TEST_CACHE"])
+    return DEFAULT_CACHE if os.geteuid() == 0 else Path.home() / ".cache" / DEFAULT_CACHE.name
 
 
 def _digest() -> str:
