@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.engine import Podman
+from tests.deploy.support import DOCKER, load_yaml, parse_duration
 from tests.harness import REPO, free_port, wait_for
 
 IMAGE_NAME = "xenonflare-runner"
@@ -22,6 +23,8 @@ DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
 METRICS_PORT = 9464   # the image's EXPOSE and its command's --metrics-listen
 EMULATOR_PORT = 8080
 HTTP_TIMEOUT = 5.0   # seconds per request to a container
+# Seconds between SIGTERM and SIGKILL when a test stops a runner: compose.yaml's stop_grace_period.
+STOP_GRACE = parse_duration(load_yaml(DOCKER / "compose.yaml")["x-runner"]["stop_grace_period"])
 # Our build flags: the Docker image format keeps HEALTHCHECK (OCI has no field for it); never pull.
 BUILD_FLAGS = ("--format", "docker", "--pull=never")
 

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import pytest
 import yaml
 
-from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, Container, http_get, metric_value
+from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, STOP_GRACE, Container, http_get, metric_value
 from tests.deploy.engine import Podman
 from tests.harness import REPO, wait_for
 
@@ -26,10 +26,9 @@ BAKED_CONFIG = "/etc/xenon-runner/config.yaml"
 DEMO_CONFIG = REPO / "config" / "local.yaml"
 SEEDED_JOBS = yaml.safe_load(DEMO_CONFIG.read_text())["emulator"]["seed_jobs"]
 COMPLETED = 'xenon_runner_jobs_total{outcome="completed"}'
-# The image's own command, with the builtin model where a test brings no model account.
+# The image's own command (its CMD); the configs the tests mount choose the builtin model.
 RUN_COMMAND = ("run", "--config", BAKED_CONFIG, "--metrics-listen", f"0.0.0.0:{METRICS_PORT}")
 READ_ONLY = ("--read-only", "--tmpfs", "/tmp")   # as compose.yaml and the Kubernetes manifest run it
-STOP_GRACE = 90.0   # compose.yaml's stop_grace_period
 
 
 @pytest.fixture

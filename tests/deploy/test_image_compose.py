@@ -18,7 +18,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, http_get, metric_value, unique
+from supervisor.config.sections import EmulatorConfig
+from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, STOP_GRACE, http_get, metric_value, unique
 from tests.deploy.engine import Podman
 from tests.deploy.support import DOCKER
 from tests.harness import free_port, wait_for
@@ -27,8 +28,7 @@ pytestmark = [pytest.mark.image, pytest.mark.timeout(240, func_only=True)]
 
 COMPOSE = DOCKER / "compose.yaml"
 TRIAL_SERVICES = ("emulator", "runner-trial")
-SEEDED_JOBS = 12   # the emulator's default emulator.seed_jobs (its compose command sets none)
-STOP_GRACE = 90   # compose.yaml's stop_grace_period
+SEEDED_JOBS = EmulatorConfig().seed_jobs   # the default: the emulator's compose command sets none
 
 
 def podman_compose() -> str:
@@ -101,5 +101,5 @@ def test_trial_profile_completes_its_jobs_on_a_read_only_root(trial: Trial) -> N
     # The trial runner's /metrics, published through the emulator's namespace, counts the same jobs.
     metrics = http_get(trial.metrics_port, "/metrics")[1]
     assert metric_value(metrics, 'xenon_runner_jobs_total{outcome="completed"}') == SEEDED_JOBS
-    trial.compose("stop", "--timeout", str(STOP_GRACE), "runner-trial")
+    trial.compose("stop", "--timeout", str(int(STOP_GRACE)), "runner-trial", timeout=STOP_GRACE + 60)
     assert trial.container("runner-trial")["State"]["ExitCode"] == 0, trial.logs("runner-trial")
