@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all image-test bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(VENV)/.installed
 # Include the long reliability runs (kill -9 storms, soaks) that `make test` leaves out.
 test-all: $(VENV)/.installed
 	$(BIN)/python -m pytest -m ""
+
+# Build deploy/docker/Dockerfile with podman on a Debian stand-in for its base and run the image and the
+# compose trial for real (root and podman needed; .ci/run installs podman). See docs/operations.md.
+image-test: $(VENV)/.installed
+	$(BIN)/python -m pytest -m image tests/deploy
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -60,7 +60,7 @@ def test_kustomization_applies_the_manifests_but_never_the_secret_template() -> 
         assert (KUBERNETES / resource).is_file(), resource
     assert "secret.template.yaml" not in resources
     kinds = {doc["kind"] for name in resources for doc in load_yaml_documents(KUBERNETES / name)}
-    assert {"Namespace", "ConfigMap", "Deployment", "Service", "PodMonitor", "ScaledObject"} <= kinds
+    assert {"Namespace", "ConfigMap", "Deployment", "Service", "NetworkPolicy", "PodMonitor", "ScaledObject"} <= kinds
     assert kustomization["namespace"] == manifest("Namespace")["metadata"]["name"]
 
 
@@ -157,6 +157,19 @@ def test_service_and_pod_monitor_select_the_runner_pods_on_the_metrics_port() ->
     assert monitor["podMetricsEndpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
     # job="xenon-runner", the job the alert rules select, comes from this pod label.
     assert template_labels[monitor["jobLabel"]] == "xenon-runner"
+
+
+def test_network_policy_admits_only_prometheus_to_the_metrics_port() -> None:
+    policy = manifest("NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"] == POD_LABELS
+    assert policy["policyTypes"] == ["Ingress"]   # egress stays open: cloud and model hosts are not known
+    [rule] = policy["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert {port["name"] for port in container()["ports"]} == {"metrics"}   # the only port there is
+    # One peer carrying both selectors (an AND); separate peers would be an OR.
+    [peer] = rule["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
 
 
 def test_pod_disruption_budget_covers_the_runner_pods() -> None:

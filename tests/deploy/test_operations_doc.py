@@ -62,3 +62,27 @@ def test_guide_names_the_signals_and_exit_codes_of_the_contract() -> None:
     for word in ("SIGTERM", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGINT", "0 clean stop", "3 runner key rejected",
                  "2 bad configuration"):
         assert word in text, word
+
+
+def command_lines(document: Path) -> list[str]:
+    """Shell commands of the document's ```sh blocks, continuation lines joined."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", document.read_text(), re.M | re.S)
+    return [line for block in blocks for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("document", KIT_DOCS, ids=lambda path: str(path.relative_to(DEPLOY.parent)))
+def test_podman_builds_keep_the_healthcheck(document: Path) -> None:
+    """The OCI format, podman's default, drops HEALTHCHECK: every podman build the docs show asks for
+    the Docker format (``--format docker``, or BUILDAH_FORMAT=docker for podman-compose)."""
+    for line in command_lines(document):
+        if re.search(r"\bpodman (build|buildx)\b|\bbuildah (bud|build)\b", line):
+            assert "--format docker" in line, line
+        if "podman-compose" in line and "--build" in line:
+            assert "BUILDAH_FORMAT=docker" in line, line
+
+
+def test_guide_says_how_the_image_was_verified() -> None:
+    text = OPERATIONS_DOC.read_text()
+    section = text.split("### How the image was verified\n", 1)[1].split("\n### ", 1)[0]
+    assert "make image-test" in section and "podman build --format docker --pull=never" in section
+    assert "image-test:" in (DEPLOY.parent / "Makefile").read_text()

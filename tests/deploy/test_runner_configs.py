@@ -67,7 +67,12 @@ def test_config_holds_no_secret_value(deployment: str, tmp_path: Path) -> None:
         assert "api_key" not in config.get("model", {})
 
 
+# Where each deployment gives uid 10001 a writable directory: the unit's RuntimeDirectory, the
+# pod's emptyDir, and in compose the /tmp tmpfs (a tmpfs over /run/xenon-runner is root-owned).
+WRITABLE_DIRECTORY = {"docker": "/tmp", "systemd": "/run/xenon-runner", "kubernetes": "/run/xenon-runner"}
+
+
 @pytest.mark.parametrize("deployment", ["docker", "systemd", "kubernetes"])
 def test_metrics_directory_lives_under_the_writable_run_directory(deployment: str, tmp_path: Path) -> None:
     config = yaml.safe_load(shipped_configs(tmp_path)[deployment].read_text())
-    assert Path("/run/xenon-runner") in Path(config["metrics"]["multiproc_dir"]).parents
+    assert Path(WRITABLE_DIRECTORY[deployment]) in Path(config["metrics"]["multiproc_dir"]).parents
