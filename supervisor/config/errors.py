@@ -17,6 +17,7 @@ from typing import Any
 from workers.http.redact import redact
 
 QUOTE_CHARS = 60   # characters of a quoted value shown before "…"
+PATH_CHARS = 300   # characters of a quoted file path (paths are long and never secret by themselves)
 # A string of key characters (no "/": not a path) with letters and digits, 16+ long: maybe an unregistered key.
 _KEY_LIKE = re.compile(r"(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9._~+=-]{16,}")
 _UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")   # Unicode categories shown as \uXXXX
@@ -41,7 +42,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def quote(value: Any) -> str:
+def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     """``value`` as an error message may show it: redacted, then escaped, then capped.
 
     Redaction comes before the cut so that a secret longer than the cap is still masked
@@ -58,8 +59,7 @@ def quote(value: Any) -> str:
     text = redact(value)
     if _KEY_LIKE.fullmatch(text):
         return f"a {len(text)}-character string (not shown: it looks like a key)"
-    cut = text[:QUOTE_CHARS]
-    return '"' + escape(cut) + '"' + ("…" if len(text) > QUOTE_CHARS else "")
+    return '"' + escape(text[:limit]) + '"' + ("…" if len(text) > limit else "")
 
 
 def escape(text: str) -> str:
