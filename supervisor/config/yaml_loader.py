@@ -99,10 +99,12 @@ class BoundedLoader(yaml.SafeLoader):
             seen.add((key.tag, key.value))
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
-        """Any value a constructor cannot convert (``!!int abc``, ``2001-13-45``) is a YAML error here."""
+        """Any value a constructor cannot convert (``!!int abc``, ``!!int ''``, ``2001-13-45``) is a YAML error."""
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError, TypeError) as exc:
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise ValueError, IndexError, …
             # The exception's text may quote the value, which may be a secret: name the type only.
             raise YamlLimitError("", f"a !!{node.tag.rpartition(':')[2]} value YAML cannot convert "
                                      f"({type(exc).__name__})", node.start_mark) from None
