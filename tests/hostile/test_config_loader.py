@@ -125,6 +125,7 @@ FRAGMENTS = st.sampled_from([
     "1e308", "9" * 60, "-1", "0x1F", "!!int ", "!!binary ", "!!timestamp ", "!!python/object:os.system ",
     "${file:/dev/zero}", "${file:/proc/self/environ}", "${HOME}", "${", "\x1b[31m", "'", '"', "\t", "<<: *a",
     "? ", "---", "...", "%YAML 1.1", "2001-13-45", "~", "true", "512MiB", "99999999999999999999TiB", "http://u:p@h",
+    "\nwhen: 2001-13-45\n", "\nn: !!int ''\n", "\nbig: " + "9" * 4400 + "\n", "\n\xe9t\xe9: 1\n",
 ])
 
 

@@ -64,7 +64,7 @@ LONG_KEY = "sk-proj-" + "Q9" * 40   # longer than the 60-character cut
     (BASE + "metrics: {listen: eyJhbGciOiJSUzI1NiJ9.idtoken}\n",
      {"XENONFLARE_ID_TOKEN": "eyJhbGciOiJSUzI1NiJ9.idtoken"}, "eyJhbGciOiJSUzI1NiJ9.idtoken", "metrics.listen"),
     ("cloud: {base_url: embedded}\n"
-     "model: {name: openai-chat, base_url: 'http://runner:hunter2-hunter2@model.example.com/v1'}\n",
+     "model: {name: openai-chat, base_url: 'ftp://runner:hunter2-hunter2@model.example.com/v1'}\n",
      {"OPENAI_API_KEY": "k" * 8}, "hunter2-hunter2", "model.base_url"),
 ])
 def test_check_config_never_prints_a_secret_put_in_the_wrong_place(
