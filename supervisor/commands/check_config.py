@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
+from workers.http.redact import redact
 
 from .common import load_or_report
 
@@ -26,6 +27,7 @@ def check(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     cloud = "embedded emulator" if config.embedded_cloud else config.cloud.base_url
     keys = len(config.cloud.tokens) or 1
-    print(f"{args.config}: OK — {config.pool.workers} workers, model {config.model.name}, cloud {cloud} "
-          f"({keys} runner key{'s' if keys > 1 else ''}), metrics on {config.metrics.listen}")
+    # Redacted: a URL may carry user:password@ (registered as a secret while loading).
+    print(redact(f"{args.config}: OK — {config.pool.workers} workers, model {config.model.name}, cloud {cloud} "
+                 f"({keys} runner key{'s' if keys > 1 else ''}), metrics on {config.metrics.listen}"))
     return EXIT_OK

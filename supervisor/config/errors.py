@@ -35,10 +35,10 @@ class Problem:
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; ``problems`` lists every reason found (redacted once more here)."""
+    """The configuration is invalid; ``problems`` lists every reason found (redacted and escaped once more here)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = [Problem(escape(redact(p.path)), redact(p.message)) for p in problems]
+        self.problems = [Problem(escape(redact(p.path)), escape(redact(p.message), quotes=False)) for p in problems]
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -62,11 +62,11 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     return '"' + escape(text[:limit]) + '"' + ("…" if len(text) > limit else "")
 
 
-def escape(text: str) -> str:
-    """``text`` with quotes, backslashes and every control/format character written as escapes."""
+def escape(text: str, *, quotes: bool = True) -> str:
+    """``text`` with every control/format character written as an escape (and quotes and backslashes too)."""
     out = []
     for char in text:
-        if char in '"\\':
+        if quotes and char in '"\\':
             out.append("\\" + char)
         elif unicodedata.category(char) in _UNPRINTABLE:
             out.append(json.dumps(char)[1:-1] if ord(char) < 0x10000 else f"\\U{ord(char):08x}")

@@ -28,11 +28,12 @@ _REFERENCE = re.compile(r"\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([
 class Interpolation:
     """One load's references: the env, the problems found, and which key paths hold file contents."""
 
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)
     problems: list[Problem]
     from_files: set[str] = field(default_factory=set)   # key paths whose string took a ${file:} content
     budget: int = MAX_EXPANDED_CHARS                     # characters references may still add
-    _files: dict[str, str] = field(default_factory=dict)  # path → content, each file read once per load
+    # path → content, each file read once per load; never in a repr (contents are secrets)
+    _files: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def apply(self, value: Any, path: str = "") -> Any:
         """Return ``value`` with every ``${VAR}`` in its strings replaced from the env.

@@ -134,3 +134,11 @@ def test_no_registered_secret_appears_in_any_config_error(
         load_config(str(path), env=env)
     assert "emulator.seed_jobs" in str(caught.value)
     assert leaked(secret, str(caught.value)) == []
+
+
+def test_check_config_ok_line_masks_a_url_password(tmp_path: Path) -> None:
+    done = check_config(tmp_path, "cloud: {base_url: 'https://runner:pw-hunter2-0451@cloud.example.com', "
+                                  f"token: {RUNNER_KEY}}}\nmodel: {{name: builtin}}\n")
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout and "cloud.example.com" in done.stdout
+    assert leaked("pw-hunter2-0451", done.stdout + done.stderr) == []
