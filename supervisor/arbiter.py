@@ -41,6 +41,7 @@ log = logging.getLogger("xenon.supervisor")
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 LOOP_TICK = 0.5   # seconds: the longest the loop sleeps, which bounds every timer's lateness
+RELOAD_PROBLEMS_SHOWN = 10   # problems quoted in a refused reload's one log record (check-config lists all)
 # Settings a reload cannot apply (the running value is kept): key path → how to read it from a config.
 RESTART_ONLY: tuple[tuple[str, Callable[[RunnerConfig], Any]], ...] = (
     ("metrics.listen", lambda c: c.metrics.listen), ("metrics.multiproc_dir", lambda c: c.metrics.multiproc_dir),
@@ -204,7 +205,9 @@ class Arbiter:
         try:
             config, handlers, cloud = self._prepare_reload()
         except ConfigError as exc:
-            self._reload_failed("; ".join(str(problem) for problem in exc.problems))
+            shown = [str(problem) for problem in exc.problems[:RELOAD_PROBLEMS_SHOWN]]
+            more = len(exc.problems) - len(shown)
+            self._reload_failed("; ".join(shown) + (f"; and {more} more (run check-config)" if more > 0 else ""))
             return
         except Exception as exc:  # noqa: BLE001 - no reload failure may stop the pool
             self._reload_failed(f"{type(exc).__name__}: {redact(exc)}")
