@@ -21,7 +21,9 @@ from .errors import Problem, escape
 from .files import MAX_SECRET_FILE_BYTES, FileProblem, read_text
 
 MAX_EXPANDED_CHARS = 1024 * 1024   # characters all references of one config may add
-_REFERENCE = re.compile(r"\$\{file:([^}]+)\}|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
+# Bounded repeats: a reference never spans more than a path or a default, so an unclosed "${file:"
+# repeated through a big file costs linear time, not quadratic.
+_REFERENCE = re.compile(r"\$\{file:([^}]{1,1024})\}|\$\{([A-Za-z_][A-Za-z0-9_]{0,255})(?::-([^}]{0,1024}))?\}|\$\$")
 
 
 @dataclass

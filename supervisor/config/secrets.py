@@ -19,8 +19,9 @@ SECRET_ENV = ("RUNNER_TOKEN", "OPENAI_API_KEY", "XENONFLARE_ID_TOKEN")
 # Env variables that hold URLs, which may carry user:password@.
 URL_ENV = ("RUNNER_API_BASE", "OPENAI_BASE_URL")
 SECRET_KEYS = (("cloud", "token"), ("cloud", "tokens"), ("model", "api_key"))
-# scheme://user:password@ — the password is group 2, the whole userinfo group 1.
-_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(([^/?#@\s:]*):([^/?#@\s]+))@")
+# scheme://user:password@ — the whole userinfo is group 1, the password group 3. Every part has a
+# length bound so that a 256 KiB string without "://" or "@" costs linear time, not quadratic.
+_URL_USERINFO = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,31}://(([^/?#@\s:]{0,256}):([^/?#@\s]{1,1024}))@")
 
 
 def register_candidates(raw: Any, env: Mapping[str, str]) -> None:
