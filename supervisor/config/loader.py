@@ -116,8 +116,8 @@ def _typed_section(name: str, section_type: type, given: Mapping[str, Any], env:
         if source is None or any(problem.path == path for problem in problems):
             continue   # unset, or a reference in it already failed (its value would only repeat that)
         try:
-            values[field.name] = convert(field, hints[field.name], raw_value,
-                                         hidden=source == "yaml" and path in hidden)
+            from_file = any(p == path or p.startswith((path + "[", path + ".")) for p in hidden)
+            values[field.name] = convert(field, hints[field.name], raw_value, hidden=source == "yaml" and from_file)
         except FieldValueError as exc:
             where = path if source == "yaml" else f"{path} (from {source})"
             problems.append(Problem(where, str(exc)))
