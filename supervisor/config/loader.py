@@ -26,7 +26,7 @@ from .errors import ConfigError, Problem, escape, quote
 from .fields import FieldValueError, convert
 from .files import MAX_CONFIG_BYTES, FileProblem, read_text
 from .interpolate import Interpolation
-from .secrets import register_candidates
+from .secrets import register_env_candidates, register_file_candidates
 from .sections import EMBEDDED, RunnerConfig
 from .usable import path_problems
 from .yaml_loader import YamlLimitError, parse
@@ -46,11 +46,11 @@ def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None
     """
     env = os.environ if env is None else env
     problems: list[Problem] = []
-    register_candidates({}, env)
+    register_env_candidates(env)
     raw = _read_yaml(path, problems) if path else {}
-    references = Interpolation(env, problems)
+    references = Interpolation(env, problems)   # registers each ${file:} content as it reads it
     raw = references.apply(raw)
-    register_candidates(raw, env)
+    register_file_candidates(raw)
     sections = _typed_sections(raw, env, overrides or {}, problems, references.from_files)
     problems.extend(path_problems(sections["logging"], sections["metrics"]))
     config = RunnerConfig(**sections) if not problems else None

@@ -24,12 +24,16 @@ SECRET_KEYS = (("cloud", "token"), ("cloud", "tokens"), ("model", "api_key"))
 _URL_USERINFO = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,31}://(([^/?#@\s:]{0,256}):([^/?#@\s]{1,1024}))@")
 
 
-def register_candidates(raw: Any, env: Mapping[str, str]) -> None:
-    """Register the secret env values, the secret fields of ``raw`` and every URL password."""
+def register_env_candidates(env: Mapping[str, str]) -> None:
+    """Register the secret env values and the passwords in the URL env values (before the file is read)."""
     for name in SECRET_ENV:
         register_secret(env.get(name, "").strip() or None)
     for name in URL_ENV:
         register_url_passwords(env.get(name, ""))
+
+
+def register_file_candidates(raw: Any) -> None:
+    """Register the secret fields of the interpolated file ``raw`` as written, and every URL password in it."""
     if isinstance(raw, Mapping):
         for section, key in SECRET_KEYS:
             given = raw.get(section)
