@@ -2,7 +2,7 @@
 
 A problem's text may quote a value the operator wrote, but only through ``quote``: the value
 is redacted first (every candidate secret is registered before validation starts), then
-escaped and capped, so an error can neither echo a secret, nor part of one cut at the cap,
+capped and escaped, so an error can neither echo a secret, nor part of one cut at the cap,
 nor forge lines or terminal escapes on the operator's screen.
 """
 from __future__ import annotations
@@ -38,12 +38,12 @@ class ConfigError(Exception):
     """The configuration is invalid; ``problems`` lists every reason found (redacted and escaped once more here)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = [Problem(escape(redact(p.path)), escape(redact(p.message), quotes=False)) for p in problems]
+        self.problems = [Problem(escape(redact(p.path), quotes=False), escape(redact(p.message), quotes=False)) for p in problems]
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
-    """``value`` as an error message may show it: redacted, then escaped, then capped.
+    """``value`` as an error message may show it: redacted, then capped, then escaped.
 
     Redaction comes before the cut so that a secret longer than the cap is still masked
     whole; a string shaped like an unregistered key is described, not shown.
