@@ -38,7 +38,7 @@ class ConfigError(Exception):
     """The configuration is invalid; ``problems`` lists every reason found (redacted and escaped once more here)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = [Problem(escape(redact(p.path), quotes=False), escape(redact(p.message), quotes=False)) for p in problems]
+        self.problems = [Problem(_clean(p.path), _clean(p.message)) for p in problems]
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -73,6 +73,11 @@ def escape(text: str, *, quotes: bool = True) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def _clean(text: str) -> str:
+    """Redacted, with control characters escaped: one problem is one line, whoever built its text."""
+    return escape(redact(text), quotes=False)
 
 
 def _number(value: int | float) -> str:
