@@ -19,17 +19,21 @@ import signal
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from supervisor import __version__
-from supervisor.config import ConfigError, load_config
+from supervisor.config import ConfigError, Problem, load_config
+from supervisor.config.errors import PATH_CHARS, quote
 from supervisor.config.sections import RunnerConfig
+from workers.http.redact import redact
 
 from .cloud_target import CloudTarget, configured_keys, connect_cloud
 from .exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK
-from .logs import setup_logging
+from .logs import build_log_handlers, install_log_handlers, setup_logging
 from .metrics_dir import MetricsDirectory
 from .observability.http_server import StatusServer
+from .observability.pool_collector import CONFIG_RELOADS
+from .observability.snapshot import PoolSnapshot
 from .pool import PoolManager
 from .waiter import Waiter
 
@@ -37,6 +41,11 @@ log = logging.getLogger("xenon.supervisor")
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 LOOP_TICK = 0.5   # seconds: the longest the loop sleeps, which bounds every timer's lateness
+RELOAD_PROBLEMS_SHOWN = 10   # problems quoted in a refused reload's one log record (check-config lists all)
+# Settings a reload cannot apply (the running value is kept): key path → how to read it from a config.
+RESTART_ONLY: tuple[tuple[str, Callable[[RunnerConfig], Any]], ...] = (
+    ("metrics.listen", lambda c: c.metrics.listen), ("metrics.multiproc_dir", lambda c: c.metrics.multiproc_dir),
+    ("cloud.base_url", lambda c: c.cloud.base_url), ("pool.start_method", lambda c: c.pool.start_method))
 
 
 class Arbiter:
@@ -57,6 +66,7 @@ class Arbiter:
         self._metrics_dir: MetricsDirectory | None = None
         self._http: StatusServer | None = None
         self._started = time.monotonic()
+        self._reloads: dict[str, int] = {"ok": 0, "error": 0}   # SIGHUPs by result, replaced whole on change
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -101,13 +111,19 @@ class Arbiter:
 
     def start(self) -> None:
         """Set everything up and start the first workers; a metrics address already taken sets exit 2."""
-        setup_logging(self.config.logging)
+        try:
+            setup_logging(self.config.logging)
+        except OSError as exc:   # validated, so it went away since: still a config problem, not a crash
+            log.error("logging.file: cannot open %s: %s", quote(self.config.logging.file, PATH_CHARS),
+                      exc.strerror or exc)
+            self.exit_code = EXIT_CONFIG
+            return
         self._metrics_dir = MetricsDirectory.prepare(self.config.metrics.multiproc_dir)
         self._cloud = connect_cloud(self.config)
         self.pool = PoolManager(config=self.config, cloud=self._cloud, metrics_dir=self._metrics_dir.path,
                                 waiter=self._waiter, wake=self.wake, started=self._started)
         self._http = StatusServer(listen=self.config.metrics.listen, metrics_dir=self._metrics_dir.path,
-                                  snapshot=self.pool.snapshot)
+                                  snapshot=self.snapshot)
         try:
             self._http.start()
         except OSError as exc:
@@ -177,33 +193,70 @@ class Arbiter:
                 pool.scale(-1)
 
     def reload(self) -> None:
-        """SIGHUP: reload the config; a bad one keeps the old config running."""
+        """SIGHUP: reload the config, all or nothing.
+
+        Everything that can fail — reading and validating the file (the same ``load_config``
+        as ``check-config``), opening the new log file, the new cloud keys — happens before
+        anything is swapped; a failure at any step logs one error naming the key, counts
+        ``xenon_runner_config_reloads_total{result="error"}`` and leaves the running config,
+        workers and log handlers exactly as they were.
+        """
         assert self.pool is not None
         try:
-            config = load_config(self._config_path, overrides=self._overrides)
+            config, handlers, cloud = self._prepare_reload()
         except ConfigError as exc:
-            log.error("SIGHUP: the new configuration is invalid, keeping the running one:\n%s", exc)
+            shown = [str(problem) for problem in exc.problems[:RELOAD_PROBLEMS_SHOWN]]
+            more = len(exc.problems) - len(shown)
+            self._reload_failed("; ".join(shown) + (f"; and {more} more (run check-config)" if more > 0 else ""))
             return
-        config = self._keep_restart_only_settings(config)
-        if self._cloud is not None and self._cloud.emulator is None:
-            self._cloud = CloudTarget(url=self._cloud.url, tokens=configured_keys(config))
-        setup_logging(config.logging)
-        self.config = config
-        self.pool.reload(config, self._cloud)
+        except Exception as exc:  # noqa: BLE001 - no reload failure may stop the pool
+            self._reload_failed(f"{type(exc).__name__}: {redact(exc)}")
+            return
+        install_log_handlers(handlers, config.logging)
+        self._warn_restart_only(config)
+        self._cloud = cloud
+        self.config = self._keep_restart_only_settings(config)
+        self.pool.reload(self.config, cloud)
+        self._count_reload("ok")
+
+    def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget | None]:
+        """The new config, its log handlers and cloud target; ConfigError naming the key on failure."""
+        config = load_config(self._config_path, overrides=self._overrides)
+        cloud = self._cloud
+        if cloud is not None and cloud.emulator is None:
+            cloud = CloudTarget(url=cloud.url, tokens=configured_keys(config))
+        try:   # last: nothing after it can fail and leave its file open
+            handlers = build_log_handlers(config.logging)
+        except OSError as exc:
+            shown = quote(config.logging.file, PATH_CHARS)
+            raise ConfigError([Problem("logging.file", f"cannot open {shown}: {exc.strerror or exc}")]) from None
+        return config, handlers, cloud
+
+    def _reload_failed(self, reason: str) -> None:
+        log.error("SIGHUP: the new configuration is invalid, keeping the running one: %s", reason)
+        self._count_reload("error")
+
+    def _count_reload(self, result: str) -> None:
+        # A new dict, never mutated: the HTTP thread may be reading the old one.
+        self._reloads = {**self._reloads, result: self._reloads[result] + 1}
+
+    def snapshot(self) -> PoolSnapshot:
+        """The pool's latest snapshot with the reload counts (for the HTTP thread: reference reads only)."""
+        assert self.pool is not None
+        snap = self.pool.snapshot()
+        return replace(snap, extra={**snap.extra, CONFIG_RELOADS: self._reloads})
+
+    def _warn_restart_only(self, config: RunnerConfig) -> None:
+        changed = [name for name, value in RESTART_ONLY if value(config) != value(self.config)]
+        if changed:
+            log.warning("SIGHUP: %s cannot change without a restart; keeping the running value(s)", ", ".join(changed))
 
     def _keep_restart_only_settings(self, config: RunnerConfig) -> RunnerConfig:
         """``config`` with the settings a reload cannot apply put back to their running values."""
         running = self.config
-        kept = replace(config, metrics=replace(config.metrics, listen=running.metrics.listen),
+        return replace(config, metrics=running.metrics,
                        cloud=replace(config.cloud, base_url=running.cloud.base_url),
                        pool=replace(config.pool, start_method=running.pool.start_method))
-        changed = [name for name, new, old in (
-            ("metrics.listen", config.metrics.listen, running.metrics.listen),
-            ("cloud.base_url", config.cloud.base_url, running.cloud.base_url),
-            ("pool.start_method", config.pool.start_method, running.pool.start_method)) if new != old]
-        if changed:
-            log.warning("SIGHUP: %s cannot change without a restart; keeping the running value(s)", ", ".join(changed))
-        return kept
 
     def check_stop_conditions(self) -> None:
         """Max runtime, max empty polls, and the end of a drain."""

@@ -100,17 +100,32 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(config: LoggingConfig) -> None:
     """Install the supervisor's handlers on the root logger (replacing any earlier ones)."""
+    install_log_handlers(build_log_handlers(config), config)
+
+
+def build_log_handlers(config: LoggingConfig) -> list[logging.Handler]:
+    """The handlers ``config`` asks for, not installed yet; OSError if the log file cannot be opened.
+
+    Separate from installing them so that a reload can build first and swap only when every
+    step succeeded, leaving the running handlers untouched otherwise.
+    """
     formatter: logging.Formatter = JsonFormatter() if config.format == "json" else TextFormatter()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.file:
         handlers.append(logging.FileHandler(config.file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(_Tagging())
+    return handlers
+
+
+def install_log_handlers(handlers: list[logging.Handler], config: LoggingConfig) -> None:
+    """Replace the root logger's handlers by ``handlers`` (closing the old ones) and set the level."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
     for handler in handlers:
-        handler.setFormatter(formatter)
-        handler.addFilter(_Tagging())
         root.addHandler(handler)
     root.setLevel(config.level.upper())
     logging.getLogger("urllib3").setLevel(logging.WARNING)

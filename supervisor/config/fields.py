@@ -5,29 +5,36 @@ wording is used for every field, e.g. ``expected an integer ≥ 1, got "many"``.
 """
 from __future__ import annotations
 
-import json
 import math
-from collections import abc
 import re
+from collections import abc
 from dataclasses import Field
 from typing import Any, Mapping, Union, get_args, get_origin
 
 from workers.http.urls import insecure_url_problem
 
+from .errors import quote
 from .sections import EMBEDDED
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _SIZE_FACTORS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,
                  "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3,
                  "t": 1024 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4}
+MAX_INT_DIGITS = 30      # digits of an integer written as text (int() refuses 4,300+, and no field needs 30)
+MAX_URL_CHARS = 2048     # characters of a URL
+_USERINFO = re.compile(r"(?<=://)[^/?#@]*@")
 
 
 class FieldValueError(ValueError):
     """The value does not fit the field; the message is the part after ``path: ``."""
 
 
-def convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
-    """The typed value for ``raw``, or FieldValueError saying what was expected."""
+def convert(field: Field[Any], annotation: Any, raw: Any, *, hidden: bool = False) -> Any:
+    """The typed value for ``raw``, or FieldValueError saying what was expected.
+
+    A secret field's value, or one that came from a ``${file:}`` (``hidden``), is never
+    quoted in the error, not even a malformed one.
+    """
     meta: Mapping[str, Any] = field.metadata
     kind = meta.get("kind")
     optional, base = unwrap_optional(annotation)
@@ -35,7 +42,7 @@ def convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
         if optional:
             return None
         raise FieldValueError(f"expected {describe(field, annotation)}, got nothing (null)")
-    if kind == "secret":
+    if kind == "secret" or hidden:
         try:
             return _convert(field, base, raw)
         except FieldValueError:
@@ -61,7 +68,7 @@ def _convert(field: Field[Any], annotation: Any, raw: Any) -> Any:
         value = _to_str_tuple(raw, field, annotation)
     elif get_origin(base) in (abc.Mapping, dict) or base is dict:
         if not isinstance(raw, Mapping):
-            raise FieldValueError(f"expected a mapping of options, got {_show(raw)}")
+            raise FieldValueError(f"expected a mapping of options, got {quote(raw)}")
         value = dict(raw)
     else:  # pragma: no cover - a new field type needs a converter here
         raise TypeError(f"no converter for {annotation!r}")
@@ -96,6 +103,8 @@ def describe(field: Field[Any], annotation: Any) -> str:
 def _bounds_text(meta: Mapping[str, Any]) -> str:
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and high is not None:
+        if meta.get("exclusive_minimum"):
+            return f" > {_num(low)} and ≤ {_num(high)}"
         return f" between {_num(low)} and {_num(high)}"
     if low is not None:
         return f" {'>' if meta.get('exclusive_minimum') else '≥'} {_num(low)}"
@@ -109,23 +118,26 @@ def _check_bounds(value: Any, raw: Any, field: Field[Any], annotation: Any) -> N
     meta = field.metadata
     choices = meta.get("choices")
     if choices and value not in choices:
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
     low, high = meta.get("minimum"), meta.get("maximum")
     too_low = low is not None and (value <= low if meta.get("exclusive_minimum") else value < low)
     if too_low or (high is not None and value > high):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
 
 
 def _to_int(raw: Any, field: Field[Any], annotation: Any) -> int:
     if isinstance(raw, bool):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
     if isinstance(raw, int):
         return raw
     if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+\s*", raw):
+        if len(raw.strip().lstrip("+-")) > MAX_INT_DIGITS:
+            raise FieldValueError(f"expected {describe(field, annotation)}, got a number of more than "
+                                  f"{MAX_INT_DIGITS} digits")
         return int(raw)
-    raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+    raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
 
 
 def _to_float(raw: Any, field: Field[Any], annotation: Any) -> float:
@@ -138,13 +150,13 @@ def _to_float(raw: Any, field: Field[Any], annotation: Any) -> float:
         except ValueError:
             value = None
     if value is None or not math.isfinite(value):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
     return value
 
 
 def _to_str(raw: Any, field: Field[Any], annotation: Any) -> str:
     if not isinstance(raw, str):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
     kind = field.metadata.get("kind")
     if kind == "url":
         return _to_url(raw.strip(), field)
@@ -156,7 +168,14 @@ def _to_str(raw: Any, field: Field[Any], annotation: Any) -> str:
 def _to_url(url: str, field: Field[Any]) -> str:
     if url == EMBEDDED and field.metadata.get("allow_embedded"):
         return url
-    problem = insecure_url_problem(url)
+    if len(url) > MAX_URL_CHARS:
+        raise FieldValueError(f"expected a URL of at most {MAX_URL_CHARS} characters, got {len(url)}")
+    # The rule's message quotes the URL: check one without user:password@ (it decides nothing).
+    masked = _USERINFO.sub("***@", url)
+    try:
+        problem = insecure_url_problem(masked)
+    except ValueError:   # urlsplit: a malformed IPv6 host or port
+        problem = f"expected an http(s) URL like https://host[:port][/path], got {quote(masked)}"
     if problem:
         raise FieldValueError(problem)
     return url.rstrip("/")
@@ -164,14 +183,14 @@ def _to_url(url: str, field: Field[Any]) -> str:
 
 def _to_listen(text: str) -> str:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise FieldValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9464), got {_show(text)}")
+    if not sep or not host or not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+        raise FieldValueError(f"expected HOST:PORT (e.g. 127.0.0.1:9464), got {quote(text)}")
     return text
 
 
 def _to_str_tuple(raw: Any, field: Field[Any], annotation: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
-        raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+        raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
     return tuple(raw)
 
 
@@ -181,9 +200,11 @@ def _to_bytes(raw: Any, field: Field[Any], annotation: Any) -> int:
     if isinstance(raw, str):
         match = _SIZE.match(raw)
         if match:
-            unit = (match.group(2) or "").lower()
-            return int(float(match.group(1)) * _SIZE_FACTORS[unit])
-    raise FieldValueError(f"expected {describe(field, annotation)}, got {_show(raw)}")
+            size = float(match.group(1)) * _SIZE_FACTORS[(match.group(2) or "").lower()]
+            maximum = field.metadata.get("maximum")
+            if math.isfinite(size) and (maximum is None or size <= maximum):
+                return int(size)   # finite and bounded: int() cannot overflow
+    raise FieldValueError(f"expected {describe(field, annotation)}, got {quote(raw)}")
 
 
 def unwrap_optional(annotation: Any) -> tuple[bool, Any]:
@@ -197,11 +218,3 @@ def unwrap_optional(annotation: Any) -> tuple[bool, Any]:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value[:60] + ("…" if len(value) > 60 else ""), ensure_ascii=False)
-    if isinstance(value, (list, dict)):
-        return type(value).__name__
-    return json.dumps(value) if isinstance(value, (bool, int, float)) and math.isfinite(float(value)) else repr(value)

@@ -53,7 +53,8 @@ def _field_schema(field: dataclasses.Field[Any], annotation: Any) -> dict[str, A
 
 def _type_schema(base: Any, meta: Any) -> dict[str, Any]:
     if meta.get("kind") == "bytes":
-        return {"anyOf": [{"type": "integer", "minimum": 0},
+        integer = {"type": "integer", "minimum": 0, **({"maximum": meta["maximum"]} if meta.get("maximum") else {})}
+        return {"anyOf": [integer,
                           {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B?|B)?\s*$"}]}
     if base in (int, float):
         number: dict[str, Any] = {"type": "integer" if base is int else "number"}

@@ -3,6 +3,12 @@
 Precedence is flag > env > YAML > default. Every problem found is collected and raised
 together as one ``ConfigError`` whose lines name the key path, so an operator fixes a file
 in one pass. Nothing here prints or exits; the CLI turns ``ConfigError`` into exit code 2.
+
+``load_config`` is the one validation path: ``check-config``, ``run`` and a SIGHUP reload
+all call it, so what one refuses the others refuse. It reads in bounded time and memory
+(``files.py``, ``yaml_loader.py``, ``interpolate.py`` state the bounds), registers every
+candidate secret before the first check (``secrets.py``), and ends with the checks against
+the machine that ``run`` would otherwise fail on (``usable.py``).
 """
 from __future__ import annotations
 
@@ -16,10 +22,14 @@ import yaml
 from workers.http.redact import register_secret
 from workers.models.loader import describe_model_name_problem
 
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, escape, quote
 from .fields import FieldValueError, convert
-from .interpolate import interpolate
+from .files import MAX_CONFIG_BYTES, FileProblem, read_text
+from .interpolate import Interpolation
+from .secrets import register_env_candidates, register_file_candidates
 from .sections import EMBEDDED, RunnerConfig
+from .usable import path_problems
+from .yaml_loader import YamlLimitError, parse
 
 # Env variables the official runner gives in milliseconds; we keep seconds inside.
 _MILLISECOND_ENV = {"POLL_MS": 500.0, "RUNNER_JOB_MAX_RUNTIME_MS": 0.0}  # name → minimum ms
@@ -36,9 +46,13 @@ def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None
     """
     env = os.environ if env is None else env
     problems: list[Problem] = []
+    register_env_candidates(env)
     raw = _read_yaml(path, problems) if path else {}
-    raw = interpolate(raw, env, "", problems)
-    sections = _typed_sections(raw, env, overrides or {}, problems)
+    references = Interpolation(env, problems)   # registers each ${file:} content as it reads it
+    raw = references.apply(raw)
+    register_file_candidates(raw)
+    sections = _typed_sections(raw, env, overrides or {}, problems, references.from_files)
+    problems.extend(path_problems(sections["logging"], sections["metrics"]))
     config = RunnerConfig(**sections) if not problems else None
     if config is not None:
         problems.extend(_cross_checks(config))
@@ -50,31 +64,34 @@ def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None
 
 
 def _read_yaml(path: str, problems: list[Problem]) -> dict[str, Any]:
+    shown = escape(path[:200])
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except FileNotFoundError:
-        problems.append(Problem("--config", f"no such file: {path}"))
+        data = parse(read_text(path, MAX_CONFIG_BYTES))
+    except FileProblem as exc:
+        problems.append(Problem("--config", f"{shown} {exc}"))
         return {}
-    except OSError as exc:
-        problems.append(Problem("--config", f"cannot read {path}: {exc.strerror}"))
+    except YamlLimitError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        problems.append(Problem(exc.path or "--config", f"{shown}{line}: {exc.message}"))
         return {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(Problem("--config", f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}"))
+        # PyYAML's problem text names characters, never values, but may hold control characters.
+        problems.append(Problem("--config", f"{shown} is not valid YAML{where}: "
+                                            f"{escape(str(getattr(exc, 'problem', None) or 'unreadable'))}"))
         return {}
     if data is None:
         return {}
     if not isinstance(data, dict):
-        problems.append(Problem("--config", f"{path} must hold a mapping of sections (cloud:, pool:, …), "
+        problems.append(Problem("--config", f"{shown} must hold a mapping of sections (cloud:, pool:, …), "
                                             f"got a {type(data).__name__}"))
         return {}
     return data
 
 
 def _typed_sections(raw: Mapping[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any],
-                    problems: list[Problem]) -> dict[str, Any]:
+                    problems: list[Problem], hidden: set[str]) -> dict[str, Any]:
     section_types = get_type_hints(RunnerConfig)
     _reject_unknown(raw, section_types, "", problems)
     built: dict[str, Any] = {}
@@ -83,22 +100,24 @@ def _typed_sections(raw: Mapping[str, Any], env: Mapping[str, str], overrides: M
         if not isinstance(given, Mapping):
             problems.append(Problem(name, f"expected a mapping of {name} settings, got {type(given).__name__}"))
             given = {}
-        built[name] = _typed_section(name, section_type, given, env, overrides, problems)
+        built[name] = _typed_section(name, section_type, given, env, overrides, problems, hidden)
     return built
 
 
 def _typed_section(name: str, section_type: type, given: Mapping[str, Any], env: Mapping[str, str],
-                   overrides: Mapping[str, Any], problems: list[Problem]) -> Any:
+                   overrides: Mapping[str, Any], problems: list[Problem], hidden: set[str]) -> Any:
+    """One section's dataclass; a field with a problem keeps its default (the problem is recorded)."""
     hints = get_type_hints(section_type)
     _reject_unknown(given, hints, name, problems)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(section_type):
         path = f"{name}.{field.name}"
         source, raw_value = _pick_source(field, path, given, env, overrides)
-        if source is None:
-            continue
+        if source is None or any(problem.path == path for problem in problems):
+            continue   # unset, or a reference in it already failed (its value would only repeat that)
         try:
-            values[field.name] = convert(field, hints[field.name], raw_value)
+            from_file = any(p == path or p.startswith((path + "[", path + ".")) for p in hidden)
+            values[field.name] = convert(field, hints[field.name], raw_value, hidden=source == "yaml" and from_file)
         except FieldValueError as exc:
             where = path if source == "yaml" else f"{path} (from {source})"
             problems.append(Problem(where, str(exc)))
@@ -136,7 +155,9 @@ def _reject_unknown(given: Mapping[str, Any], known: Mapping[str, Any], section:
         if key in known:
             continue
         path = f"{section}.{key}" if section else str(key)
-        close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+        if not isinstance(key, str) or len(path) > 100:
+            path = f"{section}.{quote(key)}" if section else quote(key)
+        close = difflib.get_close_matches(str(key)[:100], list(known), n=1, cutoff=0.6)
         hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(known)}"
         problems.append(Problem(path, f"unknown key{hint}"))
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 DEFAULT_CLOUD_URL = "https://cloud.xenonflare.com"
+# Seconds, for the upper bounds every number field has (so no value can overflow a timer).
+MINUTE, HOUR, DAY, WEEK, YEAR = 60, 3600, 86_400, 7 * 86_400, 365 * 86_400
 EMBEDDED = "embedded"
 
 
@@ -45,17 +47,18 @@ class CloudConfig:
                                       "tokens[i % len(tokens)]. For a cloud that allows one lease per runner "
                                       "instance.", kind="secret")
     connect_timeout: float = setting(5.0, "Seconds to wait for a TCP/TLS connection to the cloud.",
-                                     minimum=0, exclusive_minimum=True, kind="duration")
+                                     minimum=0, exclusive_minimum=True, kind="duration", maximum=MINUTE * 5)
     read_timeout: float = setting(30.0, "Seconds to wait for a cloud answer once connected.",
-                                  minimum=0, exclusive_minimum=True, kind="duration")
+                                  minimum=0, exclusive_minimum=True, kind="duration", maximum=HOUR)
     max_attempts: int = setting(4, "Tries per cloud call (first try included) on 408/429/5xx/network errors.",
                                 minimum=1, maximum=20)
     call_timeout: float = setting(60.0, "Wall-clock seconds for one try of a cloud call: connect, send and the "
                                   "whole answer. Over it the try fails as a timeout and is retried; a "
                                   "read_timeout longer than this has no effect.",
-                                  minimum=0, exclusive_minimum=True, kind="duration")
+                                  minimum=0, exclusive_minimum=True, kind="duration", maximum=HOUR)
     max_answer_bytes: int = setting(8 * 2 ** 20, "Largest cloud answer body read (accepts 8MiB, 512KB); a longer "
-                                    "one fails the try like a network error.", minimum=1, kind="bytes")
+                                    "one fails the try like a network error.", minimum=1, kind="bytes",
+                                    maximum=2 ** 30)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,46 +68,47 @@ class PoolConfig:
     workers: int = setting(4, "Worker processes, each running one job at a time.", minimum=1, maximum=512)
     poll_interval: float = setting(2.5, "Seconds between lease requests while the queue is empty, for the "
                                    "whole pool (per runner key). `POLL_MS` sets it in milliseconds (min 500).",
-                                   env="POLL_MS", minimum=0.05, kind="duration")
+                                   env="POLL_MS", minimum=0.05, kind="duration", maximum=HOUR)
     lease_rate: float = setting(0.0, "Cap on lease requests per second for the pool (token bucket with "
                                 "burst = pool size), so fast-failing jobs cannot hot-loop. 0 = 10 per worker "
-                                "per second.", minimum=0)
+                                "per second.", minimum=0, maximum=10_000)
     graceful_timeout: float = setting(60.0, "On SIGTERM, seconds in-flight jobs may run on before they are "
-                                      "failed with `runner shutting down`.", minimum=0, kind="duration")
+                                      "failed with `runner shutting down`.", minimum=0, kind="duration", maximum=DAY)
     max_job_attempts: int = setting(2, "Runs of one leased job when its worker dies mid-job (1 = never re-run).",
                                     minimum=1, maximum=10)
     job_timeout: float = setting(1800.0, "Seconds one job may take (context to complete) before it is failed.",
-                                 minimum=1, kind="duration")
+                                 minimum=1, kind="duration", maximum=WEEK)
     max_jobs_per_worker: int = setting(0, "Recycle a worker after this many jobs (±10% jitter); 0 = never.",
-                                       minimum=0)
+                                       minimum=0, maximum=1_000_000_000)
     max_worker_memory: int = setting(0, "Recycle a worker after its job when its RSS exceeds this many bytes "
                                      "(accepts 512MiB, 2GB); far over it (× memory_kill_factor) kill it "
-                                     "mid-job and recover the job. 0 = no limit.", minimum=0, kind="bytes")
+                                     "mid-job and recover the job. 0 = no limit.", minimum=0, kind="bytes",
+                                     maximum=2 ** 50)
     memory_kill_factor: float = setting(1.5, "RSS above max_worker_memory × this kills the worker at once.",
-                                        minimum=1)
+                                        minimum=1, maximum=100)
     start_method: str = setting("forkserver", "How worker processes are started. forkserver and spawn are safe "
                                 "with the supervisor's threads; fork is faster but not thread-safe.",
                                 choices=("forkserver", "spawn", "fork"))
     startsecs: float = setting(1.0, "A worker counts as healthy once it has been READY this long; crashes "
-                               "before that count toward parking the slot.", minimum=0, kind="duration")
+                               "before that count toward parking the slot.", minimum=0, kind="duration", maximum=HOUR)
     boot_timeout: float = setting(120.0, "Seconds a worker may take to load its model and report READY.",
-                                  minimum=1, kind="duration")
+                                  minimum=1, kind="duration", maximum=DAY)
     hung_timeout: float = setting(60.0, "Seconds without a sign of life from a worker before it is TERMed "
-                                  "(then KILLed) as hung.", minimum=1, kind="duration")
+                                  "(then KILLed) as hung.", minimum=1, kind="duration", maximum=DAY)
     kill_timeout: float = setting(5.0, "Seconds between TERM and KILL when stopping a worker.",
-                                  minimum=0.1, kind="duration")
+                                  minimum=0.1, kind="duration", maximum=HOUR)
     restart_backoff: float = setting(0.5, "First delay before restarting a crashed worker; doubles per crash.",
-                                     minimum=0, kind="duration")
-    restart_backoff_max: float = setting(30.0, "Cap on the restart delay.", minimum=0, kind="duration")
+                                     minimum=0, kind="duration", maximum=HOUR)
+    restart_backoff_max: float = setting(30.0, "Cap on the restart delay.", minimum=0, kind="duration", maximum=DAY)
     crash_window: float = setting(60.0, "Window (seconds) in which crashes are counted for parking a slot.",
-                                  minimum=1, kind="duration")
+                                  minimum=1, kind="duration", maximum=WEEK)
     max_crashes: int = setting(5, "Crashes within crash_window that park a slot (FATAL until SIGHUP).",
-                               minimum=1)
+                               minimum=1, maximum=1_000_000)
     max_runtime: float = setting(0.0, "Stop the pool gracefully after this many seconds; 0 = run forever. "
                                  "`RUNNER_JOB_MAX_RUNTIME_MS` sets it in milliseconds.",
-                                 env="RUNNER_JOB_MAX_RUNTIME_MS", minimum=0, kind="duration")
+                                 env="RUNNER_JOB_MAX_RUNTIME_MS", minimum=0, kind="duration", maximum=YEAR * 10)
     max_empty_polls: int = setting(0, "Stop the pool gracefully after this many empty lease answers in a row; "
-                                   "0 = never.", env="RUNNER_JOB_MAX_EMPTY_POLLS", minimum=0)
+                                   "0 = never.", env="RUNNER_JOB_MAX_EMPTY_POLLS", minimum=0, maximum=1_000_000_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,13 +125,13 @@ class ModelConfig:
     summary_model: str = setting("gpt-5-mini", "Model name for summarising older conversation.",
                                  env="OPENAI_SUMMARY_MODEL")
     connect_timeout: float = setting(10.0, "Seconds to connect to the model endpoint.", minimum=0,
-                                     exclusive_minimum=True, kind="duration")
+                                     exclusive_minimum=True, kind="duration", maximum=MINUTE * 5)
     read_timeout: float = setting(600.0, "Seconds to wait for one model answer.", minimum=0,
-                                  exclusive_minimum=True, kind="duration")
+                                  exclusive_minimum=True, kind="duration", maximum=DAY)
     max_attempts: int = setting(4, "Tries per model call (first try included) on 408/409/429/5xx/network.",
                                 minimum=1, maximum=20)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
-                             kind="duration")
+                             kind="duration", maximum=HOUR)
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",
                                          factory=dict)
 
@@ -158,18 +162,20 @@ class EmulatorConfig:
     listen: str = setting("127.0.0.1:0", "HOST:PORT the emulator listens on (port 0 = any free port).",
                           kind="listen")
     lease_seconds: float = setting(600.0, "Length of a lease; heartbeats extend it by this much.",
-                                   minimum=0.1, kind="duration")
+                                   minimum=0.1, kind="duration", maximum=DAY * 30)
     max_leases_per_instance: int = setting(0, "Leases one runner key may hold at once; 0 = unlimited.",
-                                           minimum=0)
-    seed_jobs: int = setting(12, "Sample jobs enqueued at start (a mix of every deliverable kind).", minimum=0)
+                                           minimum=0, maximum=1_000_000)
+    seed_jobs: int = setting(12, "Sample jobs enqueued at start (a mix of every deliverable kind).", minimum=0,
+                             maximum=100_000)
     error_rate: float = setting(0.0, "Fault injection: share of requests answered 500.", minimum=0, maximum=1)
     throttle_rate: float = setting(0.0, "Fault injection: share of requests answered 429 with Retry-After.",
                                    minimum=0, maximum=1)
     retry_after: float = setting(1.0, "Retry-After seconds sent with injected 429s.", minimum=0,
-                                 kind="duration")
+                                 kind="duration", maximum=HOUR)
     drop_rate: float = setting(0.0, "Fault injection: share of connections closed without an answer.",
                                minimum=0, maximum=1)
-    latency: float = setting(0.0, "Fault injection: seconds added to every answer.", minimum=0, kind="duration")
+    latency: float = setting(0.0, "Fault injection: seconds added to every answer.", minimum=0, kind="duration",
+                             maximum=HOUR)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,16 +2,20 @@
 
 Pool state lives in the supervisor alone, so these gauges need no multiprocess files:
 ``xenon_runner_workers{state}``, per-slot RSS and CPU, the desired pool size, draining,
-the memory limit and the supervisor's own RSS.
+the memory limit and the supervisor's own RSS, and ``xenon_runner_config_reloads_total{result}``
+(SIGHUP reloads, ok or error), which the arbiter adds to each snapshot it hands out.
 """
 from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from .snapshot import PoolSnapshot
+
+CONFIG_RELOADS = "config_reloads"   # key of PoolSnapshot.extra: {"ok": n, "error": n}
+RELOAD_RESULTS = ("ok", "error")
 
 
 class PoolCollector(Collector):
@@ -20,7 +24,7 @@ class PoolCollector(Collector):
     def __init__(self, snapshot: Callable[[], PoolSnapshot]) -> None:
         self._snapshot = snapshot
 
-    def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily]:
         snap = self._snapshot()
         workers = GaugeMetricFamily("xenon_runner_workers", "Worker slots by state.", labels=["state"])
         for state, count in snap.state_counts().items():
@@ -46,6 +50,12 @@ class PoolCollector(Collector):
                                 value=snap.supervisor_rss_bytes)
         yield GaugeMetricFamily("xenon_runner_recovering_jobs", "Jobs of dead workers waiting for a re-run.",
                                 value=snap.recovering_jobs)
+        reloads = CounterMetricFamily("xenon_runner_config_reloads", "SIGHUP configuration reloads by result: "
+                                      "ok (applied) or error (refused, the running config kept).", labels=["result"])
+        counts = snap.extra.get(CONFIG_RELOADS, {})
+        for result in RELOAD_RESULTS:
+            reloads.add_metric([result], counts.get(result, 0))
+        yield reloads
         info = InfoMetricFamily("xenon_runner_build", "Runner version.")
         info.add_metric([], {"version": snap.version})
         yield info
