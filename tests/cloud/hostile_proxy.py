@@ -12,11 +12,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
 import requests
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.trickle import http_answer
 
 
@@ -34,7 +35,7 @@ class Hostile:
 Script = Callable[[str, int], "Hostile | None"]
 
 
-class HostileProxy:
+class HostileProxy(LoopbackServer):
     """Relay to ``upstream`` unless ``script`` says otherwise; ``hostile_sent`` counts made-up answers."""
 
     def __init__(self, upstream: str, script: Script) -> None:
@@ -42,27 +43,8 @@ class HostileProxy:
         self._script = script
         self._lock = threading.Lock()
         self._seen: Counter[str] = Counter()
-        self._stop = threading.Event()
         self.hostile_sent = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HostileProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        super().__init__(self._handler_class())
 
     def seen(self, route: str) -> int:
         """Requests received for ``route`` so far."""
@@ -107,7 +89,7 @@ class HostileProxy:
                     return
                 try:
                     for start in range(0, len(data), hostile.chunk):
-                        if proxy._stop.is_set():
+                        if proxy.stopping.is_set():
                             return
                         self.wfile.write(data[start:start + hostile.chunk])
                         time.sleep(hostile.byte_delay)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,33 +40,15 @@ class Recorded:
     body: Any
 
 
-class StandIn:
+class StandIn(LoopbackServer):
     """Serve scripted steps on 127.0.0.1; use as a context manager."""
 
     def __init__(self, *steps: Step) -> None:
         self._steps = list(steps)
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
-        self.release = threading.Event()  # set to let hanging requests end
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> StandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        super().__init__(self._handler_class())
+        self.release = self.stopping  # set to let hanging requests end (also when the with block ends)
 
     def script(self, *steps: Step) -> None:
         """Queue more steps (a server shared by many examples of a property test)."""
