@@ -8,10 +8,10 @@ step rules are pinned in tests/hostile/test_cloud_lease_times.py.
 """
 from __future__ import annotations
 
-from workers.cloud.errors import CloudError, LeaseLost
-from workers.heartbeat import MAX_INTERVAL, MIN_INTERVAL, LeaseKeeper
-from workers.job import COMPLETE_LEASE_MARGIN
 from tests.core.fakes import FakeClock, FakeCloud
+from workers.cloud.errors import CloudError, LeaseLost
+from workers.heartbeat import MAX_INTERVAL, LeaseKeeper
+from workers.job import COMPLETE_LEASE_MARGIN
 
 EPOCH = 1_800_000_000.0   # seconds: the wall clock when each test starts
 START = 1000.0            # seconds: the monotonic clock when each test starts
@@ -92,6 +92,7 @@ def test_a_failed_heartbeat_is_retried_in_5_s_then_faster_as_the_lease_runs_out(
     rig.run_until(3600.0)
     assert rig.beats[:5] == [60.0, 65.0, 70.0, 75.0, 80.0]   # 30, 25, 20, 15 s left: 5 s each
     # then 10 s left: a third each time (3.3, 2.2, 1.5 s), then the 1 s floor until the lease is over
+    # (without the floor, thirds of what is left would never reach the end: a hot loop)
     assert len(rig.beats) == 11 and rig.beats[-2] < 90.0 <= rig.beats[-1]
     assert rig.keeper.lost.is_set() and rig.renewed == []
 
