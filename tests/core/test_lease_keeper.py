@@ -97,6 +97,14 @@ def test_a_failed_heartbeat_is_retried_in_5_s_then_faster_as_the_lease_runs_out(
     assert rig.keeper.lost.is_set() and rig.renewed == []
 
 
+def test_an_uncredible_lease_gets_15_s_before_failed_renewals_count_as_lost() -> None:
+    """A lease time in the past is renewed every 5 s and given 15 s before failed renewals lose it."""
+    rig = Rig(lease=-60.0, heartbeats=[CloudError("POST /heartbeatWorkspaceJob: 502", route="/h")])
+    rig.run_until(3600.0)
+    assert rig.beats[0] == 5.0
+    assert rig.keeper.lost.is_set() and rig.beats[-2] < 15.0 <= rig.beats[-1]
+
+
 def test_a_lease_is_clamped_to_a_day_and_renewed_every_120_s() -> None:
     rig = Rig(lease=10 * 86_400.0)
     assert rig.keeper.seconds_left() == 86_400.0 and rig.keeper.due == START + MAX_INTERVAL
