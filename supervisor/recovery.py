@@ -59,14 +59,14 @@ class Recovery:
     """Jobs of dead workers: re-run queues per runner key, and the cloud calls that keep or fail them."""
 
     def __init__(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], epoch: Callable[[], float] = time.time) -> None:
         self._make_client = make_client
         self._clients: dict[str, Any] = {}
         self._retired: list[Any] = []           # clients of an earlier config, closed at the end
         self._keys = frozenset(keys)            # runner keys the pool is configured with
         self._max_attempts = max_attempts
         self._wake = wake
-        self._epoch = time.time                 # wall clock, to compare with leaseExpiresAt
+        self._epoch = epoch                     # wall-clock epoch seconds, to compare with leaseExpiresAt
         self._queues: dict[str, deque[InFlightJob]] = {}
         self._results: "queue.Queue[CallResult]" = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="cloud-call")

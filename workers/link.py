@@ -25,12 +25,14 @@ class SupervisorLink:
     """Thread-safe messaging with the supervisor, plus the commands it has sent."""
 
     def __init__(self, *, conn: Connection, alive_interval: float,
-                 on_abort: Callable[[str], None], on_lost: Callable[[], None]) -> None:
+                 on_abort: Callable[[str], None], on_lost: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._conn = conn
+        self._clock = clock   # monotonic seconds: when the last message was sent
         self._send_lock = threading.Lock()
         self._work: "queue.Queue[Work]" = queue.Queue()
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
-        self._last_sent = time.monotonic()
+        self._last_sent = clock()
         self._on_abort = on_abort
         self._on_lost = on_lost
         self.stop_requested: Optional[Stop] = None
@@ -47,7 +49,7 @@ class SupervisorLink:
                 return
             try:
                 self._conn.send(message)
-                self._last_sent = time.monotonic()
+                self._last_sent = self._clock()
             except (OSError, EOFError, ValueError):
                 self._closed.set()
         if self._closed.is_set():
@@ -83,5 +85,9 @@ class SupervisorLink:
 
     def _tick(self) -> None:
         while not self._closed.wait(self._alive_interval / 2):
-            if time.monotonic() - self._last_sent >= self._alive_interval:
-                self.send(Alive())
+            self.send_alive_if_quiet()
+
+    def send_alive_if_quiet(self) -> None:
+        """Send ``Alive`` when nothing was sent for ``alive_interval`` seconds (the ticker's rule)."""
+        if self._clock() - self._last_sent >= self._alive_interval:
+            self.send(Alive())

@@ -8,36 +8,17 @@ thread keeps sending ``Alive``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Iterator
 
 import pytest
 
 from supervisor.config.sections import PoolConfig
-from supervisor.slots import SlotState, WorkerSlot
 from supervisor.watchdog import MainThreadClock, Watchdog
+from tests.core.fakes import PID, FakeSlot, live_slot
 from workers import liveness
 from workers.messages import Alive, JobFinished, LeaseResult, Progress, WantWork
 
 HUNG = 10.0   # seconds: pool.hung_timeout below
-PID = 4242
-
-
-@dataclass
-class FakeSlot(WorkerSlot):
-    """A slot whose signals are recorded instead of sent."""
-
-    signals: list[int] = field(default_factory=list)
-
-    def signal_group(self, signum: int) -> None:
-        self.signals.append(signum)
-
-
-def _slot(now: float) -> FakeSlot:
-    slot = FakeSlot(slot=0, key="k.s", state=SlotState.BUSY, last_seen=now)
-    slot.process = SimpleNamespace(pid=PID)  # type: ignore[assignment]
-    return slot
 
 
 def _watchdog() -> Watchdog:
@@ -50,7 +31,7 @@ def _check(watchdog: Watchdog, slot: FakeSlot, now: float) -> None:
 
 
 def test_a_main_thread_past_its_declared_wait_plus_hung_timeout_is_killed_as_stuck() -> None:
-    watchdog, slot = _watchdog(), _slot(0.0)
+    watchdog, slot = _watchdog(), live_slot(now=0.0)
     watchdog.main_thread.heard(PID, Progress(within=60.0, what="POST /leaseWorkspaceJob"), 0.0)
     _check(watchdog, slot, 69.9)
     assert slot.term_sent_at is None
@@ -59,7 +40,7 @@ def test_a_main_thread_past_its_declared_wait_plus_hung_timeout_is_killed_as_stu
 
 
 def test_reporting_back_resets_the_clock_and_nothing_declared_means_hung_timeout() -> None:
-    watchdog, slot = _watchdog(), _slot(0.0)
+    watchdog, slot = _watchdog(), live_slot(now=0.0)
     clock = watchdog.main_thread
     clock.heard(PID, Progress(within=60.0, what="model round 1"), 0.0)
     clock.heard(PID, Progress(within=0.0), 50.0)

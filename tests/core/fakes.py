@@ -1,0 +1,139 @@
+"""Stand-ins for the supervisor core's unit tests: a clock moved by hand, scripted jitter,
+a worker slot that records signals, a pipe end and a cloud client that record calls.
+
+No processes, no sockets, no sleeps: every time a rule reads comes from ``FakeClock``.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Iterable
+
+from supervisor.slots import SlotState, WorkerSlot
+
+PID = 4242   # the pid of the one fake worker process a test needs
+
+
+class FakeClock:
+    """Seconds on a clock that moves only when ``advance`` is called (monotonic or epoch alike)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock ``seconds`` forward; returns the new time."""
+        self.now += seconds
+        return self.now
+
+
+class ScriptedRandom:
+    """A ``random.Random`` stand-in: ``uniform(a, b)`` returns ``factor`` and records the range asked for.
+
+    A factor outside the range asked for fails the test: the jitter range is part of the rule.
+    """
+
+    def __init__(self, factor: float = 1.0) -> None:
+        self.factor = factor
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.ranges.append((a, b))
+        assert a <= self.factor <= b, f"jitter factor {self.factor} outside the rule's range {a}..{b}"
+        return self.factor
+
+
+@dataclass
+class FakeSlot(WorkerSlot):
+    """A slot whose signals are recorded instead of sent and whose RSS is set by the test."""
+
+    signals: list[int] = field(default_factory=list)
+
+    def signal_group(self, signum: int) -> None:
+        self.signals.append(signum)
+
+    def sample_resources(self) -> None:
+        """Keep the RSS the test set (the real one asks psutil about a live pid)."""
+
+
+def live_slot(index: int = 0, *, state: SlotState = SlotState.BUSY, now: float = 0.0, pid: int = PID,
+              config_generation: int = 0) -> FakeSlot:
+    """A slot with a (pretend) live worker process ``pid``, last heard from at ``now``."""
+    slot = FakeSlot(slot=index, key="k.s", state=state, started_at=now, last_seen=now,
+                    config_generation=config_generation)
+    slot.process = SimpleNamespace(pid=pid)  # type: ignore[assignment]
+    return slot
+
+
+class FakeConn:
+    """The worker's end of its pipe: ``recv`` hands out ``incoming`` then reports EOF; ``send`` records."""
+
+    def __init__(self, incoming: Iterable[Any] = (), *, broken: bool = False) -> None:
+        self.incoming = deque(incoming)
+        self.sent: list[Any] = []
+        self.broken = broken   # True: every send fails as a closed pipe does
+
+    def send(self, message: Any) -> None:
+        if self.broken:
+            raise BrokenPipeError("the supervisor is gone")
+        self.sent.append(message)
+
+    def recv(self) -> Any:
+        if not self.incoming:
+            raise EOFError
+        return self.incoming.popleft()
+
+
+class FakeCloud:
+    """A job client with scripted answers: ``leases`` and ``heartbeats`` are consumed in order;
+    an exception in a script is raised. Fails are recorded."""
+
+    def __init__(self, *, leases: Iterable[Any] = (), heartbeats: Iterable[Any] = ()) -> None:
+        self.leases = deque(leases)
+        self.heartbeats = deque(heartbeats)
+        self.heartbeat_calls: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+        self.closed = False
+
+    @staticmethod
+    def _answer(script: deque) -> Any:
+        answer = script.popleft() if len(script) > 1 else script[0]   # the last answer repeats
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def lease(self) -> Any:
+        return self._answer(self.leases)
+
+    def heartbeat(self, workspace_id: str) -> int:
+        self.heartbeat_calls.append(workspace_id)
+        return self._answer(self.heartbeats)
+
+    def fail(self, workspace_id: str, reason: str) -> None:
+        self.failed.append((workspace_id, reason))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Wakes:
+    """Counts ``wake()`` calls from another thread, so a test can wait for N results without sleeping."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def __call__(self) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Block until ``count`` wakes in all (a safety net on a hang, not a timing assertion)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._count >= count, timeout=timeout):
+                raise AssertionError(f"only {self._count} of {count} cloud calls came back")

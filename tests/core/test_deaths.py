@@ -1,0 +1,63 @@
+"""Why a worker died and what its replacement counts as (supervisor/deaths.py).
+
+A worker asked to exit after its job that does so cleanly is a planned restart; one we killed is
+``hung`` (or ``memory``); anything else is a crash. Only crashes and hung workers count toward
+parking a slot. The cause becomes the failure reason of a job that is not re-run.
+"""
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from supervisor.config.sections import PoolConfig
+from supervisor.deaths import FAILURES, death_cause, restart_reason
+from workers.messages import EXIT_CREDENTIAL_REJECTED, EXIT_RECYCLE, EXIT_STOPPED
+
+POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max_worker_memory=512 * 2 ** 20)
+
+
+@pytest.mark.parametrize(("stop_reason", "exit_code", "killed", "reason"), [
+    ("recycle", EXIT_RECYCLE, False, "recycle"),    # planned: max_jobs_per_worker
+    ("roll", EXIT_STOPPED, False, "recycle"),       # planned: SIGHUP roll
+    ("memory", EXIT_RECYCLE, False, "memory"),      # recycled after its job for memory
+    ("scale", EXIT_STOPPED, False, None),           # the pool shrank: not a restart
+    ("drain", EXIT_STOPPED, False, None),
+    ("hung", -signal.SIGKILL, True, "hung"),        # killed by a clock
+    ("boot", -signal.SIGTERM, True, "hung"),
+    ("deadline", -signal.SIGKILL, True, "hung"),
+    ("stuck", -signal.SIGKILL, True, "hung"),
+    ("memory", -signal.SIGKILL, True, "memory"),    # killed mid-job for memory
+    ("shutdown", -signal.SIGTERM, True, None),
+    ("recycle", 1, False, "crash"),                 # asked to stop, but did not exit cleanly
+    ("roll", -signal.SIGSEGV, False, "crash"),
+    (None, EXIT_STOPPED, False, "crash"),           # exited without being asked
+    (None, EXIT_CREDENTIAL_REJECTED, False, "crash"),
+    (None, -signal.SIGKILL, False, "crash"),        # the OOM killer, not us
+])
+def test_restart_reason(stop_reason: str | None, exit_code: int, killed: bool, reason: str | None) -> None:
+    assert restart_reason(stop_reason=stop_reason, exit_code=exit_code, killed=killed) == reason
+
+
+def test_only_crashes_and_hung_workers_count_toward_parking() -> None:
+    assert set(FAILURES) == {"crash", "hung"}
+
+
+@pytest.mark.parametrize(("stop_reason", "exit_code", "fatal", "cause"), [
+    ("hung", -9, None, "worker hung (no sign of life for 60s)"),
+    ("stuck", -9, None, "worker stuck (its main thread did not come back from a cloud or model call within "
+                        "the call's bounds + 60s)"),
+    ("boot", -15, None, "worker did not become READY within pool.boot_timeout (120s)"),
+    ("memory", -15, None, "worker killed: memory over 512 MiB limit"),
+    ("deadline", -9, None, "job deadline exceeded (1800s)"),
+    ("shutdown", -15, None, "runner shutting down"),
+    (None, -9, None, "worker crashed (signal 9 SIGKILL, possible OOM)"),
+    (None, -11, "ignored: a signal says more", "worker crashed (signal 11 SIGSEGV)"),
+    (None, -200, None, "worker crashed (signal 200 200)"),
+    (None, 4, "model load failed: no such file", "model load failed: no such file"),
+    (None, 1, None, "worker crashed (exit code 1)"),
+    ("memory", EXIT_RECYCLE, None, "worker crashed (exit code 5)"),   # recycled for memory, yet holding a job
+])
+def test_death_cause_is_the_failure_reason_of_the_job_it_held(stop_reason: str | None, exit_code: int,
+                                                               fatal: str | None, cause: str) -> None:
+    assert death_cause(stop_reason=stop_reason, exit_code=exit_code, fatal=fatal, pool=POOL) == cause

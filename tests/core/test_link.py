@@ -1,0 +1,77 @@
+"""The worker's end of its pipe (workers/link.py) on a fake pipe and a fake clock.
+
+Permits and assigned jobs queue for the lease loop; ``Stop`` ends the loop between jobs; ``Abort``
+reaches the job at once; the ticker sends ``Alive`` only after ``alive_interval`` of silence (a
+sign that the process runs); a broken pipe means the supervisor is gone and the worker stops.
+The receiver is driven in the test's own thread (``_receive`` returns at the pipe's EOF).
+"""
+from __future__ import annotations
+
+from tests.core.fakes import FakeClock, FakeConn
+from workers.link import SupervisorLink
+from workers.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
+
+ALIVE = 4.0   # seconds: alive_interval
+
+
+class Rig:
+    def __init__(self, *incoming: object, broken: bool = False) -> None:
+        self.clock = FakeClock()
+        self.conn = FakeConn(incoming, broken=broken)
+        self.aborts: list[str] = []
+        self.lost = 0
+        self.link = SupervisorLink(conn=self.conn, alive_interval=ALIVE,  # type: ignore[arg-type]
+                                   on_abort=self.aborts.append, on_lost=self.on_lost, clock=self.clock)
+
+    def on_lost(self) -> None:
+        self.lost += 1
+
+
+def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
+    rig = Rig()
+    rig.clock.advance(ALIVE - 0.5)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent == []
+    rig.link.send(WantWork())             # any message resets the silence
+    rig.clock.advance(ALIVE - 0.5)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent == [WantWork()]
+    rig.clock.advance(0.5)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent == [WantWork(), Alive()]
+
+
+def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:
+    job = AssignJob("ws-1", 1_800_000_600_000, 2)
+    rig = Rig(LeasePermit(), job)
+    rig.link._receive()
+    assert [rig.link.next_work(timeout=0), rig.link.next_work(timeout=0), rig.link.next_work(timeout=0)] == \
+        [LeasePermit(), job, None]
+
+
+def test_stop_ends_the_loop_before_any_work_still_queued() -> None:
+    rig = Rig(LeasePermit(), Stop(5))
+    rig.link._receive()
+    assert rig.link.next_work(timeout=0) == Stop(5) == rig.link.stop_requested
+    assert rig.link.next_work(timeout=0) == Stop(5)
+
+
+def test_abort_reaches_the_job_at_once_and_unknown_messages_are_ignored() -> None:
+    rig = Rig(WantWork(), Abort("runner stopping"))
+    rig.link._receive()
+    assert rig.aborts == ["runner stopping"] and rig.link.next_work(timeout=0) is None
+
+
+def test_the_supervisor_gone_stops_the_worker_and_later_sends_are_dropped() -> None:
+    rig = Rig()
+    rig.link._receive()                   # EOF at once
+    assert rig.lost == 1
+    rig.link.send(LeaseResult("empty"))
+    assert rig.conn.sent == [] and rig.lost == 1
+
+
+def test_a_broken_pipe_on_send_stops_the_worker_once() -> None:
+    rig = Rig(broken=True)
+    rig.link.send(WantWork())
+    rig.link.send(Alive())
+    assert rig.lost == 1
