@@ -81,7 +81,7 @@ class LeaseGate:
         if result == "leased":
             self.consecutive_empty = 0
             state.empty_streak = 0
-            state.not_before = now
+            state.not_before = max(now, self._paused_until)  # a job landing during a pause does not end it
             state.concurrency = min(state.concurrency * 2, max(1, int(self._burst)))
             return
         if result == "empty":

@@ -3,7 +3,7 @@
 The supervisor always knows each worker's in-flight job (``InFlightJob``). When the worker
 dies mid-job, the job is queued for another worker of the same runner key while
 ``max_job_attempts`` allows and the lease has time left; otherwise it is failed at once with
-the cause (``worker crashed (signal 9, possible OOM)``), so no job waits for its lease to
+the cause (``worker crashed (signal 9 SIGKILL, possible OOM)``), so no job waits for its lease to
 expire because of us. Queued jobs are kept alive with heartbeats until a worker takes them:
 by the rule the workers use (``workers.heartbeat.next_renewal``), and early enough that a
 re-run always finds ``MIN_LEASE_LEFT`` seconds of lease, but never more often than every

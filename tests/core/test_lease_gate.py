@@ -199,8 +199,6 @@ def test_a_429_or_503_pauses_every_key_for_retry_after() -> None:
     assert sorted(gate.grant()) == [1, 2, 3]
 
 
-@pytest.mark.xfail(strict=True, reason="a lease answer that lands during a pause sets its key's not_before to now "
-                                       "(LeaseGate.report, result 'leased'), so that key leases again at once")
 def test_a_lease_that_lands_during_a_pause_does_not_end_the_pause_for_its_key() -> None:
     """A 429/503 pauses every key for Retry-After — a request already out when it came back
     and then answered with a job must not reopen leasing for its key (same for a model-refusal pause)."""

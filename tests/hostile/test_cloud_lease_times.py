@@ -174,8 +174,8 @@ def _settle(recovery: Recovery) -> None:
 def test_a_queued_job_whose_renewal_answers_a_past_time_is_failed_not_renewed_in_a_loop() -> None:
     clocks = Clocks()
     client = _RecoveryClient(answer_ms=int(EPOCH * 1000) - 60_000)   # the cloud says: expired a minute ago
-    recovery = Recovery(make_client=lambda key: client, keys=["k.s"], max_attempts=2, wake=lambda: None)
-    recovery._epoch = clocks.epoch
+    recovery = Recovery(make_client=lambda key: client, keys=["k.s"], max_attempts=2, wake=lambda: None,
+                        epoch=clocks.epoch)
     job = InFlightJob(workspace_id="ws-1", lease_expires_at_ms=int(EPOCH * 1000) + 600_000, attempt=1, key="k.s",
                       started_at=0.0)
     try:
