@@ -8,8 +8,9 @@ the wakeup fd, which ends the loop's wait and is read as the queue of signals (o
 delivery; Python-level handlers would merge deliveries that arrive between two checks).
 Everything else runs in the loop, on monotonic clocks. Worker messages and deaths are handled
 by ``PoolManager`` (``pool.py``, with ``pool_messages.py``, ``deaths.py``, ``watchdog.py``,
-``roller.py``, ``spawner.py`` and ``waiter.py``); this module holds the lifecycle: start,
-signals, drain, abort, reload and the final exit code.
+``roller.py``, ``spawner.py`` and ``waiter.py``); when and how the run stops, and its exit
+code, are decided by ``Shutdown`` (``stopping.py``) alone. This module holds the lifecycle:
+start, signals, reload and the loop.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from .observability.http_server import StatusServer
 from .observability.pool_collector import CONFIG_RELOADS
 from .observability.snapshot import PoolSnapshot
 from .pool import PoolManager
+from .stopping import Shutdown, StopReason
 from .waiter import Waiter
 
 log = logging.getLogger("xenon.supervisor")
@@ -60,7 +62,7 @@ class Arbiter:
         self._wakeup_r, self._wakeup_w = os.pipe()
         self._waiter = Waiter()
         self._waiter.watch(self._wakeup_r)
-        self.exit_code: int | None = None
+        self.shutdown = Shutdown(clock=time.monotonic)   # the stop decision and the exit code
         self.pool: PoolManager | None = None
         self._cloud: CloudTarget | None = None
         self._metrics_dir: MetricsDirectory | None = None
@@ -75,7 +77,7 @@ class Arbiter:
         try:
             self.start()
             pool = self.pool
-            while self.exit_code is None and pool is not None:
+            while not self.shutdown.ended and pool is not None:
                 ready = self.wait_for_events(pool.next_wakeup(LOOP_TICK))
                 pool.read_messages(ready)
                 self.handle_signals()
@@ -83,14 +85,14 @@ class Arbiter:
                 pool.grant_leases()
                 pool.enforce_timeouts()
                 pool.manage_workers()
-                self.check_stop_conditions()
+                pool.check_stop_conditions()
                 pool.publish_snapshot()
         except Exception:  # noqa: BLE001 - a bug must still stop the workers and fail their jobs
             log.exception("the supervisor's loop failed; stopping the pool")
-            self.exit_code = EXIT_ERROR
+            self.shutdown.end(EXIT_ERROR)
         finally:
             self.stop()
-        code = EXIT_OK if self.exit_code is None else self.exit_code
+        code = self.shutdown.exit_code
         jobs = f": jobs {self.pool.outcome_summary()}" if self.pool is not None else ""
         log.info("stopped (exit %d)%s", code, jobs)
         return code
@@ -116,12 +118,12 @@ class Arbiter:
         except OSError as exc:   # validated, so it went away since: still a config problem, not a crash
             log.error("logging.file: cannot open %s: %s", quote(self.config.logging.file, PATH_CHARS),
                       exc.strerror or exc)
-            self.exit_code = EXIT_CONFIG
+            self.shutdown.end(EXIT_CONFIG)
             return
         self._metrics_dir = MetricsDirectory.prepare(self.config.metrics.multiproc_dir)
         self._cloud = connect_cloud(self.config)
         self.pool = PoolManager(config=self.config, cloud=self._cloud, metrics_dir=self._metrics_dir.path,
-                                waiter=self._waiter, wake=self.wake, started=self._started)
+                                waiter=self._waiter, wake=self.wake, started=self._started, shutdown=self.shutdown)
         self._http = StatusServer(listen=self.config.metrics.listen, metrics_dir=self._metrics_dir.path,
                                   snapshot=self.snapshot)
         try:
@@ -129,7 +131,7 @@ class Arbiter:
         except OSError as exc:
             log.error("cannot listen on metrics.listen %s: %s; pick a free HOST:PORT (or port 0)",
                       self.config.metrics.listen, exc.strerror)
-            self.exit_code = EXIT_CONFIG
+            self.shutdown.end(EXIT_CONFIG)
             return
         self.install_signal_handlers()
         log.info("xenon-runner %s: %d workers, model %s, cloud %s, metrics and status on %s "
@@ -178,13 +180,13 @@ class Arbiter:
         while self._signals:
             signum = self._signals.popleft()
             name = signal.Signals(signum).name
-            if signum == signal.SIGTERM and not pool.draining:
+            if signum == signal.SIGTERM and not self.shutdown.draining:
                 log.info("SIGTERM: draining; in-flight jobs have %gs to finish (send SIGTERM again or SIGINT "
                          "to fail them now)", self.config.pool.graceful_timeout)
-                pool.drain("SIGTERM", graceful_timeout=self.config.pool.graceful_timeout)
+                pool.drain(StopReason.SIGTERM, graceful_timeout=self.config.pool.graceful_timeout)
             elif signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
                 log.warning("%s: failing in-flight jobs now and exiting", name)
-                pool.abort("runner shutting down", exit_code=EXIT_OK)
+                pool.abort(StopReason.SHUTTING_DOWN, exit_code=EXIT_OK)
             elif signum == signal.SIGHUP:
                 self.reload()
             elif signum == signal.SIGTTIN:
@@ -257,22 +259,6 @@ class Arbiter:
         return replace(config, metrics=running.metrics,
                        cloud=replace(config.cloud, base_url=running.cloud.base_url),
                        pool=replace(config.pool, start_method=running.pool.start_method))
-
-    def check_stop_conditions(self) -> None:
-        """Max runtime, max empty polls, and the end of a drain."""
-        pool = self.pool
-        assert pool is not None
-        limits = self.config.pool
-        if not pool.draining:
-            if limits.max_runtime and time.monotonic() - self._started >= limits.max_runtime:
-                log.info("ran for pool.max_runtime (%gs, RUNNER_JOB_MAX_RUNTIME_MS): draining", limits.max_runtime)
-                pool.drain("max runtime reached", graceful_timeout=limits.graceful_timeout)
-            elif limits.max_empty_polls and pool.consecutive_empty_polls >= limits.max_empty_polls:
-                log.info("%d empty lease answers in a row (pool.max_empty_polls, RUNNER_JOB_MAX_EMPTY_POLLS): "
-                         "draining", pool.consecutive_empty_polls)
-                pool.drain("queue empty", graceful_timeout=limits.graceful_timeout)
-        if pool.stopped:
-            self.exit_code = pool.exit_code
 
 
 def _ignore_in_python(signum: int, frame: object) -> None:

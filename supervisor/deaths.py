@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 
 from supervisor.config.sections import PoolConfig
-from workers.messages import EXIT_RECYCLE, EXIT_STOPPED
+from workers.messages import WorkerExit
 
 # xenon_runner_worker_restarts_total{reason} by why we asked a worker to exit after its job;
 # None: not a restart worth counting (the pool shrank or stops).
@@ -20,7 +20,7 @@ ASKED_FOR: dict[str, str | None] = {"recycle": "recycle", "roll": "recycle", "me
 KILLED_FOR: dict[str, str | None] = {"hung": "hung", "boot": "hung", "deadline": "hung", "stuck": "hung",
                                      "memory": "memory", "shutdown": None}
 FAILURES = ("crash", "hung")   # restart reasons that count toward parking the slot
-CLEAN_EXITS = (EXIT_STOPPED, EXIT_RECYCLE)
+CLEAN_EXITS = (WorkerExit.STOPPED, WorkerExit.RECYCLE)
 
 
 def restart_reason(*, stop_reason: str | None, exit_code: int | None, killed: bool) -> str | None:

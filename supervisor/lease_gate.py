@@ -52,6 +52,11 @@ class LeaseGate:
         self.consecutive_empty = 0             # pool-wide, for RUNNER_JOB_MAX_EMPTY_POLLS
         self._paused_until = 0.0               # clock seconds: a pause also holds keys not seen yet
 
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between lease requests of a key whose queue is empty (pool.poll_interval)."""
+        return self._poll_interval
+
     def resize(self, *, burst: int, rate: float, poll_interval: float | None = None) -> None:
         """Follow a pool size change (burst = pool size) or a reloaded ``poll_interval``."""
         self._refill()

@@ -1,7 +1,8 @@
 """The worker pool as the supervisor's loop drives it: reaping, permits, timeouts, scaling, stopping.
 
 Every method runs on the loop thread. ``PoolManager`` owns the slots and puts the parts
-together: the handlers of worker messages it inherits (``pool_messages``), what a worker's
+together: the handlers of worker messages (``pool_messages``), the stop decision and exit
+code (``stopping``, shared with the ``Arbiter``), the snapshot for /status, what a worker's
 death means (``deaths``), the lease gate (who may lease when), the restart policy (when a
 crashed slot restarts or is parked), the watchdog (boot, sign-of-life, deadline and memory
 clocks), the roller (SIGHUP), recovery (jobs of dead workers), the spawner and the loop's
@@ -14,50 +15,49 @@ import os
 import random
 import signal
 import time
-from collections import Counter
 from typing import Any, Callable, Collection
 
-import psutil
 from prometheus_client import multiprocess
 
 from supervisor import __version__
 from supervisor.config.sections import RunnerConfig
 from workers.cloud.jobs import JobClient
-from workers.messages import EXIT_BOOT_FAILED, EXIT_CREDENTIAL_REJECTED, Abort, LeasePermit
+from workers.http.redact import describe_token
+from workers.messages import Abort, LeasePermit, WorkerExit
 from workers.metrics import metrics
 
 from .cloud_target import CloudTarget
 from .deaths import FAILURES, death_cause, restart_reason
-from .exitcodes import EXIT_OK
 from .lease_gate import LeaseGate
+from .observability.publisher import SnapshotPublisher
 from .observability.snapshot import PoolSnapshot, WorkerView
-from .pool_messages import ModelPause, WorkerMessages, stop_message
+from .pool_messages import WorkerMessages, stop_message
 from .recovery import Recovery
 from .restart_policy import RestartPolicy
 from .roller import Roller
 from .slots import SlotState, WorkerSlot
 from .spawner import Spawner
+from .stopping import FATAL_WORKER_EXITS, Shutdown, StopReason
 from .waiter import Waiter
 from .watchdog import Watchdog
 
 log = logging.getLogger("xenon.supervisor")
 
-PUBLISH_EVERY = 0.25           # seconds between snapshots for the HTTP thread, at most ...
-REFRESH_EVERY = 1.0            # ... and at least (RSS, CPU, the loop's heartbeat for /healthz)
 DEFAULT_LEASES_PER_WORKER = 10.0   # lease requests per second per worker when pool.lease_rate is 0
 
 
-class PoolManager(WorkerMessages):
+class PoolManager:
     """The pool's slots and what each turn of the supervisor's loop does to them."""
 
     def __init__(self, *, config: RunnerConfig, cloud: CloudTarget, metrics_dir: str, waiter: Waiter,
-                 wake: Callable[[], None], started: float, clock: Callable[[], float] = time.monotonic) -> None:
+                 wake: Callable[[], None], started: float, shutdown: Shutdown,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._waiter = waiter          # the loop's selector: each worker's sentinel and pipe are added
         self._cloud = cloud
         self._metrics_dir = metrics_dir
         self._clock = clock
-        self._started = started
+        self._started = started        # clock seconds
         self._rng = random.Random()
         self._spawner = Spawner(start_method=config.pool.start_method, metrics_dir=metrics_dir)
         self.slots: dict[int, WorkerSlot] = {}
@@ -69,19 +69,12 @@ class PoolManager(WorkerMessages):
                                  max_attempts=config.pool.max_job_attempts, wake=wake)
         self.watchdog = Watchdog(pool=config.pool, recycle=self.request_stop)
         self.roller = Roller()
-        self.draining = False
-        self.drain_reason: str | None = None
-        self._drain_deadline: float | None = None
-        self._abort_deadline: float | None = None
-        self.exit_code = EXIT_OK
-        self._ever_ready = False
-        self._published_at = float("-inf")
-        self.status_changed = True     # something /status shows changed since the last snapshot
-        self.model_pause = ModelPause()
-        self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
-        self._snapshot = PoolSnapshot(started_at=started, loop_heartbeat=clock())
-        self._self_process = psutil.Process()
-        self._self_process.cpu_percent(None)
+        self.shutdown = shutdown
+        self.status = SnapshotPublisher(started=started, clock=clock)
+        self.messages = WorkerMessages(slots=self.slots, gate=self.gate, recovery=self.recovery, roller=self.roller,
+                                       main_thread=self.watchdog.main_thread, shutdown=shutdown,
+                                       request_stop=self.request_stop,
+                                       key_rejected=self._credential_rejected, changed=self.status.touch, clock=clock)
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -112,26 +105,31 @@ class PoolManager(WorkerMessages):
         if gate_at is not None:
             times.append(gate_at)
         times.extend(s.restart_at for s in self.slots.values() if s.restart_at is not None)
-        if self.status_changed:
-            times.append(self._published_at + PUBLISH_EVERY)
+        publish_at = self.status.next_due()
+        if publish_at is not None:
+            times.append(publish_at)
         return max(0.0, min(times) - now)
 
-    # --- reaping -------------------------------------------------------------------------
+    # --- messages and reaping ----------------------------------------------------------
+
+    def read_messages(self, ready: Collection[Any]) -> None:
+        """Handle what the workers whose pipe is in ``ready`` have sent."""
+        self.messages.read(ready)
 
     def reap_workers(self, ready: Collection[Any]) -> None:
         """Reap the workers whose sentinel is in ``ready`` (reading every exit code costs O(N) per turn)."""
         for slot in list(self.slots.values()):
             if slot.process is None or slot.process.sentinel not in ready or slot.process.exitcode is None:
                 continue
-            self._drain_conn(slot, limit=None)   # its last words (JobFinished, Fatal) come first
+            self.messages.drain(slot, limit=None)   # its last words (JobFinished, Fatal) come first
             self._reap(slot)
         for result in self.recovery.results():
             if result.action == "fail" and (result.ok or result.lease_lost):
-                self.outcomes["failed" if result.ok else "lease_lost"] += 1
+                self.messages.outcomes["failed" if result.ok else "lease_lost"] += 1
 
     def outcome_summary(self) -> str:
         """``12 completed, 1 failed, 0 lease lost`` for the jobs this run ended."""
-        return ", ".join(f"{self.outcomes[outcome]} {outcome.replace('_', ' ')}"
+        return ", ".join(f"{self.messages.outcomes[outcome]} {outcome.replace('_', ' ')}"
                          for outcome in ("completed", "failed", "lease_lost"))
 
     def _reap(self, slot: WorkerSlot) -> None:
@@ -145,16 +143,16 @@ class PoolManager(WorkerMessages):
         self.gate.forget(slot.slot)
         self._release(slot)
         if job is not None:
-            self.recovery.worker_lost(job, cause, may_retry=not self.draining and stop_reason != "deadline")
-        if code == EXIT_CREDENTIAL_REJECTED:
-            self._credential_rejected(key, fatal or "exit 3")
-        elif code == EXIT_BOOT_FAILED and not self._ever_ready:
+            self.recovery.worker_lost(job, cause, may_retry=not self.shutdown.draining and stop_reason != "deadline")
+        if code == WorkerExit.CREDENTIAL_REJECTED:
+            self._credential_rejected(key, fatal or f"exit {code}")
+        elif code == WorkerExit.BOOT_FAILED and not self.messages.ever_ready:
             self._cannot_boot(fatal)
         if slot.slot >= self.desired:
             del self.slots[slot.slot]
             return
-        slot.state, slot.restart_at = SlotState.WAITING, now
-        if self.draining or restart is None:
+        slot.reaped(restart_at=now)
+        if self.shutdown.draining or restart is None:
             return
         metrics().restarts.labels(restart).inc()
         if restart in FAILURES:
@@ -164,35 +162,35 @@ class PoolManager(WorkerMessages):
         """Back off before the slot's next worker, or park the slot if it keeps failing."""
         decision = self.policy.on_crash(slot.slot, now=now, ready_for=ready_for)
         if decision.park:
-            slot.state, slot.restart_at = SlotState.PARKED, None
+            slot.parked()
             log.error("%s; slot crashed %d times within %gs: parked (FATAL) until SIGHUP", what,
                       self.config.pool.max_crashes, self.config.pool.crash_window)
         else:
-            slot.restart_at = now + decision.delay
+            slot.backing_off(until=now + decision.delay)
             log.warning("%s; restarting in %.2fs", what, decision.delay)
 
     # --- permits, timeouts, scaling ------------------------------------------------------
 
     def grant_leases(self) -> None:
         """Send a lease permit to each idle worker the gate lets lease now (none while draining)."""
-        if self.draining:
+        if self.shutdown.draining:
             return
         for index in self.gate.grant():
             slot = self.slots.get(index)
             if slot is None or slot.conn is None:
                 self.gate.forget(index)
                 continue
-            self._send(slot, LeasePermit())
+            slot.send(LeasePermit())
 
     def enforce_timeouts(self) -> None:
         """The drain's graceful timeout and the abort's kill timeout, the watchdog's clocks, and
         heartbeats for jobs waiting for a re-run."""
         now = self._clock()
-        if self._drain_deadline is not None and now >= self._drain_deadline and self._abort_deadline is None:
+        if self.shutdown.graceful_timeout_over():
             log.warning("graceful timeout (%gs) over: failing the jobs still running",
                         self.config.pool.graceful_timeout)
-            self.abort("runner shutting down", exit_code=self.exit_code)
-        if self._abort_deadline is not None and now >= self._abort_deadline:
+            self.abort(StopReason.SHUTTING_DOWN, exit_code=None)
+        if self.shutdown.kill_due():
             for slot in self.slots.values():
                 if slot.process is not None:
                     slot.terminate(now=now, reason="shutdown")
@@ -202,7 +200,7 @@ class PoolManager(WorkerMessages):
     def manage_workers(self) -> None:
         """Create wanted slots, start workers whose restart is due, stop unwanted ones, roll."""
         now = self._clock()
-        if not self.draining:
+        if not self.shutdown.draining:
             for index in range(self.desired):
                 self.slots.setdefault(index, WorkerSlot(slot=index, key=self._cloud.token_for_slot(index)))
         for slot in list(self.slots.values()):
@@ -211,10 +209,10 @@ class PoolManager(WorkerMessages):
                     del self.slots[slot.slot]
                 elif not slot.stop_reason:
                     self.request_stop(slot, "scale")
-            elif (slot.process is None and slot.state == SlotState.WAITING and not self.draining
+            elif (slot.process is None and slot.state == SlotState.WAITING and not self.shutdown.draining
                   and (slot.restart_at or 0) <= now):
                 self._spawn(slot, now)
-        if not self.draining:
+        if not self.shutdown.draining:
             rolled = self.roller.next_to_stop(self.slots)
             if rolled is not None:
                 self.request_stop(rolled, "roll")
@@ -228,31 +226,29 @@ class PoolManager(WorkerMessages):
             self._after_failure(slot, now=now, ready_for=None, what=f"cannot start worker {slot.name} ({exc})")
             return
         self._waiter.watch(slot.process.sentinel, slot.conn)
-        self.status_changed = True
+        self.status.touch()
         if slot.generation > 0:
             slot.restarts += 1
         slot.generation += 1
         slot.config_generation = self.roller.generation
-        slot.state, slot.started_at, slot.last_seen, slot.restart_at = SlotState.STARTING, now, now, None
+        slot.started(now=now)
         jobs = self.config.pool.max_jobs_per_worker
         slot.recycle_after = max(1, round(jobs * self._rng.uniform(0.9, 1.1))) if jobs else 0
         log.debug("started worker %s (pid %s, generation %d)", slot.name, slot.pid, slot.generation)
 
     def request_stop(self, slot: WorkerSlot, reason: str) -> None:
         """Ask the worker to exit after its job (if any): drain, scale, roll, recycle or memory."""
-        slot.stop_reason = slot.stop_reason or reason
-        self.status_changed = True
+        slot.stopping(reason)
+        self.status.touch()
         self.gate.forget(slot.slot)
-        if slot.job is None:
-            slot.state = SlotState.STOPPING
-        self._send(slot, stop_message(slot.stop_reason))
+        slot.send(stop_message(slot.stop_reason))
 
     def scale(self, delta: int) -> None:
         """SIGTTIN/SIGTTOU: one worker more or less (never below one)."""
-        if self.draining:
+        if self.shutdown.draining:
             return
         self.desired = max(1, self.desired + delta)
-        self.status_changed = True
+        self.status.touch()
         self.gate.resize(burst=self.desired, rate=self._lease_rate())
         log.info("pool size is now %d workers", self.desired)
 
@@ -268,11 +264,11 @@ class PoolManager(WorkerMessages):
                                   max_attempts=config.pool.max_job_attempts)
         for slot in self.slots.values():
             if slot.state == SlotState.PARKED:
-                slot.state, slot.restart_at = SlotState.WAITING, self._clock()
+                slot.unparked(now=self._clock())
         rolling = self.roller.start(self.slots)
-        if self.model_pause.active:
+        if self.messages.model_pause.active:
             # Workers of the old config would only burn jobs on the model that refused us.
-            self.model_pause.clear()
+            self.messages.model_pause.clear()
             for slot in self.slots.values():
                 if slot.process is not None:
                     self.request_stop(slot, "roll")
@@ -284,37 +280,50 @@ class PoolManager(WorkerMessages):
 
     # --- stopping ------------------------------------------------------------------------
 
-    def drain(self, reason: str, *, graceful_timeout: float) -> None:
+    def drain(self, reason: StopReason, *, graceful_timeout: float) -> None:
         """Stop leasing; let in-flight jobs finish within ``graceful_timeout`` seconds."""
-        if self.draining:
+        if not self.shutdown.drain(reason, graceful_timeout=graceful_timeout):
             return
-        self.draining, self.drain_reason = True, reason
-        self.status_changed = True
-        self._drain_deadline = self._clock() + graceful_timeout
-        self.recovery.fail_queued("runner shutting down")
+        self.status.touch()
+        self.recovery.fail_queued(StopReason.SHUTTING_DOWN)
         for slot in self.slots.values():
             if slot.process is not None:
                 self.request_stop(slot, "drain")
 
-    def abort(self, reason: str, *, exit_code: int) -> None:
-        """Fail in-flight jobs now and stop every worker (second signal, graceful timeout, fatal error)."""
-        self.exit_code = exit_code
-        if self._abort_deadline is not None:
+    def abort(self, reason: StopReason, *, exit_code: int | None) -> None:
+        """Fail in-flight jobs now and stop every worker (second signal, graceful timeout, fatal error);
+        exit with ``exit_code`` (None: keep the exit code decided so far)."""
+        if not self.shutdown.abort(exit_code=exit_code, kill_timeout=self.config.pool.kill_timeout):
             return
         self.drain(reason, graceful_timeout=0)
-        self._abort_deadline = self._clock() + self.config.pool.kill_timeout
         for slot in self.slots.values():
             if slot.job is not None:
-                self._send(slot, Abort(reason))
+                slot.send(Abort(reason))
 
-    @property
-    def stopped(self) -> bool:
-        """True once draining is over: no worker left and no cloud call under way."""
-        return self.draining and all(s.process is None for s in self.slots.values()) and not self.recovery.busy
+    def check_stop_conditions(self) -> None:
+        """Drain on pool.max_runtime or pool.max_empty_polls; end the run once a drain is over."""
+        limit = self.shutdown.limit_reached(started=self._started, limits=self.config.pool,
+                                            empty_polls=self.gate.consecutive_empty)
+        if limit is not None:
+            self.drain(limit, graceful_timeout=self.config.pool.graceful_timeout)
+        self.shutdown.settle(pool_empty=all(s.process is None for s in self.slots.values())
+                             and not self.recovery.busy)
 
-    @property
-    def consecutive_empty_polls(self) -> int:
-        return self.gate.consecutive_empty
+    def _credential_rejected(self, key: str, detail: str) -> None:
+        reason, exit_code = FATAL_WORKER_EXITS[WorkerExit.CREDENTIAL_REJECTED]
+        if self.shutdown.exit_code == exit_code:
+            return
+        log.error("the cloud rejected runner key %s (%s): stopping the pool (exit %d). Mint a new key in "
+                  "Studio → Settings → Runners and update RUNNER_TOKEN.", describe_token(key), detail, exit_code)
+        self.abort(reason, exit_code=exit_code)
+
+    def _cannot_boot(self, fatal: str | None) -> None:
+        reason, exit_code = FATAL_WORKER_EXITS[WorkerExit.BOOT_FAILED]
+        if self.shutdown.exit_code == exit_code:
+            return
+        log.error("workers cannot boot with this configuration (%s): stopping the pool (exit %d)",
+                  fatal or "see the log above", exit_code)
+        self.abort(reason, exit_code=exit_code)
 
     def kill_all(self) -> None:
         """Last resort at exit: SIGKILL whatever still runs and fail its job (no orphans, no stuck jobs)."""
@@ -324,11 +333,11 @@ class PoolManager(WorkerMessages):
             if slot.process.exitcode is None:
                 slot.signal_group(signal.SIGKILL)
                 slot.process.join(timeout=5)
-            self._drain_conn(slot, limit=None)
+            self.messages.drain(slot, limit=None)
             if slot.job is not None:
-                self.recovery.fail(slot.job, "runner shutting down")
+                self.recovery.fail(slot.job, StopReason.SHUTTING_DOWN)
             self._release(slot)
-        self.recovery.fail_queued("runner shutting down")
+        self.recovery.fail_queued(StopReason.SHUTTING_DOWN)
 
     def _release(self, slot: WorkerSlot) -> None:
         """Forget a dead worker: its fds leave the loop's selector, its live gauges the metrics."""
@@ -336,7 +345,7 @@ class PoolManager(WorkerMessages):
         self._waiter.unwatch(slot.process.sentinel, slot.conn)
         multiprocess.mark_process_dead(slot.name, self._metrics_dir)
         slot.clear_worker()
-        self.status_changed = True
+        self.status.touch()
 
     def close(self) -> None:
         """Let cloud calls under way finish (at most a read timeout), then stop recovery's threads."""
@@ -347,23 +356,17 @@ class PoolManager(WorkerMessages):
     def publish_snapshot(self) -> None:
         """Hand the HTTP thread a fresh picture: soon after a change, and every second regardless."""
         now = self._clock()
-        since = now - self._published_at
-        if since < PUBLISH_EVERY or (not self.status_changed and since < REFRESH_EVERY):
+        if not self.status.due(now):
             return
-        self._published_at, self.status_changed = now, False
-        try:
-            rss, cpu = self._self_process.memory_info().rss, self._self_process.cpu_percent(None)
-        except psutil.Error:
-            rss, cpu = 0, 0.0
-        self._snapshot = PoolSnapshot(
+        rss, cpu = self.status.own_usage()
+        self.status.publish(PoolSnapshot(
             workers=tuple(WorkerView.of(slot, now=now) for slot in sorted(self.slots.values(), key=lambda s: s.slot)),
-            draining=self.draining, desired_workers=self.desired, loop_heartbeat=now, started_at=self._started,
-            supervisor_pid=os.getpid(), supervisor_rss_bytes=rss, supervisor_cpu_percent=cpu,
+            draining=self.shutdown.draining, desired_workers=self.desired, loop_heartbeat=now,
+            started_at=self._started, supervisor_pid=os.getpid(), supervisor_rss_bytes=rss, supervisor_cpu_percent=cpu,
             memory_limit_bytes=self.config.pool.max_worker_memory, cloud_url=self._cloud.url,
             model=self.config.model.name, recovering_jobs=self.recovery.queued(),
-            lease_backoff_seconds=self.gate.backoff_left(), version=__version__, stop_reason=self.drain_reason)
+            lease_backoff_seconds=self.gate.backoff_left(), version=__version__, stop_reason=self.shutdown.reason))
 
     def snapshot(self) -> PoolSnapshot:
         """The latest published snapshot (safe from any thread: a reference read)."""
-        return self._snapshot
-
+        return self.status.snapshot()

@@ -1,4 +1,4 @@
-"""What the pool does with each message a worker sends (``PoolManager`` mixes this in).
+"""What the pool does with each message a worker sends (``WorkerMessages``, a collaborator of ``PoolManager``).
 
 Workers speak over their own pipes (``workers.messages``): READY after boot, WantWork when
 idle, the result of each permitted lease request, renewed leases, finished jobs, log
@@ -11,20 +11,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import replace
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
-from supervisor.config.sections import RunnerConfig
-from workers.http.redact import describe_token
-from workers.messages import (EXIT_RECYCLE, EXIT_STOPPED, Alive, AssignJob, Fatal, JobFinished, LeaseRenewed,
-                              LeaseResult, LogRecordMessage, Progress, Ready, Stop, SupervisorMessage, WantWork)
+from workers.messages import (Alive, AssignJob, Fatal, JobFinished, LeaseRenewed, LeaseResult, LogRecordMessage,
+                              Progress, Ready, Stop, WantWork, WorkerExit)
 
-from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED
 from .lease_gate import LeaseGate
 from .logs import emit_worker_record
 from .recovery import Recovery
 from .roller import Roller
-from .slots import InFlightJob, SlotState, WorkerSlot
-from .watchdog import Watchdog
+from .slots import InFlightJob, WorkerSlot
+from .stopping import Shutdown
+from .watchdog import MainThreadClock
 
 log = logging.getLogger("xenon.supervisor")
 
@@ -34,32 +32,35 @@ RECYCLE_STOPS = ("recycle", "memory")            # stop reasons whose exit is a 
 
 
 class WorkerMessages:
-    """The message handlers of ``PoolManager`` (split out to keep each file to one concern)."""
+    """Reads the workers' pipes and acts on each message: the slot's transitions, the lease gate,
+    recovered jobs, job outcomes and the model pause."""
 
-    # State and actions of the PoolManager this is mixed into.
-    config: RunnerConfig
-    slots: dict[int, WorkerSlot]
-    gate: LeaseGate
-    recovery: Recovery
-    roller: Roller
-    watchdog: Watchdog
-    draining: bool
-    exit_code: int
-    outcomes: Counter[str]
-    _clock: Callable[[], float]
-    _ever_ready: bool
-    status_changed: bool
-    model_pause: ModelPause
-    request_stop: Callable[[WorkerSlot, str], None]
-    abort: Callable[..., None]
+    def __init__(self, *, slots: Mapping[int, WorkerSlot], gate: LeaseGate, recovery: Recovery, roller: Roller,
+                 main_thread: MainThreadClock, shutdown: Shutdown,
+                 request_stop: Callable[[WorkerSlot, str], None], key_rejected: Callable[[str, str], None],
+                 changed: Callable[[], None], clock: Callable[[], float]) -> None:
+        self._slots = slots                 # the pool's slots, by index (the pool adds and removes them)
+        self._gate = gate
+        self._recovery = recovery
+        self._roller = roller
+        self._main_thread = main_thread     # the watchdog's clock of each worker's main thread
+        self._shutdown = shutdown
+        self._request_stop = request_stop   # ask a worker to exit after its job, with a reason
+        self._key_rejected = key_rejected   # the cloud rejected a runner key (key, detail): stop the pool
+        self._changed = changed             # something /status shows changed
+        self._clock = clock
+        self.model_pause = ModelPause()
+        self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
+        self.ever_ready = False             # some worker reported READY during this run
 
-    def read_messages(self, ready: Collection[Any]) -> None:
+    def read(self, ready: Collection[Any]) -> None:
         """Handle what the workers whose pipe is in ``ready`` have sent."""
-        for slot in list(self.slots.values()):
+        for slot in list(self._slots.values()):
             if slot.conn is not None and slot.conn in ready:
-                self._drain_conn(slot, limit=MESSAGES_PER_TURN)
+                self.drain(slot, limit=MESSAGES_PER_TURN)
 
-    def _drain_conn(self, slot: WorkerSlot, *, limit: int | None) -> None:
+    def drain(self, slot: WorkerSlot, *, limit: int | None) -> None:
+        """Handle up to ``limit`` waiting messages of ``slot``'s worker (None: all of them)."""
         count = 0
         conn = slot.conn
         while conn is not None and (limit is None or count < limit):
@@ -74,7 +75,7 @@ class WorkerMessages:
                 continue
             count += 1
             slot.last_seen = self._clock()
-            self.watchdog.main_thread.heard(slot.pid, message, slot.last_seen)
+            self._main_thread.heard(slot.pid, message, slot.last_seen)
             self._handle(slot, message)
 
     def _handle(self, slot: WorkerSlot, message: Any) -> None:
@@ -83,7 +84,7 @@ class WorkerMessages:
             return
         if isinstance(message, (Alive, Progress)):
             return   # a sign of life, or of the main thread's progress (already noted)
-        self.status_changed = True
+        self._changed()
         if isinstance(message, WantWork):
             self._on_want_work(slot)
         elif isinstance(message, LeaseResult):
@@ -102,80 +103,50 @@ class WorkerMessages:
 
     def _on_ready(self, slot: WorkerSlot) -> None:
         slot.ready_at = self._clock()
-        if slot.state == SlotState.STARTING:
-            slot.state = SlotState.IDLE
-        self._ever_ready = True
-        self.roller.on_ready(slot.slot)
+        slot.booted()
+        self.ever_ready = True
+        self._roller.on_ready(slot.slot)
 
     def _on_want_work(self, slot: WorkerSlot) -> None:
-        if slot.state != SlotState.STOPPING:
-            slot.state = SlotState.IDLE
-        if self.draining or slot.stop_reason:
-            self._send(slot, stop_message(slot.stop_reason))
+        slot.wants_work()
+        if self._shutdown.draining or slot.stop_reason:
+            slot.send(stop_message(slot.stop_reason))
             return
-        job = self.recovery.take(slot.key)
+        job = self._recovery.take(slot.key)
         if job is not None:
-            slot.job = replace(job, started_at=self._clock())
-            slot.state = SlotState.BUSY
-            self._send(slot, AssignJob(job.workspace_id, job.lease_expires_at_ms, job.attempt, dict(job.workspace)))
+            slot.assigned(replace(job, started_at=self._clock()))
+            slot.send(AssignJob(job.workspace_id, job.lease_expires_at_ms, job.attempt, dict(job.workspace)))
             return
-        self.gate.want(slot.slot, slot.key)
+        self._gate.want(slot.slot, slot.key)
 
     def _on_lease_result(self, slot: WorkerSlot, result: LeaseResult) -> None:
-        self.gate.report(slot.slot, slot.key, result.result, result.retry_after)
+        self._gate.report(slot.slot, slot.key, result.result, result.retry_after)
         if result.result == "leased" and result.workspace_id and result.lease_expires_at_ms is not None:
-            slot.job = InFlightJob(workspace_id=result.workspace_id, lease_expires_at_ms=result.lease_expires_at_ms,
-                                   attempt=1, key=slot.key, started_at=self._clock(), workspace=result.workspace)
-            slot.state = SlotState.BUSY
+            slot.assigned(InFlightJob(workspace_id=result.workspace_id, lease_expires_at_ms=result.lease_expires_at_ms,
+                                      attempt=1, key=slot.key, started_at=self._clock(), workspace=result.workspace))
         elif result.result == "throttled":
             log.warning("the cloud throttled leasing (%s); the whole pool pauses %.1fs", result.detail,
-                        result.retry_after or self.config.pool.poll_interval)
+                        result.retry_after or self._gate.poll_interval)
         elif result.result == "error":
             log.warning("worker %s: lease request failed: %s", slot.name, result.detail)
         elif result.result == "rejected":
-            self._credential_rejected(slot.key, result.detail)
+            self._key_rejected(slot.key, result.detail)
 
     def _on_job_finished(self, slot: WorkerSlot, finished: JobFinished) -> None:
         if finished.model_unavailable:
             pause = self.model_pause.refused(now=self._clock())
             if pause is not None:
-                self.gate.pause(pause)
+                self._gate.pause(pause)
                 log.error("the model endpoint refused the runner (%s): pausing leasing for %gs so the queue is not "
                           "burnt through; fix model.api_key / billing and send SIGHUP to resume at once",
                           finished.reason, pause)
         elif finished.outcome == "completed":
             self.model_pause.clear()
         self.outcomes[finished.outcome] += 1
-        slot.job = None
-        slot.jobs_done += 1
-        slot.jobs_total += 1
-        if slot.state != SlotState.STOPPING:
-            slot.state = SlotState.IDLE
+        slot.finished()
         if slot.recycle_after and slot.jobs_done >= slot.recycle_after and not slot.stop_reason:
             log.info("worker %s did %d jobs (pool.max_jobs_per_worker): recycling it", slot.name, slot.jobs_done)
-            self.request_stop(slot, "recycle")
-
-    def _credential_rejected(self, key: str, detail: str) -> None:
-        if self.exit_code == EXIT_CREDENTIAL_REJECTED:
-            return
-        log.error("the cloud rejected runner key %s (%s): stopping the pool (exit 3). Mint a new key in "
-                  "Studio → Settings → Runners and update RUNNER_TOKEN.", describe_token(key), detail)
-        self.abort("runner stopping: the cloud rejected its runner key", exit_code=EXIT_CREDENTIAL_REJECTED)
-
-    def _cannot_boot(self, fatal: str | None) -> None:
-        if self.exit_code == EXIT_CONFIG:
-            return
-        log.error("workers cannot boot with this configuration (%s): stopping the pool (exit 2)",
-                  fatal or "see the log above")
-        self.abort("runner stopping: workers cannot boot", exit_code=EXIT_CONFIG)
-
-    def _send(self, slot: WorkerSlot, message: SupervisorMessage) -> None:
-        if slot.conn is None:
-            return
-        try:
-            slot.conn.send(message)
-        except (OSError, ValueError):
-            pass  # the worker is dying; reaping will deal with it
+            self._request_stop(slot, "recycle")
 
 
 class ModelPause:
@@ -209,4 +180,4 @@ class ModelPause:
 
 def stop_message(reason: str | None) -> Stop:
     """The ``Stop`` for a worker asked to exit for ``reason``: a recycle or a plain stop."""
-    return Stop(EXIT_RECYCLE if reason in RECYCLE_STOPS else EXIT_STOPPED)
+    return Stop(WorkerExit.RECYCLE if reason in RECYCLE_STOPS else WorkerExit.STOPPED)

@@ -4,6 +4,11 @@ A slot outlives its workers: when a worker dies, the slot keeps its crash histor
 and restart count, and a replacement starts in it. Only one live process per slot ever exists
 (a replacement starts after the old worker is reaped), which is what lets metrics files be
 named by slot.
+
+The slot's state changes only through its named transitions (``started``, ``booted``,
+``wants_work``, ``assigned``, ``finished``, ``stopping``, ``reaped``, ``parked``,
+``unparked``), all in ``TRANSITIONS``; a transition from a state it does not list raises
+``InvalidTransition`` (a bug in the pool, never a worker's doing).
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Mapping, Optional
 
+from workers.messages import SupervisorMessage
+
 import psutil
 
 
@@ -25,6 +32,32 @@ class SlotState(str, enum.Enum):
     STOPPING = "stopping"    # asked to stop (or killed), not reaped yet
     PARKED = "parked"        # crashed too often: left empty until SIGHUP
     WAITING = "waiting"      # empty, a replacement starts after a backoff delay
+
+
+_LIVE = (SlotState.STARTING, SlotState.IDLE, SlotState.BUSY, SlotState.STOPPING)   # a worker process exists
+# transition → {from state: to state}. A worker asked to stop stays STOPPING whatever it reports next,
+# except that a lease it already had in flight makes it BUSY (it runs that job before it exits).
+TRANSITIONS: dict[str, dict[SlotState, SlotState]] = {
+    "started": {SlotState.WAITING: SlotState.STARTING},
+    "booted": {SlotState.STARTING: SlotState.IDLE, SlotState.STOPPING: SlotState.STOPPING},
+    "wants_work": {SlotState.STARTING: SlotState.IDLE, SlotState.IDLE: SlotState.IDLE,
+                   SlotState.BUSY: SlotState.IDLE, SlotState.STOPPING: SlotState.STOPPING},
+    "assigned": {SlotState.IDLE: SlotState.BUSY, SlotState.STOPPING: SlotState.BUSY},
+    "finished": {SlotState.BUSY: SlotState.IDLE, SlotState.IDLE: SlotState.IDLE,
+                 SlotState.STOPPING: SlotState.STOPPING},
+    "stopping": {state: SlotState.STOPPING for state in _LIVE},
+    "reaped": {state: SlotState.WAITING for state in _LIVE},
+    "parked": {SlotState.WAITING: SlotState.PARKED},
+    "unparked": {SlotState.PARKED: SlotState.WAITING},
+}
+
+
+class InvalidTransition(RuntimeError):
+    """A slot was asked to make a transition its state does not allow."""
+
+    def __init__(self, slot: str, transition: str, state: SlotState) -> None:
+        super().__init__(f"slot {slot}: {transition} is not allowed in state {state.value}")
+        self.transition, self.state = transition, state
 
 
 @dataclass
@@ -50,7 +83,7 @@ class WorkerSlot:
 
     slot: int
     key: str = field(repr=False)             # the runner key this slot's worker leases with
-    state: SlotState = SlotState.WAITING
+    _state: SlotState = field(default=SlotState.WAITING, init=False)   # changed by the transitions only
     process: Optional[BaseProcess] = None
     conn: Optional[Connection] = None
     generation: int = 0                      # workers started in this slot so far
@@ -70,6 +103,78 @@ class WorkerSlot:
     rss_bytes: int = 0
     cpu_percent: float = 0.0
     _psutil: Optional[psutil.Process] = None
+
+    @property
+    def state(self) -> SlotState:
+        return self._state
+
+    def _move(self, transition: str) -> None:
+        target = TRANSITIONS[transition].get(self._state)
+        if target is None:
+            raise InvalidTransition(self.name, transition, self._state)
+        self._state = target
+
+    def started(self, *, now: float) -> None:
+        """A worker process was started in the empty slot at ``now``; it loads the model."""
+        self._move("started")
+        self.started_at = self.last_seen = now
+        self.restart_at = None
+
+    def booted(self) -> None:
+        """The worker reported READY."""
+        self._move("booted")
+
+    def wants_work(self) -> None:
+        """The worker is idle and asks for work."""
+        self._move("wants_work")
+
+    def assigned(self, job: InFlightJob) -> None:
+        """The worker holds ``job`` (it leased it, or the supervisor handed it a recovered one)."""
+        self._move("assigned")
+        self.job = job
+
+    def finished(self) -> None:
+        """The worker ended its job (outcome reported)."""
+        self._move("finished")
+        self.job = None
+        self.jobs_done += 1
+        self.jobs_total += 1
+
+    def stopping(self, reason: str) -> None:
+        """The worker is asked to exit for ``reason`` after its job (STOPPING now if it holds none)."""
+        self.stop_reason = self.stop_reason or reason
+        if self.job is None:
+            self._move("stopping")
+
+    def reaped(self, *, restart_at: float) -> None:
+        """The worker is dead and forgotten; a replacement may start at ``restart_at``."""
+        self._move("reaped")
+        self.restart_at = restart_at
+
+    def backing_off(self, *, until: float) -> None:
+        """The empty slot's next worker starts no earlier than ``until`` (after a crash)."""
+        if self._state != SlotState.WAITING:
+            raise InvalidTransition(self.name, "backing_off", self._state)
+        self.restart_at = until
+
+    def parked(self) -> None:
+        """The slot crashed too often: it stays empty until SIGHUP."""
+        self._move("parked")
+        self.restart_at = None
+
+    def unparked(self, *, now: float) -> None:
+        """SIGHUP: a parked slot starts a worker again at ``now``."""
+        self._move("unparked")
+        self.restart_at = now
+
+    def send(self, message: SupervisorMessage) -> None:
+        """Send ``message`` to the worker, if it has a pipe (a dying worker's broken pipe is ignored)."""
+        if self.conn is None:
+            return
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            pass  # the worker is dying; reaping will deal with it
 
     @property
     def pid(self) -> Optional[int]:
@@ -94,7 +199,7 @@ class WorkerSlot:
     def terminate(self, *, now: float, reason: str) -> None:
         """Stop the worker now (SIGTERM to its group); the caller escalates to SIGKILL later."""
         self.stop_reason = self.stop_reason or reason
-        self.state = SlotState.STOPPING
+        self._move("stopping")
         if self.term_sent_at is None:
             self.term_sent_at = now
             self.signal_group(signal.SIGTERM)

@@ -17,7 +17,7 @@ from .cloud.errors import CloudError, CredentialRejected, MalformedLease, Transi
 from .http.redact import redact
 from .job import JobRunner, JobTicket
 from .link import SupervisorLink
-from .messages import EXIT_CREDENTIAL_REJECTED, AssignJob, Fatal, LeaseResult, Stop, WantWork
+from .messages import AssignJob, Fatal, LeaseResult, Stop, WantWork, WorkerExit
 from .metrics import metrics
 
 log = logging.getLogger("xenon.worker")
@@ -54,8 +54,8 @@ class LeaseLoop:
         except CredentialRejected as exc:
             metrics().lease_requests.labels("error").inc()
             self._link.send(LeaseResult("rejected", detail=str(exc)))
-            self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", EXIT_CREDENTIAL_REJECTED))
-            raise SystemExit(EXIT_CREDENTIAL_REJECTED)
+            self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", WorkerExit.CREDENTIAL_REJECTED))
+            raise SystemExit(WorkerExit.CREDENTIAL_REJECTED)
         except TransientCloudError as exc:
             metrics().lease_requests.labels("error").inc()
             result = "throttled" if exc.status in _THROTTLE_STATUS else "error"

@@ -24,7 +24,7 @@ from .job import JobRunner
 from .lease_loop import LeaseLoop
 from .link import SupervisorLink
 from .logs import install_pipe_logging
-from .messages import EXIT_BOOT_FAILED, EXIT_STOPPED, Fatal, Ready
+from .messages import Fatal, Ready, WorkerExit
 from .metrics import install as install_metrics
 from .metrics import metrics
 from .models.loader import load_model_handle
@@ -43,7 +43,7 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     def abort(reason: str) -> None:
         if runner_holder:
             runner_holder[0].abort(reason)
-        os._exit(EXIT_STOPPED)
+        os._exit(WorkerExit.STOPPED)
 
     link = SupervisorLink(conn=conn, alive_interval=spec.alive_interval, on_abort=abort,
                           on_lost=_kill_own_group)
@@ -60,8 +60,8 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     except Exception as exc:  # noqa: BLE001 - any boot failure is reported, then the worker exits
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         log.error("worker boot failed: %s", reason)
-        link.send(Fatal(f"boot failed: {reason}", EXIT_BOOT_FAILED))
-        sys.exit(EXIT_BOOT_FAILED)
+        link.send(Fatal(f"boot failed: {reason}", WorkerExit.BOOT_FAILED))
+        sys.exit(WorkerExit.BOOT_FAILED)
     runner = JobRunner(client=client, model=model, job_timeout=spec.config.pool.job_timeout, send=link.send,
                        model_call_limit=model_call_limit(spec.config.model))
     runner_holder.append(runner)

@@ -6,15 +6,20 @@ the pipe). Any message from a worker is also a sign of life for the hung-worker 
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
-# Worker exit codes. The supervisor reads them to tell a crash from a planned exit; any other
-# code is a crash (1: an unexpected exception escaped the worker; negative: killed by a signal).
-EXIT_STOPPED = 0            # asked to stop (drain, scale down, roll) and did
-EXIT_CREDENTIAL_REJECTED = 3  # the cloud answered 401/403 to a lease: the key is bad
-EXIT_BOOT_FAILED = 4        # config or model load failed before READY
-EXIT_RECYCLE = 5            # planned recycle (max_jobs_per_worker or memory)
+
+class WorkerExit(enum.IntEnum):
+    """A worker process's exit codes (not the runner's: ``supervisor.exitcodes``). The supervisor
+    reads them to tell a crash from a planned exit; any other code is a crash (1: an unexpected
+    exception escaped the worker; negative: killed by a signal)."""
+
+    STOPPED = 0               # asked to stop (drain, scale down, roll) and did
+    CREDENTIAL_REJECTED = 3   # the cloud answered 401/403 to a lease: the key is bad
+    BOOT_FAILED = 4           # config or model load failed before READY
+    RECYCLE = 5               # planned recycle (max_jobs_per_worker or memory)
 
 
 # --- worker → supervisor -------------------------------------------------------------
@@ -97,7 +102,7 @@ class Fatal:
     """The worker is about to exit with ``exit_code`` for ``reason`` (boot failure, bad key)."""
 
     reason: str
-    exit_code: int
+    exit_code: WorkerExit
 
 
 # --- supervisor → worker -------------------------------------------------------------
@@ -119,9 +124,9 @@ class AssignJob:
 
 @dataclass(frozen=True)
 class Stop:
-    """Finish the job in hand (if any), then exit with ``exit_code`` (EXIT_STOPPED or EXIT_RECYCLE)."""
+    """Finish the job in hand (if any), then exit with ``exit_code`` (STOPPED or RECYCLE)."""
 
-    exit_code: int = EXIT_STOPPED
+    exit_code: WorkerExit = WorkerExit.STOPPED
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Iterable
 
-from supervisor.slots import SlotState, WorkerSlot
+from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 
 PID = 4242   # the pid of the one fake worker process a test needs
 
@@ -63,10 +63,30 @@ class FakeSlot(WorkerSlot):
 def live_slot(index: int = 0, *, state: SlotState = SlotState.BUSY, now: float = 0.0, pid: int = PID,
               config_generation: int = 0) -> FakeSlot:
     """A slot with a (pretend) live worker process ``pid``, last heard from at ``now``."""
-    slot = FakeSlot(slot=index, key="k.s", state=state, started_at=now, last_seen=now,
-                    config_generation=config_generation)
+    slot = FakeSlot(slot=index, key="k.s", config_generation=config_generation)
+    walk_to(slot, state, now=now)
     slot.process = SimpleNamespace(pid=pid)  # type: ignore[assignment]
     return slot
+
+
+def walk_to(slot: WorkerSlot, state: SlotState, *, now: float = 0.0) -> None:
+    """Take an empty (WAITING) slot to ``state`` through its named transitions, as the pool would.
+
+    BUSY leaves ``slot.job`` None: the tests that care about the job set their own.
+    """
+    if state in (SlotState.WAITING, SlotState.PARKED):
+        if state == SlotState.PARKED:
+            slot.parked()
+        return
+    slot.started(now=now)
+    if state == SlotState.STOPPING:
+        slot.stopping("drain")
+    elif state in (SlotState.IDLE, SlotState.BUSY):
+        slot.booted()
+        if state == SlotState.BUSY:
+            slot.assigned(InFlightJob(workspace_id="ws-0", lease_expires_at_ms=0, attempt=1, key="k.s", started_at=now))
+            slot.job = None
+    assert slot.state == state
 
 
 class FakeConn:
@@ -81,6 +101,9 @@ class FakeConn:
         if self.broken:
             raise BrokenPipeError("the supervisor is gone")
         self.sent.append(message)
+
+    def poll(self) -> bool:
+        return bool(self.incoming)
 
     def recv(self) -> Any:
         if not self.incoming:

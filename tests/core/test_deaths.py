@@ -12,17 +12,17 @@ import pytest
 
 from supervisor.config.sections import PoolConfig
 from supervisor.deaths import FAILURES, death_cause, restart_reason
-from workers.messages import EXIT_CREDENTIAL_REJECTED, EXIT_RECYCLE, EXIT_STOPPED
+from workers.messages import WorkerExit
 
 POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max_worker_memory=512 * 2 ** 20)
 
 
 @pytest.mark.parametrize(("stop_reason", "exit_code", "killed", "reason"), [
-    ("recycle", EXIT_RECYCLE, False, "recycle"),    # planned: max_jobs_per_worker
-    ("roll", EXIT_STOPPED, False, "recycle"),       # planned: SIGHUP roll
-    ("memory", EXIT_RECYCLE, False, "memory"),      # recycled after its job for memory
-    ("scale", EXIT_STOPPED, False, None),           # the pool shrank: not a restart
-    ("drain", EXIT_STOPPED, False, None),
+    ("recycle", WorkerExit.RECYCLE, False, "recycle"),    # planned: max_jobs_per_worker
+    ("roll", WorkerExit.STOPPED, False, "recycle"),       # planned: SIGHUP roll
+    ("memory", WorkerExit.RECYCLE, False, "memory"),      # recycled after its job for memory
+    ("scale", WorkerExit.STOPPED, False, None),           # the pool shrank: not a restart
+    ("drain", WorkerExit.STOPPED, False, None),
     ("hung", -signal.SIGKILL, True, "hung"),        # killed by a clock
     ("boot", -signal.SIGTERM, True, "hung"),
     ("deadline", -signal.SIGKILL, True, "hung"),
@@ -31,8 +31,8 @@ POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max
     ("shutdown", -signal.SIGTERM, True, None),
     ("recycle", 1, False, "crash"),                 # asked to stop, but did not exit cleanly
     ("roll", -signal.SIGSEGV, False, "crash"),
-    (None, EXIT_STOPPED, False, "crash"),           # exited without being asked
-    (None, EXIT_CREDENTIAL_REJECTED, False, "crash"),
+    (None, WorkerExit.STOPPED, False, "crash"),           # exited without being asked
+    (None, WorkerExit.CREDENTIAL_REJECTED, False, "crash"),
     (None, -signal.SIGKILL, False, "crash"),        # the OOM killer, not us
 ])
 def test_restart_reason(stop_reason: str | None, exit_code: int, killed: bool, reason: str | None) -> None:
@@ -56,7 +56,7 @@ def test_only_crashes_and_hung_workers_count_toward_parking() -> None:
     (None, -200, None, "worker crashed (signal 200 200)"),
     (None, 4, "model load failed: no such file", "model load failed: no such file"),
     (None, 1, None, "worker crashed (exit code 1)"),
-    ("memory", EXIT_RECYCLE, None, "worker crashed (exit code 5)"),   # recycled for memory, yet holding a job
+    ("memory", WorkerExit.RECYCLE, None, "worker crashed (exit code 5)"),   # recycled for memory, yet holding a job
 ])
 def test_death_cause_is_the_failure_reason_of_the_job_it_held(stop_reason: str | None, exit_code: int,
                                                                fatal: str | None, cause: str) -> None:

@@ -4,7 +4,7 @@ A worker leases only after a ``LeasePermit`` and reports every lease request's r
 the lease is never retried by the client (the gate is the retry policy for leasing); a 429/503
 is ``throttled`` with the server's Retry-After; an unusable answer is an ``error`` and, when it
 named a usable workspace id, that job is failed at once; nothing an answer holds crashes the
-worker; a rejected key ends it with EXIT_CREDENTIAL_REJECTED.
+worker; a rejected key ends it with WorkerExit.CREDENTIAL_REJECTED.
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from workers.cloud.errors import CredentialRejected, MalformedLease, MalformedRe
 from workers.cloud.jobs import Lease
 from workers.job import JobTicket
 from workers.lease_loop import LeaseLoop
-from workers.messages import (EXIT_CREDENTIAL_REJECTED, EXIT_RECYCLE, AssignJob, Fatal, LeasePermit, LeaseResult,
-                              Stop, WantWork)
+from workers.messages import AssignJob, Fatal, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
 
 EXPIRES_MS = 1_800_000_600_000
 
@@ -59,9 +58,9 @@ def _lease_results(link: FakeLink) -> list[LeaseResult]:
 def test_a_worker_leases_only_when_permitted_and_runs_what_it_leased() -> None:
     leased = Lease(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-1"})
     cloud = FakeCloud(leases=[leased, None])
-    link = FakeLink(LeasePermit(), LeasePermit(), Stop(EXIT_RECYCLE))
+    link = FakeLink(LeasePermit(), LeasePermit(), Stop(WorkerExit.RECYCLE))
     code, runner = _run(link, cloud)
-    assert code == EXIT_RECYCLE
+    assert code == WorkerExit.RECYCLE
     assert link.sent == [WantWork(),
                          LeaseResult("leased", workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
                                      workspace={"id": "ws-1"}),
@@ -119,6 +118,6 @@ def test_a_rejected_key_ends_the_worker_with_exit_credential_rejected() -> None:
     link = FakeLink(LeasePermit(), Stop())
     with pytest.raises(SystemExit) as exited:
         _run(link, cloud)
-    assert exited.value.code == EXIT_CREDENTIAL_REJECTED
+    assert exited.value.code == WorkerExit.CREDENTIAL_REJECTED
     assert [type(message) for message in link.sent] == [WantWork, LeaseResult, Fatal]
-    assert link.sent[1].result == "rejected" and link.sent[2].exit_code == EXIT_CREDENTIAL_REJECTED
+    assert link.sent[1].result == "rejected" and link.sent[2].exit_code == WorkerExit.CREDENTIAL_REJECTED

@@ -46,7 +46,8 @@ def test_a_rolled_slot_that_parks_or_goes_away_does_not_stall_the_roll() -> None
     roller, slots = Roller(), _pool(3)
     roller.start(slots)
     roller.next_to_stop(slots)
-    slots[0].state = SlotState.PARKED                 # its replacement crashed too often
+    slots[0].reaped(restart_at=0.0)                   # its replacement crashed too often
+    slots[0].parked()
     assert roller.next_to_stop(slots).slot == 1       # type: ignore[union-attr]
     del slots[1]                                      # the pool shrank
     assert roller.next_to_stop(slots).slot == 2       # type: ignore[union-attr]

@@ -1,0 +1,132 @@
+"""What the pool does with each worker message (supervisor/pool_messages.py ``WorkerMessages``),
+with its collaborators passed in explicitly: a real lease gate, recovery and roller on a fake
+clock, a fake pipe per worker, and recorders for the pool's actions.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+
+from supervisor.lease_gate import LeaseGate
+from supervisor.pool_messages import WorkerMessages
+from supervisor.recovery import Recovery
+from supervisor.roller import Roller
+from supervisor.slots import InFlightJob, SlotState, WorkerSlot
+from supervisor.stopping import Shutdown, StopReason
+from supervisor.watchdog import MainThreadClock
+from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
+from workers.messages import (AssignJob, Fatal, JobFinished, LeaseRenewed, LeaseResult, Ready, Stop, WantWork,
+                              WorkerExit)
+
+KEY = "k.s"
+EXPIRES_MS = 1_800_000_600_000
+
+
+class Rig:
+    def __init__(self) -> None:
+        self.clock = FakeClock(0.0)
+        self.slots: dict[int, WorkerSlot] = {}
+        self.gate = LeaseGate(burst=1, rate=10.0, poll_interval=5.0, clock=self.clock)
+        self.recovery = Recovery(make_client=lambda key: FakeCloud(), keys=[KEY], max_attempts=2, wake=Wakes())
+        self.shutdown = Shutdown(clock=self.clock)
+        self.stops: list[tuple[int, str]] = []
+        self.rejected: list[tuple[str, str]] = []
+        self.changes = 0
+        self.messages = WorkerMessages(
+            slots=self.slots, gate=self.gate, recovery=self.recovery, roller=Roller(), main_thread=MainThreadClock(),
+            shutdown=self.shutdown, request_stop=self._stop, key_rejected=lambda *args: self.rejected.append(args),
+            changed=self._changed, clock=self.clock)
+
+    def _stop(self, slot: WorkerSlot, reason: str) -> None:
+        self.stops.append((slot.slot, reason))
+        slot.stopping(reason)
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def worker(self, *incoming: Any, state: SlotState = SlotState.STARTING) -> tuple[WorkerSlot, FakeConn]:
+        slot = live_slot(0, state=state)
+        conn = FakeConn(incoming)
+        slot.conn = conn   # type: ignore[assignment]
+        self.slots[0] = slot
+        return slot, conn
+
+    def deliver(self, slot: WorkerSlot) -> None:
+        self.clock.advance(1.0)
+        self.messages.read({slot.conn})
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    made = Rig()
+    yield made
+    made.recovery.close(timeout=5)
+
+
+def _leased(workspace_id: str = "ws-1") -> LeaseResult:
+    return LeaseResult("leased", workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS)
+
+
+def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
+    slot, conn = rig.worker(Ready(pid=1), WantWork())
+    rig.deliver(slot)
+    assert slot.state == SlotState.IDLE and rig.messages.ever_ready and slot.ready_at == 1.0
+    assert rig.gate.grant() == [0]          # it asked for work: the gate holds its permit
+    conn.incoming.extend([_leased(), LeaseRenewed("ws-1", EXPIRES_MS + 1)])
+    rig.deliver(slot)
+    assert slot.state == SlotState.BUSY and slot.job is not None
+    assert (slot.job.workspace_id, slot.job.lease_expires_at_ms, slot.job.started_at) == ("ws-1", EXPIRES_MS + 1, 2.0)
+    conn.incoming.append(JobFinished("ws-1", "completed"))
+    rig.deliver(slot)
+    assert (slot.state, slot.job, slot.jobs_done, rig.messages.outcomes["completed"]) == (SlotState.IDLE, None, 1, 1)
+    assert slot.last_seen == 3.0 and rig.changes == 5
+
+
+def test_a_worker_that_did_its_jobs_is_recycled_once(rig: Rig) -> None:
+    slot, conn = rig.worker(state=SlotState.IDLE)
+    slot.recycle_after = 1
+    conn.incoming.extend([_leased(), JobFinished("ws-1", "failed", "x"), WantWork()])
+    rig.deliver(slot)
+    assert rig.stops == [(0, "recycle")] and slot.state == SlotState.STOPPING
+    assert conn.sent == [Stop(WorkerExit.RECYCLE)]
+
+
+def test_while_draining_an_idle_worker_is_told_to_stop(rig: Rig) -> None:
+    slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
+    rig.shutdown.drain(StopReason.SIGTERM, graceful_timeout=30.0)
+    rig.deliver(slot)
+    assert conn.sent == [Stop(WorkerExit.STOPPED)] and rig.gate.grant() == []
+
+
+def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> None:
+    job = InFlightJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10, attempt=1, key=KEY, started_at=0.0)
+    rig.recovery.worker_lost(job, "worker crashed (exit code 1)", may_retry=True)
+    slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
+    rig.deliver(slot)
+    assert conn.sent == [AssignJob("ws-9", EXPIRES_MS * 10, 2, {})]
+    assert slot.state == SlotState.BUSY and slot.job is not None and slot.job.started_at == 1.0
+
+
+def test_a_rejected_key_and_last_words_are_passed_on(rig: Rig) -> None:
+    slot, _ = rig.worker(LeaseResult("rejected", detail="401"), Fatal("bad key", WorkerExit.CREDENTIAL_REJECTED),
+                         state=SlotState.IDLE)
+    rig.deliver(slot)
+    assert rig.rejected == [(KEY, "401")] and slot.fatal == "bad key"
+
+
+def test_a_model_refusal_pauses_leasing_and_a_completion_clears_it(rig: Rig) -> None:
+    slot, conn = rig.worker(_leased(), JobFinished("ws-1", "failed", "model error: 401", model_unavailable=True),
+                            state=SlotState.IDLE)
+    rig.deliver(slot)
+    assert rig.messages.model_pause.active and rig.gate.backoff_left() == 30.0
+    conn.incoming.extend([_leased("ws-2"), JobFinished("ws-2", "completed")])
+    rig.deliver(slot)
+    assert not rig.messages.model_pause.active
+
+
+def test_a_stopping_worker_stays_stopping_whatever_it_reports(rig: Rig) -> None:
+    slot, conn = rig.worker(state=SlotState.STOPPING)
+    conn.incoming.extend([Ready(pid=1), WantWork()])
+    rig.deliver(slot)
+    assert slot.state == SlotState.STOPPING and conn.sent == [Stop(WorkerExit.STOPPED)]
