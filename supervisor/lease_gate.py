@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from workers.messages import LeaseOutcome
+
 
 @dataclass
 class _KeyState:
@@ -78,23 +80,23 @@ class LeaseGate:
                 state.waiting.remove(slot)
             state.outstanding.discard(slot)
 
-    def report(self, slot: int, key: str, result: str, retry_after: float | None = None) -> None:
+    def report(self, slot: int, key: str, result: LeaseOutcome, retry_after: float | None = None) -> None:
         """The permitted request of ``slot`` came back: leased, empty, error, throttled or rejected."""
         state = self._key(key)
         state.outstanding.discard(slot)
         now = self._clock()
-        if result == "leased":
+        if result == LeaseOutcome.LEASED:
             self.consecutive_empty = 0
             state.empty_streak = 0
             state.not_before = max(now, self._paused_until)  # a job landing during a pause does not end it
             state.concurrency = min(state.concurrency * 2, max(1, int(self._burst)))
             return
-        if result == "empty":
+        if result == LeaseOutcome.EMPTY:
             state.concurrency = 1          # the queue is empty: one request at a time finds out when it is not
             self.consecutive_empty += 1
         else:
             state.concurrency = max(1, state.concurrency // 2)   # push-back or failure: halve, as GitLab does
-        if result == "throttled":
+        if result == LeaseOutcome.THROTTLED:
             self.pause(retry_after if retry_after is not None else self._poll_interval)
             return
         state.empty_streak += 1

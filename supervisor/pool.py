@@ -23,7 +23,7 @@ from supervisor import __version__
 from supervisor.config.sections import RunnerConfig
 from workers.cloud.jobs import JobClient
 from workers.http.redact import describe_token
-from workers.messages import Abort, LeasePermit, WorkerExit
+from workers.messages import Abort, JobOutcome, LeasePermit, WorkerExit
 from workers.metrics import metrics
 
 from .cloud_target import CloudTarget
@@ -35,7 +35,7 @@ from .pool_messages import WorkerMessages, stop_message
 from .recovery import Recovery
 from .restart_policy import RestartPolicy
 from .roller import Roller
-from .slots import SlotState, WorkerSlot
+from .slots import SlotState, WorkerSlot, WorkerStop
 from .spawner import Spawner
 from .stopping import FATAL_WORKER_EXITS, Shutdown, StopReason
 from .waiter import Waiter
@@ -125,12 +125,12 @@ class PoolManager:
             self._reap(slot)
         for result in self.recovery.results():
             if result.action == "fail" and (result.ok or result.lease_lost):
-                self.messages.outcomes["failed" if result.ok else "lease_lost"] += 1
+                self.messages.outcomes[JobOutcome.FAILED if result.ok else JobOutcome.LEASE_LOST] += 1
 
     def outcome_summary(self) -> str:
         """``12 completed, 1 failed, 0 lease lost`` for the jobs this run ended."""
         return ", ".join(f"{self.messages.outcomes[outcome]} {outcome.replace('_', ' ')}"
-                         for outcome in ("completed", "failed", "lease_lost"))
+                         for outcome in JobOutcome)
 
     def _reap(self, slot: WorkerSlot) -> None:
         process = slot.process
@@ -143,7 +143,8 @@ class PoolManager:
         self.gate.forget(slot.slot)
         self._release(slot)
         if job is not None:
-            self.recovery.worker_lost(job, cause, may_retry=not self.shutdown.draining and stop_reason != "deadline")
+            may_retry = not self.shutdown.draining and stop_reason != WorkerStop.DEADLINE
+            self.recovery.worker_lost(job, cause, may_retry=may_retry)
         if code == WorkerExit.CREDENTIAL_REJECTED:
             self._credential_rejected(key, fatal or f"exit {code}")
         elif code == WorkerExit.BOOT_FAILED and not self.messages.ever_ready:
@@ -156,7 +157,8 @@ class PoolManager:
             return
         metrics().restarts.labels(restart).inc()
         if restart in FAILURES:
-            self._after_failure(slot, now=now, ready_for=ready_for, what=f"worker {slot.name} (pid {pid}): {cause}")
+            self._after_failure(slot, now=now, ready_for=ready_for,
+                                what=f"worker {slot.name} (pid {pid}): {cause.reason}")
 
     def _after_failure(self, slot: WorkerSlot, *, now: float, ready_for: float | None, what: str) -> None:
         """Back off before the slot's next worker, or park the slot if it keeps failing."""
@@ -193,7 +195,7 @@ class PoolManager:
         if self.shutdown.kill_due():
             for slot in self.slots.values():
                 if slot.process is not None:
-                    slot.terminate(now=now, reason="shutdown")
+                    slot.terminate(now=now, reason=WorkerStop.SHUTDOWN)
         self.watchdog.check(self.slots.values(), now)
         self.recovery.keep_alive()
 
@@ -208,14 +210,14 @@ class PoolManager:
                 if slot.process is None:
                     del self.slots[slot.slot]
                 elif not slot.stop_reason:
-                    self.request_stop(slot, "scale")
+                    self.request_stop(slot, WorkerStop.SCALE)
             elif (slot.process is None and slot.state == SlotState.WAITING and not self.shutdown.draining
                   and (slot.restart_at or 0) <= now):
                 self._spawn(slot, now)
         if not self.shutdown.draining:
             rolled = self.roller.next_to_stop(self.slots)
             if rolled is not None:
-                self.request_stop(rolled, "roll")
+                self.request_stop(rolled, WorkerStop.ROLL)
 
     def _spawn(self, slot: WorkerSlot, now: float) -> None:
         slot.key = self._cloud.token_for_slot(slot.slot)
@@ -236,7 +238,7 @@ class PoolManager:
         slot.recycle_after = max(1, round(jobs * self._rng.uniform(0.9, 1.1))) if jobs else 0
         log.debug("started worker %s (pid %s, generation %d)", slot.name, slot.pid, slot.generation)
 
-    def request_stop(self, slot: WorkerSlot, reason: str) -> None:
+    def request_stop(self, slot: WorkerSlot, reason: WorkerStop) -> None:
         """Ask the worker to exit after its job (if any): drain, scale, roll, recycle or memory."""
         slot.stopping(reason)
         self.status.touch()
@@ -271,7 +273,7 @@ class PoolManager:
             self.messages.model_pause.clear()
             for slot in self.slots.values():
                 if slot.process is not None:
-                    self.request_stop(slot, "roll")
+                    self.request_stop(slot, WorkerStop.ROLL)
             log.info("SIGHUP: configuration reloaded; %d workers wanted; replacing all %d workers at once (the "
                      "old ones' model refused us)", self.desired, rolling)
         else:
@@ -285,10 +287,10 @@ class PoolManager:
         if not self.shutdown.drain(reason, graceful_timeout=graceful_timeout):
             return
         self.status.touch()
-        self.recovery.fail_queued(StopReason.SHUTTING_DOWN)
+        self.recovery.fail_queued(StopReason.SHUTTING_DOWN.failure)
         for slot in self.slots.values():
             if slot.process is not None:
-                self.request_stop(slot, "drain")
+                self.request_stop(slot, WorkerStop.DRAIN)
 
     def abort(self, reason: StopReason, *, exit_code: int | None) -> None:
         """Fail in-flight jobs now and stop every worker (second signal, graceful timeout, fatal error);
@@ -298,7 +300,7 @@ class PoolManager:
         self.drain(reason, graceful_timeout=0)
         for slot in self.slots.values():
             if slot.job is not None:
-                slot.send(Abort(reason))
+                slot.send(Abort(reason.failure))
 
     def check_stop_conditions(self) -> None:
         """Drain on pool.max_runtime or pool.max_empty_polls; end the run once a drain is over."""
@@ -335,9 +337,9 @@ class PoolManager:
                 slot.process.join(timeout=5)
             self.messages.drain(slot, limit=None)
             if slot.job is not None:
-                self.recovery.fail(slot.job, StopReason.SHUTTING_DOWN)
+                self.recovery.fail(slot.job, StopReason.SHUTTING_DOWN.failure)
             self._release(slot)
-        self.recovery.fail_queued(StopReason.SHUTTING_DOWN)
+        self.recovery.fail_queued(StopReason.SHUTTING_DOWN.failure)
 
     def _release(self, slot: WorkerSlot) -> None:
         """Forget a dead worker: its fds leave the loop's selector, its live gauges the metrics."""

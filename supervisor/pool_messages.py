@@ -13,14 +13,14 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable, Collection, Mapping
 
-from workers.messages import (Alive, AssignJob, Fatal, JobFinished, LeaseRenewed, LeaseResult, LogRecordMessage,
-                              Progress, Ready, Stop, WantWork, WorkerExit)
+from workers.messages import (Alive, AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed,
+                              LeaseResult, LogRecordMessage, Progress, Ready, Stop, WantWork, WorkerExit)
 
 from .lease_gate import LeaseGate
 from .logs import emit_worker_record
 from .recovery import Recovery
 from .roller import Roller
-from .slots import InFlightJob, WorkerSlot
+from .slots import InFlightJob, WorkerSlot, WorkerStop
 from .stopping import Shutdown
 from .watchdog import MainThreadClock
 
@@ -28,7 +28,7 @@ log = logging.getLogger("xenon.supervisor")
 
 MESSAGES_PER_TURN = 200        # per worker per loop turn, so one chatty worker cannot starve the others
 MODEL_PAUSE_MIN, MODEL_PAUSE_MAX = 30.0, 600.0   # seconds of leasing pause after the model refused us
-RECYCLE_STOPS = ("recycle", "memory")            # stop reasons whose exit is a planned recycle
+RECYCLE_STOPS = (WorkerStop.RECYCLE, WorkerStop.MEMORY)   # stop reasons whose exit is a planned recycle
 
 
 class WorkerMessages:
@@ -37,7 +37,7 @@ class WorkerMessages:
 
     def __init__(self, *, slots: Mapping[int, WorkerSlot], gate: LeaseGate, recovery: Recovery, roller: Roller,
                  main_thread: MainThreadClock, shutdown: Shutdown,
-                 request_stop: Callable[[WorkerSlot, str], None], key_rejected: Callable[[str, str], None],
+                 request_stop: Callable[[WorkerSlot, WorkerStop], None], key_rejected: Callable[[str, str], None],
                  changed: Callable[[], None], clock: Callable[[], float]) -> None:
         self._slots = slots                 # the pool's slots, by index (the pool adds and removes them)
         self._gate = gate
@@ -121,15 +121,15 @@ class WorkerMessages:
 
     def _on_lease_result(self, slot: WorkerSlot, result: LeaseResult) -> None:
         self._gate.report(slot.slot, slot.key, result.result, result.retry_after)
-        if result.result == "leased" and result.workspace_id and result.lease_expires_at_ms is not None:
+        if result.result == LeaseOutcome.LEASED and result.workspace_id and result.lease_expires_at_ms is not None:
             slot.assigned(InFlightJob(workspace_id=result.workspace_id, lease_expires_at_ms=result.lease_expires_at_ms,
                                       attempt=1, key=slot.key, started_at=self._clock(), workspace=result.workspace))
-        elif result.result == "throttled":
+        elif result.result == LeaseOutcome.THROTTLED:
             log.warning("the cloud throttled leasing (%s); the whole pool pauses %.1fs", result.detail,
                         result.retry_after or self._gate.poll_interval)
-        elif result.result == "error":
+        elif result.result == LeaseOutcome.ERROR:
             log.warning("worker %s: lease request failed: %s", slot.name, result.detail)
-        elif result.result == "rejected":
+        elif result.result == LeaseOutcome.REJECTED:
             self._key_rejected(slot.key, result.detail)
 
     def _on_job_finished(self, slot: WorkerSlot, finished: JobFinished) -> None:
@@ -140,13 +140,13 @@ class WorkerMessages:
                 log.error("the model endpoint refused the runner (%s): pausing leasing for %gs so the queue is not "
                           "burnt through; fix model.api_key / billing and send SIGHUP to resume at once",
                           finished.reason, pause)
-        elif finished.outcome == "completed":
+        elif finished.outcome == JobOutcome.COMPLETED:
             self.model_pause.clear()
         self.outcomes[finished.outcome] += 1
         slot.finished()
         if slot.recycle_after and slot.jobs_done >= slot.recycle_after and not slot.stop_reason:
             log.info("worker %s did %d jobs (pool.max_jobs_per_worker): recycling it", slot.name, slot.jobs_done)
-            self._request_stop(slot, "recycle")
+            self._request_stop(slot, WorkerStop.RECYCLE)
 
 
 class ModelPause:
@@ -178,6 +178,6 @@ class ModelPause:
         self.seconds = self.until = 0.0
 
 
-def stop_message(reason: str | None) -> Stop:
+def stop_message(reason: WorkerStop | None) -> Stop:
     """The ``Stop`` for a worker asked to exit for ``reason``: a recycle or a plain stop."""
     return Stop(WorkerExit.RECYCLE if reason in RECYCLE_STOPS else WorkerExit.STOPPED)

@@ -23,11 +23,13 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from workers.cloud.errors import CloudError, LeaseLost
+from workers.cloud.jobs import FailOutcome
+from workers.failures import Failure, FailureClass
 from workers.heartbeat import MIN_INTERVAL, RETRY_INTERVAL, next_renewal
-from workers.job import failure_class
+from workers.messages import JobOutcome
 from workers.metrics import metrics
 
 from .slots import InFlightJob
@@ -39,8 +41,18 @@ RENEW_MARGIN = 5.0        # seconds: renew a queued job's lease this long before
 MIN_RENEW_GAP = MIN_INTERVAL  # seconds between two heartbeats of one queued job, at least (the workers' floor)
 CALL_THREADS = 4
 
-ClientFactory = Callable[[str], Any]
-"""``make_client(runner_key)`` → a ``JobClient`` for that key."""
+class RecoveryClientLike(Protocol):
+    """What recovery needs of the cloud for one runner key (``workers.cloud.jobs.JobClient``; fakes in tests)."""
+
+    def heartbeat(self, workspace_id: str) -> int: ...
+
+    def fail(self, workspace_id: str, error: str) -> FailOutcome: ...
+
+    def close(self) -> None: ...
+
+
+ClientFactory = Callable[[str], RecoveryClientLike]
+"""``make_client(runner_key)`` → a client for that key."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,8 @@ class Recovery:
     def __init__(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int,
                  wake: Callable[[], None], epoch: Callable[[], float] = time.time) -> None:
         self._make_client = make_client
-        self._clients: dict[str, Any] = {}
-        self._retired: list[Any] = []           # clients of an earlier config, closed at the end
+        self._clients: dict[str, RecoveryClientLike] = {}
+        self._retired: list[RecoveryClientLike] = []           # clients of an earlier config, closed at the end
         self._keys = frozenset(keys)            # runner keys the pool is configured with
         self._max_attempts = max_attempts
         self._wake = wake
@@ -75,16 +87,16 @@ class Recovery:
 
     # --- decisions (loop thread) ---------------------------------------------------------
 
-    def worker_lost(self, job: InFlightJob, cause: str, *, may_retry: bool) -> None:
+    def worker_lost(self, job: InFlightJob, cause: Failure, *, may_retry: bool) -> None:
         """Decide the fate of ``job`` whose worker died of ``cause``."""
         left = self._lease_left(job)
         if may_retry and job.attempt < self._max_attempts and left > MIN_LEASE_LEFT and job.key in self._keys:
             metrics().jobs.labels("retried").inc()
             log.warning("%s: %s; re-running it (attempt %d of %d, %.0fs of lease left)",
-                        job.workspace_id, cause, job.attempt + 1, self._max_attempts, left)
+                        job.workspace_id, cause.reason, job.attempt + 1, self._max_attempts, left)
             self._queue(replace(job, attempt=job.attempt + 1, lost_to=cause))
             return
-        why = cause if job.attempt < self._max_attempts else f"{cause}; gave up after {job.attempt} attempt(s)"
+        why = cause if job.attempt < self._max_attempts else cause.amended(f"gave up after {job.attempt} attempt(s)")
         self.fail(job, why)
 
     def reconfigure(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int) -> None:
@@ -98,7 +110,7 @@ class Recovery:
         self._make_client, self._keys, self._max_attempts = make_client, frozenset(keys), max_attempts
         for key in [key for key in self._queues if key not in self._keys]:
             for job in self._queues.pop(key):
-                self.fail(job, "runner key replaced before the job could be re-run")
+                self.fail(job, Failure(FailureClass.OTHER, "runner key replaced before the job could be re-run"))
 
     def take(self, key: str) -> InFlightJob | None:
         """A queued job for a worker of runner key ``key``, if any."""
@@ -122,14 +134,15 @@ class Recovery:
                     self._renewing.add(job.workspace_id)
                     self._submit(self._heartbeat, job.key, job.workspace_id)
 
-    def fail_queued(self, reason: str) -> None:
+    def fail_queued(self, failure: Failure) -> None:
         """Fail every job still waiting for a worker (shutdown)."""
         for jobs in self._queues.values():
             while jobs:
-                self.fail(jobs.popleft(), reason)
+                self.fail(jobs.popleft(), failure)
 
-    def fail(self, job: InFlightJob, reason: str) -> None:
-        self._submit(self._fail, job.key, job.workspace_id, reason)
+    def fail(self, job: InFlightJob, failure: Failure) -> None:
+        """Fail ``job`` in the cloud with ``failure`` (on a call thread; the result comes back via ``results``)."""
+        self._submit(self._fail, job.key, job.workspace_id, failure)
 
     def results(self) -> list[CallResult]:
         """Finished cloud calls since the last look; also applies heartbeat results to queued jobs."""
@@ -179,47 +192,48 @@ class Recovery:
         return max(now + MIN_RENEW_GAP, min(next_renewal(now=now, expires_at=expires_at), keep_enough))
 
     def _fail_ran_low(self, job: InFlightJob) -> None:
-        self.fail(job, f"{job.lost_to}; its lease ran low before a re-run could start")
+        lost_to = job.lost_to or Failure(FailureClass.OTHER, "")
+        self.fail(job, lost_to.amended("its lease ran low before a re-run could start"))
 
-    def _client(self, key: str) -> Any:
+    def _client(self, key: str) -> RecoveryClientLike:
         if key not in self._clients:
             self._clients[key] = self._make_client(key)
         return self._clients[key]
 
-    def _submit(self, call: Callable[..., CallResult], key: str, *args: str) -> None:
+    def _submit(self, call: Callable[..., CallResult], key: str, workspace_id: str, *args: Failure) -> None:
         self._pending += 1
         client = self._client(key)
 
         def run() -> None:
             try:
-                result = call(client, *args)
+                result = call(client, workspace_id, *args)
             except Exception as exc:  # noqa: BLE001 - a failed call must still be reported back
-                result = CallResult(call.__name__.strip("_"), str(args[0]), ok=False, detail=str(exc))
+                result = CallResult(call.__name__.strip("_"), workspace_id, ok=False, detail=str(exc))
             self._results.put(result)
             self._wake()
 
         self._pool.submit(run)
 
     @staticmethod
-    def _fail(client: Any, workspace_id: str, reason: str) -> CallResult:
-        installed = metrics()
+    def _fail(client: RecoveryClientLike, workspace_id: str, failure: Failure) -> CallResult:
+        installed, reason = metrics(), failure.reason
         try:
             client.fail(workspace_id, reason)
         except LeaseLost:
-            installed.jobs.labels("lease_lost").inc()
+            installed.jobs.labels(JobOutcome.LEASE_LOST).inc()
             log.warning("%s: lease already gone, could not fail it (%s)", workspace_id, reason)
             return CallResult("fail", workspace_id, ok=False, lease_lost=True)
         except CloudError as exc:
             log.error("%s: could not fail it (%s); the cloud re-queues it when the lease expires",
                       workspace_id, exc)
             return CallResult("fail", workspace_id, ok=False, detail=str(exc))
-        installed.jobs.labels("failed").inc()
-        installed.job_failures.labels(failure_class(reason)).inc()
+        installed.jobs.labels(JobOutcome.FAILED).inc()
+        installed.job_failures.labels(failure.kind).inc()
         log.warning("failed %s: %s", workspace_id, reason)
         return CallResult("fail", workspace_id, ok=True)
 
     @staticmethod
-    def _heartbeat(client: Any, workspace_id: str) -> CallResult:
+    def _heartbeat(client: RecoveryClientLike, workspace_id: str) -> CallResult:
         try:
             expires = client.heartbeat(workspace_id)
         except LeaseLost:
@@ -240,7 +254,7 @@ class Recovery:
                     continue
                 if result.lease_lost:
                     del jobs[index]
-                    metrics().jobs.labels("lease_lost").inc()
+                    metrics().jobs.labels(JobOutcome.LEASE_LOST).inc()
                     log.warning("%s: lease lost while waiting for a worker", job.workspace_id)
                 elif result.lease_expires_at_ms:
                     renewed = replace(job, lease_expires_at_ms=result.lease_expires_at_ms)

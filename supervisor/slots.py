@@ -20,9 +20,25 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Mapping, Optional
 
+from workers.failures import Failure
 from workers.messages import SupervisorMessage
 
 import psutil
+
+
+class WorkerStop(enum.StrEnum):
+    """Why the supervisor asked a worker to exit after its job, or killed it (``WorkerSlot.stop_reason``)."""
+
+    DRAIN = "drain"          # the pool stops
+    SCALE = "scale"          # the pool shrank
+    ROLL = "roll"            # SIGHUP: replaced by a worker of the new config
+    RECYCLE = "recycle"      # pool.max_jobs_per_worker reached
+    MEMORY = "memory"        # over pool.max_worker_memory (recycled, or killed far over it)
+    HUNG = "hung"            # killed: no sign of life
+    STUCK = "stuck"          # killed: its main thread did not come back
+    BOOT = "boot"            # killed: not READY within pool.boot_timeout
+    DEADLINE = "deadline"    # killed: far past the job deadline
+    SHUTDOWN = "shutdown"    # killed: the abort's kill timeout is over
 
 
 class SlotState(str, enum.Enum):
@@ -74,7 +90,7 @@ class InFlightJob:
     started_at: float                      # supervisor clock seconds
     workspace: Mapping[str, Any] = field(default_factory=dict)
     renew_at: float = 0.0                  # epoch seconds: next heartbeat while it waits for a re-run
-    lost_to: str = ""                      # why its last worker died, while it waits for a re-run
+    lost_to: Optional[Failure] = None      # why its last worker died, while it waits for a re-run
 
 
 @dataclass
@@ -97,7 +113,7 @@ class WorkerSlot:
     recycle_after: int = 0                   # jobs before a planned recycle (0 = never)
     restarts: int = 0
     restart_at: Optional[float] = None       # when a WAITING slot starts its next worker
-    stop_reason: Optional[str] = None        # why we asked it to stop: drain, scale, roll, recycle, memory, hung
+    stop_reason: Optional[WorkerStop] = None   # why we asked it to stop, or killed it
     term_sent_at: Optional[float] = None     # when we signalled it; KILL follows after kill_timeout
     fatal: Optional[str] = None              # what the worker said before a boot/credential exit
     rss_bytes: int = 0
@@ -140,7 +156,7 @@ class WorkerSlot:
         self.jobs_done += 1
         self.jobs_total += 1
 
-    def stopping(self, reason: str) -> None:
+    def stopping(self, reason: WorkerStop) -> None:
         """The worker is asked to exit for ``reason`` after its job (STOPPING now if it holds none)."""
         self.stop_reason = self.stop_reason or reason
         if self.job is None:
@@ -196,7 +212,7 @@ class WorkerSlot:
         except ProcessLookupError:
             pass
 
-    def terminate(self, *, now: float, reason: str) -> None:
+    def terminate(self, *, now: float, reason: WorkerStop) -> None:
         """Stop the worker now (SIGTERM to its group); the caller escalates to SIGKILL later."""
         self.stop_reason = self.stop_reason or reason
         self._move("stopping")

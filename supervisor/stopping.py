@@ -16,6 +16,7 @@ import logging
 from typing import Callable
 
 from supervisor.config.sections import PoolConfig
+from workers.failures import Failure, FailureClass
 from workers.messages import WorkerExit
 
 from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_OK
@@ -32,6 +33,12 @@ class StopReason(enum.StrEnum):
     SHUTTING_DOWN = "runner shutting down"
     KEY_REJECTED = "runner stopping: the cloud rejected its runner key"
     CANNOT_BOOT = "runner stopping: workers cannot boot"
+
+    @property
+    def failure(self) -> Failure:
+        """How the jobs this stop fails are reported: a shutdown, or (a fatal stop) another failure."""
+        kind = FailureClass.SHUTDOWN if self is StopReason.SHUTTING_DOWN else FailureClass.OTHER
+        return Failure(kind, self.value)
 
 
 # The worker exits that stop the whole pool, with the runner's own exit code for each (the one

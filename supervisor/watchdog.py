@@ -29,7 +29,7 @@ from supervisor.config.sections import PoolConfig
 from workers.messages import JobFinished, LeaseResult, Progress, Ready, WantWork
 
 from .deaths import mib
-from .slots import SlotState, WorkerSlot
+from .slots import SlotState, WorkerSlot, WorkerStop
 
 log = logging.getLogger("xenon.supervisor")
 
@@ -83,7 +83,7 @@ class MainThreadClock:
 class Watchdog:
     """Enforces the clocks above on every live worker, once per loop turn (``check``)."""
 
-    def __init__(self, *, pool: PoolConfig, recycle: Callable[[WorkerSlot, str], None]) -> None:
+    def __init__(self, *, pool: PoolConfig, recycle: Callable[[WorkerSlot, WorkerStop], None]) -> None:
         self.pool = pool              # replaced on reload
         self._recycle = recycle       # ask a worker to exit after its job, with a reason
         self._sampled_at = float("-inf")
@@ -114,19 +114,19 @@ class Watchdog:
             if now - slot.started_at > pool.boot_timeout:
                 log.error("worker %s did not become READY within pool.boot_timeout (%gs): killing it",
                           slot.name, pool.boot_timeout)
-                slot.terminate(now=now, reason="boot")
+                slot.terminate(now=now, reason=WorkerStop.BOOT)
         elif now - slot.last_seen > pool.hung_timeout:
             log.error("worker %s sent no sign of life for %gs (pool.hung_timeout): killing it",
                       slot.name, pool.hung_timeout)
-            slot.terminate(now=now, reason="hung")
+            slot.terminate(now=now, reason=WorkerStop.HUNG)
         elif (stuck := self.main_thread.overdue(slot.pid, now, grace=pool.hung_timeout)) is not None:
             log.error("worker %s: its main thread has not come back from %s for %.0fs (declared %gs + "
                       "pool.hung_timeout %gs): killing it as stuck", slot.name, stuck.what or "its work",
                       now - stuck.at, stuck.within, pool.hung_timeout)
-            slot.terminate(now=now, reason="stuck")
+            slot.terminate(now=now, reason=WorkerStop.STUCK)
         elif slot.job is not None and now - slot.job.started_at > pool.job_timeout + DEADLINE_GRACE:
             log.error("worker %s overran the job deadline on %s: killing it", slot.name, slot.job.workspace_id)
-            slot.terminate(now=now, reason="deadline")
+            slot.terminate(now=now, reason=WorkerStop.DEADLINE)
 
     def _check_memory(self, slot: WorkerSlot, now: float) -> None:
         limit = self.pool.max_worker_memory
@@ -135,8 +135,8 @@ class Watchdog:
         if slot.job is not None and slot.rss_bytes > limit * self.pool.memory_kill_factor:
             log.error("worker %s uses %s, far over pool.max_worker_memory (%s): killing it mid-job",
                       slot.name, mib(slot.rss_bytes), mib(limit))
-            slot.terminate(now=now, reason="memory")
+            slot.terminate(now=now, reason=WorkerStop.MEMORY)
         elif slot.rss_bytes > limit and slot.stop_reason is None:
             log.warning("worker %s uses %s, over pool.max_worker_memory (%s): recycling it after its job",
                         slot.name, mib(slot.rss_bytes), mib(limit))
-            self._recycle(slot, "memory")
+            self._recycle(slot, WorkerStop.MEMORY)

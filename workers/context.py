@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from .cloud.fields import id_problem
-from .failures import JobFailure
+from .failures import FailureClass, JobFailure
 
 SECTION_SEPARATOR = "\n\n---\n\n"
 MAX_TITLE_CHARS = 2_000        # characters of a workspace title
@@ -92,13 +92,13 @@ def compose_model_input(context: RunnerContext, prior_section: str) -> str:
     if context.message_count == 0:
         idea = (context.legacy_idea or "").strip()
         if not idea:
-            raise ContextError("empty_context")
+            raise ContextError("empty_context", kind=FailureClass.EMPTY_CONTEXT)
         parts.append(idea)
         return SECTION_SEPARATOR.join(parts)
     if prior_section:
         parts.append(f"### Earlier context (may be summarized)\n\n{prior_section}")
     if not context.recent_text.strip() and not prior_section.strip():
-        raise ContextError("empty_context")
+        raise ContextError("empty_context", kind=FailureClass.EMPTY_CONTEXT)
     parts.append(f"### Recent user messages\n\n{context.recent_text}")
     return SECTION_SEPARATOR.join(parts)
 

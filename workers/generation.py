@@ -16,7 +16,7 @@ from .deliverables.collector import DeliverableCollector
 from .deliverables.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
 from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
 from .deliverables.tools import TOOL_SPECS
-from .failures import JobFailure
+from .failures import FailureClass, JobFailure
 from .liveness import bounded_wait
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
@@ -59,7 +59,7 @@ def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint,
         message = loop.run([UserText(text=repair_prompt(missing))])
         missing = missing_citations(message, collector)
     if missing:
-        raise GenerationFailed(mismatch_reason(missing))
+        raise GenerationFailed(mismatch_reason(missing), kind=FailureClass.PLACEHOLDER_MISMATCH)
     return Generation(message=_fit_message(message), collector=collector, model_rounds=loop.rounds,
                       repair_rounds=repairs)
 

@@ -1,9 +1,10 @@
 """Run one leased job: context → model input → generation → complete, or fail with a reason.
 
 Every way a job can end is decided here and reported once: completed, failed (with a short
-reason the Studio user sees) or lease_lost (the job is no longer ours: we neither complete
-nor fail it). The lease is kept alive by a ``LeaseKeeper`` thread; the job checks it,
-the abort flag and its deadline between model rounds and before completing.
+reason the Studio user sees, and its class decided where the failure is) or lease_lost (the
+job is no longer ours: we neither complete nor fail it). The lease is kept alive by a
+``LeaseKeeper`` thread; the job checks it, the abort flag and its deadline between model
+rounds and before completing.
 """
 from __future__ import annotations
 
@@ -11,19 +12,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from .cloud.errors import CloudError, LeaseLost, ValidationRejected
-from .cloud.jobs import CompleteOutcome
+from .cloud.jobs import CompleteOutcome, FailOutcome
 from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
-from .failures import JobFailure
+from .failures import Failure, FailureClass, JobFailure
 from .generation import GenerationFailed, generate
 from .heartbeat import LeaseKeeper
 from .http.redact import redact, redact_and_cut
 from .liveness import bounded_wait
 from .logs import JobTag
-from .messages import JobFinished, LeaseRenewed, WorkerMessage
+from .messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
 from .metrics import metrics
 from .models.base import ModelAuthError, ModelError, ModelHandle, ModelQuotaError
 from .summaries import resolve_prior_section
@@ -33,6 +34,21 @@ log = logging.getLogger("xenon.worker.job")
 MAX_REASON_CHARS = 500
 # Renew before completing when less than this is left: a complete must not race the expiry.
 COMPLETE_LEASE_MARGIN = 30.0  # seconds
+
+
+class JobClientLike(Protocol):
+    """What a job needs of the cloud (``workers.cloud.jobs.JobClient``; a fake in tests)."""
+
+    def heartbeat(self, workspace_id: str) -> int: ...
+
+    def get_context(self, workspace_id: str) -> dict[str, Any]: ...
+
+    def update_summary(self, *, workspace_id: str, summary_text: str, from_message_id: str,
+                       through_message_id: str) -> None: ...
+
+    def complete(self, payload: dict[str, Any]) -> CompleteOutcome: ...
+
+    def fail(self, workspace_id: str, error: str) -> FailOutcome: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,18 +62,18 @@ class JobTicket:
 
 
 class JobStopped(Exception):
-    """The job must stop now. ``outcome`` is failed (deadline, abort) or lease_lost."""
+    """The job must stop now: failed with ``failure`` (deadline, abort), or its lease is lost (None)."""
 
-    def __init__(self, outcome: str, reason: str) -> None:
+    def __init__(self, failure: Failure | None, reason: str) -> None:
         super().__init__(reason)
-        self.outcome = outcome
+        self.failure = failure
         self.reason = reason
 
 
 class JobRunner:
     """Runs jobs one at a time with the worker's client and model handle."""
 
-    def __init__(self, *, client: Any, model: ModelHandle, job_timeout: float,
+    def __init__(self, *, client: JobClientLike, model: ModelHandle, job_timeout: float,
                  send: Callable[[WorkerMessage], None], clock: Callable[[], float] = time.monotonic,
                  model_call_limit: float = float("inf")) -> None:
         self._client = client
@@ -72,7 +88,7 @@ class JobRunner:
         self._ended_by_main = False    # ... and it was the job thread, not an abort
         self._reported = threading.Event()   # the outcome of the job in hand went to the supervisor
         self._reported.set()
-        self._abort_reason: str | None = None
+        self._abort: Failure | None = None   # set by the link thread: fail the job in hand with it
         self._started = 0.0
 
     def run(self, ticket: JobTicket) -> JobFinished:
@@ -94,15 +110,15 @@ class JobRunner:
             metrics().jobs_in_progress.set(0)
             JobTag.workspace_id, JobTag.attempt = "-", 0
 
-    def abort(self, reason: str) -> None:
-        """Fail the job in hand with ``reason`` now (called from the link thread).
+    def abort(self, failure: Failure) -> None:
+        """Fail the job in hand with ``failure`` now (called from the link thread).
 
         If the job thread is already ending the job (a completion on its way), wait for that
         outcome to be reported instead: the caller exits the process right after, and a
         completion cut off mid-call would leave the supervisor to fail a job that may be done.
         The supervisor's TERM → KILL bounds the wait.
         """
-        self._abort_reason = reason
+        self._abort = failure
         with self._finish_lock:
             ticket = self._current
             ending_elsewhere = ticket is None or self._finished
@@ -110,21 +126,22 @@ class JobRunner:
         if ending_elsewhere:
             self._reported.wait()
             return
-        log.warning("aborting job %s: %s", ticket.workspace_id, reason)
-        self._report(ticket, self._fail(ticket, reason))
+        log.warning("aborting job %s: %s", ticket.workspace_id, failure.reason)
+        self._report(ticket, self._fail(ticket, failure))
 
     def _run(self, ticket: JobTicket, keeper: LeaseKeeper) -> JobFinished:
         timings: dict[str, float] = {}
 
         def checkpoint() -> float:
             """Raise if the job must stop; otherwise the seconds the next step may take."""
-            if self._abort_reason is not None:
-                raise JobStopped("failed", self._abort_reason)
+            if self._abort is not None:
+                raise JobStopped(self._abort, self._abort.reason)
             if keeper.lost.is_set():
-                raise JobStopped("lease_lost", "lease lost (409 on heartbeat)")
+                raise JobStopped(None, "lease lost (409 on heartbeat)")
             left = self._job_timeout - (self._clock() - self._started)
             if left <= 0:
-                raise JobStopped("failed", f"job deadline exceeded ({self._job_timeout:g}s)")
+                deadline = Failure(FailureClass.DEADLINE, f"job deadline exceeded ({self._job_timeout:g}s)")
+                raise JobStopped(deadline, deadline.reason)
             return left
 
         try:
@@ -156,27 +173,30 @@ class JobRunner:
                     log.warning("the completion of %s was answered 409 on a retry: an earlier try most likely "
                                 "landed after its answer was lost; counting it as completed", ticket.workspace_id)
         except JobStopped as stop:
-            return self._end(ticket, stop.outcome, stop.reason)
+            return self._end(ticket, stop.failure) if stop.failure else self._lease_lost(ticket, stop.reason)
         except LeaseLost as exc:
-            return self._end(ticket, "lease_lost", f"lease lost: {exc}")
+            return self._lease_lost(ticket, f"lease lost: {exc}")
         except ValidationRejected as exc:
-            return self._end(ticket, "failed", f"cloud rejected the completion: {exc.detail or exc}")
+            return self._end(ticket, Failure(FailureClass.CLOUD_REJECTED,
+                                             f"cloud rejected the completion: {exc.detail or exc}"))
         except JobFailure as exc:
-            return self._end(ticket, "failed", exc.reason)
+            return self._end(ticket, Failure(exc.kind, exc.reason))
         except (ModelAuthError, ModelQuotaError) as exc:
-            return self._end(ticket, "failed", f"model error: {exc.reason}", model_unavailable=True)
+            return self._end(ticket, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"),
+                             model_unavailable=True)
         except ModelError as exc:
-            return self._end(ticket, "failed", f"model error: {exc.reason}")
+            return self._end(ticket, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"))
         except CloudError as exc:
-            return self._end(ticket, "failed", f"cloud error: {exc}")
+            return self._end(ticket, Failure(FailureClass.OTHER, f"cloud error: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not strand it
             log.exception("unexpected error in job %s", ticket.workspace_id)
-            return self._end(ticket, "failed", f"internal error: {type(exc).__name__}: {exc}")
+            return self._end(ticket, Failure(FailureClass.OTHER, f"internal error: {type(exc).__name__}: {exc}"))
         counts = generation.collector.counts()
         for kind, count in counts.items():
             if count:
                 metrics().deliverables.labels(kind).inc(count)
-        finished = self._finish(ticket, "completed", "")
+        finished = self._result(ticket, JobOutcome.COMPLETED, "")
+        self._report(ticket, finished)
         log.info("completed %s attempt=%d rounds=%d repairs=%d prior=%s deliverables=%s "
                  "context=%.2fs model=%.2fs complete=%.2fs total=%.2fs",
                  ticket.workspace_id, ticket.attempt, generation.model_rounds, generation.repair_rounds,
@@ -192,65 +212,60 @@ class JobRunner:
             self._finished = self._ended_by_main = True
             return True
 
-    def _end(self, ticket: JobTicket, outcome: str, reason: str, *, model_unavailable: bool = False) -> JobFinished:
-        """End the job as ``outcome`` (failed or lease_lost) unless an abort already did."""
+    def _end(self, ticket: JobTicket, failure: Failure, *, model_unavailable: bool = False) -> JobFinished:
+        """Fail the job with ``failure`` unless an abort already ended it."""
         if not self._claim_finish():
             return self._aborted(ticket)
-        finished = self._result(ticket, outcome, reason) if outcome == "lease_lost" else self._fail(ticket, reason)
+        finished = self._fail(ticket, failure)
         if model_unavailable:
             finished = replace(finished, model_unavailable=True)
         self._report(ticket, finished)
         return finished
 
-    def _fail(self, ticket: JobTicket, reason: str) -> JobFinished:
+    def _lease_lost(self, ticket: JobTicket, reason: str) -> JobFinished:
+        """End the job as lease_lost (neither completed nor failed) unless an abort already ended it."""
+        if not self._claim_finish():
+            return self._aborted(ticket)
+        finished = self._result(ticket, JobOutcome.LEASE_LOST, reason)
+        self._report(ticket, finished)
+        return finished
+
+    def _fail(self, ticket: JobTicket, failure: Failure) -> JobFinished:
         """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
-        reason = redact_and_cut(reason, MAX_REASON_CHARS)  # redact first: a cut could halve a secret
+        reason = redact_and_cut(failure.reason, MAX_REASON_CHARS)  # redact first: a cut could halve a secret
         try:
             self._client.fail(ticket.workspace_id, reason)
         except LeaseLost:
-            return self._result(ticket, "lease_lost", f"lease lost before the failure was reported: {reason}")
+            return self._result(ticket, JobOutcome.LEASE_LOST,
+                                f"lease lost before the failure was reported: {reason}")
         except CloudError as exc:
             log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
                       "expires", ticket.workspace_id, exc)
         except Exception as exc:  # noqa: BLE001 - failing a job must end it, whatever the client does
             log.error("could not report the failure of %s (internal error %s: %s); the cloud will re-queue it "
                       "when the lease expires", ticket.workspace_id, type(exc).__name__, redact(str(exc)))
-        return self._result(ticket, "failed", reason)
+        return self._result(ticket, JobOutcome.FAILED, reason, failure=failure.kind)
 
-    def _finish(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
-        finished = self._result(ticket, outcome, reason)
-        self._report(ticket, finished)
-        return finished
-
-    def _result(self, ticket: JobTicket, outcome: str, reason: str) -> JobFinished:
-        return JobFinished(ticket.workspace_id, outcome, reason, self._clock() - self._started)
+    def _result(self, ticket: JobTicket, outcome: JobOutcome, reason: str,
+                failure: FailureClass | None = None) -> JobFinished:
+        return JobFinished(ticket.workspace_id, outcome, reason, self._clock() - self._started, failure=failure)
 
     def _report(self, ticket: JobTicket, finished: JobFinished) -> None:
-        if finished.outcome != "completed":
+        if finished.outcome != JobOutcome.COMPLETED:
             log.warning("%s %s attempt=%d after %.2fs: %s", finished.outcome.replace("_", " "),
                         ticket.workspace_id, ticket.attempt, finished.duration, finished.reason)
         installed = metrics()
         installed.jobs.labels(finished.outcome).inc()
         installed.job_duration.observe(finished.duration)
-        if finished.outcome == "failed":
-            installed.job_failures.labels(failure_class(finished.reason)).inc()
+        if finished.failure is not None:
+            installed.job_failures.labels(finished.failure).inc()
         self._send(finished)
         self._reported.set()
 
     def _aborted(self, ticket: JobTicket) -> JobFinished:
-        return self._result(ticket, "failed", self._abort_reason or "aborted")
-
-
-def failure_class(reason: str) -> str:
-    """The low-cardinality label for a failure reason (``xenon_runner_job_failures_total``)."""
-    prefixes = (("empty_context", "empty_context"), ("deliverable_placeholder_mismatch", "placeholder_mismatch"),
-                ("job deadline", "deadline"), ("model error", "model_error"),
-                ("cloud rejected", "cloud_rejected"), ("worker crashed", "worker_crashed"),
-                ("runner shutting down", "shutdown"))
-    for prefix, label in prefixes:
-        if reason.startswith(prefix):
-            return label
-    return "other"
+        """What the job thread returns when an abort ended the job first (the abort reported it)."""
+        abort = self._abort or Failure(FailureClass.OTHER, "aborted")
+        return self._result(ticket, JobOutcome.FAILED, abort.reason, failure=abort.kind)
 
 
 class _timed:

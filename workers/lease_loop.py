@@ -11,13 +11,14 @@ between jobs with the exit code the supervisor chose (stopped or recycle).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Protocol
 
 from .cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
+from .cloud.jobs import FailOutcome, Lease
 from .http.redact import redact
 from .job import JobRunner, JobTicket
 from .link import SupervisorLink
-from .messages import AssignJob, Fatal, LeaseResult, Stop, WantWork, WorkerExit
+from .messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
 from .metrics import metrics
 
 log = logging.getLogger("xenon.worker")
@@ -25,8 +26,18 @@ log = logging.getLogger("xenon.worker")
 _THROTTLE_STATUS = (429, 503)
 
 
+class LeaseClientLike(Protocol):
+    """What the lease loop needs of the cloud (``workers.cloud.jobs.JobClient``; a fake in tests)."""
+
+    def lease(self) -> Lease | None: ...
+
+    def fail(self, workspace_id: str, error: str) -> FailOutcome: ...
+
+
 class LeaseLoop:
-    def __init__(self, *, link: SupervisorLink, client: Any, runner: JobRunner) -> None:
+    """Asks for work, leases when permitted, runs each job (see the module docstring)."""
+
+    def __init__(self, *, link: SupervisorLink, client: LeaseClientLike, runner: JobRunner) -> None:
         self._link = link
         self._client = client
         self._runner = runner
@@ -52,31 +63,32 @@ class LeaseLoop:
         try:
             lease = self._client.lease()
         except CredentialRejected as exc:
-            metrics().lease_requests.labels("error").inc()
-            self._link.send(LeaseResult("rejected", detail=str(exc)))
+            metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
+            self._link.send(LeaseResult(LeaseOutcome.REJECTED, detail=str(exc)))
             self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", WorkerExit.CREDENTIAL_REJECTED))
             raise SystemExit(WorkerExit.CREDENTIAL_REJECTED)
         except TransientCloudError as exc:
-            metrics().lease_requests.labels("error").inc()
-            result = "throttled" if exc.status in _THROTTLE_STATUS else "error"
+            metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
+            result = LeaseOutcome.THROTTLED if exc.status in _THROTTLE_STATUS else LeaseOutcome.ERROR
             self._link.send(LeaseResult(result, retry_after=exc.retry_after, detail=str(exc)))
             return None
         except CloudError as exc:   # the supervisor logs it, with this worker's name
-            metrics().lease_requests.labels("error").inc()
-            self._link.send(LeaseResult("error", detail=str(exc)))
+            metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
+            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=str(exc)))
             if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
                 self._fail_unusable(exc.workspace_id, str(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - a bug must cost one lease request, not the worker
-            metrics().lease_requests.labels("error").inc()
-            self._link.send(LeaseResult("error", detail=f"internal error: {type(exc).__name__}: {redact(str(exc))}"))
+            metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
+            detail = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
+            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail))
             return None
         if lease is None:
-            metrics().lease_requests.labels("empty").inc()
-            self._link.send(LeaseResult("empty"))
+            metrics().lease_requests.labels(LeaseOutcome.EMPTY).inc()
+            self._link.send(LeaseResult(LeaseOutcome.EMPTY))
             return None
-        metrics().lease_requests.labels("leased").inc()
-        self._link.send(LeaseResult("leased", workspace_id=lease.workspace_id,
+        metrics().lease_requests.labels(LeaseOutcome.LEASED).inc()
+        self._link.send(LeaseResult(LeaseOutcome.LEASED, workspace_id=lease.workspace_id,
                                     lease_expires_at_ms=lease.lease_expires_at_ms, workspace=lease.workspace))
         log.info("leased %s", lease.workspace_id)
         return JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=lease.lease_expires_at_ms,

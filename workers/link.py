@@ -16,6 +16,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Callable, Optional, Union
 
+from .failures import Failure
 from .messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
 
 Work = Union[LeasePermit, AssignJob, Stop]
@@ -25,7 +26,7 @@ class SupervisorLink:
     """Thread-safe messaging with the supervisor, plus the commands it has sent."""
 
     def __init__(self, *, conn: Connection, alive_interval: float,
-                 on_abort: Callable[[str], None], on_lost: Callable[[], None],
+                 on_abort: Callable[[Failure], None], on_lost: Callable[[], None],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._conn = conn
         self._clock = clock   # monotonic seconds: when the last message was sent
@@ -71,7 +72,7 @@ class SupervisorLink:
             except (OSError, EOFError):
                 break
             if isinstance(message, Abort):
-                self._on_abort(message.reason)
+                self._on_abort(message.failure)
             elif isinstance(message, Stop):
                 self.stop_requested = message
                 self._work.put(message)

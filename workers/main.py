@@ -18,6 +18,7 @@ from supervisor.config.sections import ModelConfig
 
 from . import liveness
 from .cloud.jobs import JobClient
+from .failures import Failure
 from .http.redact import register_secret
 from .http.retry import RetryPolicy
 from .job import JobRunner
@@ -40,9 +41,9 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     _die_with_parent(spec.supervisor_pid)
     runner_holder: list[JobRunner] = []
 
-    def abort(reason: str) -> None:
+    def abort(failure: Failure) -> None:
         if runner_holder:
-            runner_holder[0].abort(reason)
+            runner_holder[0].abort(failure)
         os._exit(WorkerExit.STOPPED)
 
     link = SupervisorLink(conn=conn, alive_interval=spec.alive_interval, on_abort=abort,

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
+from .failures import Failure, FailureClass
+
 
 class WorkerExit(enum.IntEnum):
     """A worker process's exit codes (not the runner's: ``supervisor.exitcodes``). The supervisor
@@ -20,6 +22,25 @@ class WorkerExit(enum.IntEnum):
     CREDENTIAL_REJECTED = 3   # the cloud answered 401/403 to a lease: the key is bad
     BOOT_FAILED = 4           # config or model load failed before READY
     RECYCLE = 5               # planned recycle (max_jobs_per_worker or memory)
+
+
+class LeaseOutcome(enum.StrEnum):
+    """How a permitted lease request went (the ``result`` label of ``xenon_runner_lease_requests_total``
+    is the same word, with ``throttled`` and ``rejected`` counted as ``error``)."""
+
+    LEASED = "leased"
+    EMPTY = "empty"
+    ERROR = "error"
+    THROTTLED = "throttled"
+    REJECTED = "rejected"
+
+
+class JobOutcome(enum.StrEnum):
+    """How a job this runner held ended (the ``outcome`` label of ``xenon_runner_jobs_total``)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    LEASE_LOST = "lease_lost"
 
 
 # --- worker → supervisor -------------------------------------------------------------
@@ -55,11 +76,10 @@ class WantWork:
 class LeaseResult:
     """How the permitted lease request went.
 
-    ``result``: leased | empty | error | throttled | rejected. ``retry_after`` is the
-    server's hint in seconds (429/503). When leased, the job fields are set.
+    ``retry_after`` is the server's hint in seconds (429/503). When leased, the job fields are set.
     """
 
-    result: str
+    result: LeaseOutcome
     retry_after: Optional[float] = None
     workspace_id: Optional[str] = None
     lease_expires_at_ms: Optional[int] = None
@@ -77,17 +97,18 @@ class LeaseRenewed:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """The job in hand ended. ``outcome``: completed | failed | lease_lost.
+    """The job in hand ended. ``failure`` is the class of a failed job's ``reason``.
 
     ``model_unavailable`` says the model endpoint refused us (bad API key, no quota):
     every job would fail the same way, so the supervisor pauses leasing for the pool.
     """
 
     workspace_id: str
-    outcome: str
+    outcome: JobOutcome
     reason: str = ""
     duration: float = 0.0   # seconds, lease to complete/fail
     model_unavailable: bool = False
+    failure: Optional[FailureClass] = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +152,9 @@ class Stop:
 
 @dataclass(frozen=True)
 class Abort:
-    """Fail the job in hand with ``reason`` now and exit (second SIGTERM, graceful timeout)."""
+    """Fail the job in hand with ``failure`` now and exit (second SIGTERM, graceful timeout)."""
 
-    reason: str
+    failure: Failure
 
 
 WorkerMessage = Union[Ready, Alive, Progress, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage,

@@ -12,6 +12,7 @@ import pytest
 
 from supervisor.config.sections import PoolConfig
 from supervisor.deaths import FAILURES, death_cause, restart_reason
+from workers.failures import Failure, FailureClass
 from workers.messages import WorkerExit
 
 POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max_worker_memory=512 * 2 ** 20)
@@ -38,26 +39,29 @@ POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max
 def test_restart_reason(stop_reason: str | None, exit_code: int, killed: bool, reason: str | None) -> None:
     assert restart_reason(stop_reason=stop_reason, exit_code=exit_code, killed=killed) == reason
 
+OTHER, CRASHED = FailureClass.OTHER, FailureClass.WORKER_CRASHED
+
 
 def test_only_crashes_and_hung_workers_count_toward_parking() -> None:
     assert set(FAILURES) == {"crash", "hung"}
 
 
-@pytest.mark.parametrize(("stop_reason", "exit_code", "fatal", "cause"), [
-    ("hung", -9, None, "worker hung (no sign of life for 60s)"),
-    ("stuck", -9, None, "worker stuck (its main thread did not come back from a cloud or model call within "
-                        "the call's bounds + 60s)"),
-    ("boot", -15, None, "worker did not become READY within pool.boot_timeout (120s)"),
-    ("memory", -15, None, "worker killed: memory over 512 MiB limit"),
-    ("deadline", -9, None, "job deadline exceeded (1800s)"),
-    ("shutdown", -15, None, "runner shutting down"),
-    (None, -9, None, "worker crashed (signal 9 SIGKILL, possible OOM)"),
-    (None, -11, "ignored: a signal says more", "worker crashed (signal 11 SIGSEGV)"),
-    (None, -200, None, "worker crashed (signal 200 200)"),
-    (None, 4, "model load failed: no such file", "model load failed: no such file"),
-    (None, 1, None, "worker crashed (exit code 1)"),
-    ("memory", WorkerExit.RECYCLE, None, "worker crashed (exit code 5)"),   # recycled for memory, yet holding a job
+@pytest.mark.parametrize(("stop_reason", "exit_code", "fatal", "kind", "cause"), [
+    ("hung", -9, None, OTHER, "worker hung (no sign of life for 60s)"),
+    ("stuck", -9, None, OTHER, "worker stuck (its main thread did not come back from a cloud or model call within "
+                               "the call's bounds + 60s)"),
+    ("boot", -15, None, OTHER, "worker did not become READY within pool.boot_timeout (120s)"),
+    ("memory", -15, None, OTHER, "worker killed: memory over 512 MiB limit"),
+    ("deadline", -9, None, FailureClass.DEADLINE, "job deadline exceeded (1800s)"),
+    ("shutdown", -15, None, FailureClass.SHUTDOWN, "runner shutting down"),
+    (None, -9, None, CRASHED, "worker crashed (signal 9 SIGKILL, possible OOM)"),
+    (None, -11, "ignored: a signal says more", CRASHED, "worker crashed (signal 11 SIGSEGV)"),
+    (None, -200, None, CRASHED, "worker crashed (signal 200 200)"),
+    (None, 4, "model load failed: no such file", OTHER, "model load failed: no such file"),
+    (None, 1, None, CRASHED, "worker crashed (exit code 1)"),
+    ("memory", 5, None, CRASHED, "worker crashed (exit code 5)"),   # recycled for memory, yet holding a job
 ])
-def test_death_cause_is_the_failure_reason_of_the_job_it_held(stop_reason: str | None, exit_code: int,
-                                                               fatal: str | None, cause: str) -> None:
-    assert death_cause(stop_reason=stop_reason, exit_code=exit_code, fatal=fatal, pool=POOL) == cause
+def test_death_cause_is_the_failure_of_the_job_it_held(stop_reason: str | None, exit_code: int, fatal: str | None,
+                                                       kind: FailureClass, cause: str) -> None:
+    """The reason and its metric class (the class the old text-prefix rule gave each reason)."""
+    assert death_cause(stop_reason=stop_reason, exit_code=exit_code, fatal=fatal, pool=POOL) == Failure(kind, cause)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from supervisor.lease_gate import LeaseGate
 from tests.core.fakes import FakeClock, ScriptedRandom
+from workers.messages import LeaseOutcome
 
 POLL = 4.0   # seconds: poll_interval (a power of two, so every delay below is exact)
 
@@ -30,7 +31,7 @@ def _ask(gate: LeaseGate, key: str, slots: range | list[int]) -> None:
         gate.want(slot, key)
 
 
-def _report_all(gate: LeaseGate, key: str, slots: list[int], result: str) -> None:
+def _report_all(gate: LeaseGate, key: str, slots: list[int], result: LeaseOutcome) -> None:
     for slot in slots:
         gate.report(slot, key, result)
 
@@ -42,7 +43,7 @@ def test_an_idle_key_sends_one_probe_at_a_time() -> None:
     _ask(gate, "a", range(6))
     assert gate.grant() == [0]
     assert gate.grant() == []   # the probe is still out
-    gate.report(0, "a", "empty")
+    gate.report(0, "a", LeaseOutcome.EMPTY)
     gate.want(0, "a")
     clock.advance(POLL)
     assert gate.grant() == [1]
@@ -56,7 +57,7 @@ def test_empty_answers_back_off_a_quarter_a_half_then_all_of_poll_interval() -> 
     waits = []
     for _ in range(5):
         [slot] = gate.grant()
-        gate.report(slot, "a", "empty")
+        gate.report(slot, "a", LeaseOutcome.EMPTY)
         waits.append(gate.next_change() - clock())
         clock.advance(waits[-1] - 0.5)
         assert gate.grant() == []      # not a moment before the delay ends
@@ -72,7 +73,7 @@ def test_the_idle_delay_is_jittered_plus_or_minus_ten_percent() -> None:
         gate = _gate(clock, rng=rng)
         _ask(gate, "a", [0])
         gate.grant()
-        gate.report(0, "a", "empty")
+        gate.report(0, "a", LeaseOutcome.EMPTY)
         gate.want(0, "a")
         assert gate.next_change() == clock() + POLL / 4 * factor
         assert rng.ranges == [(0.9, 1.1)]
@@ -88,7 +89,7 @@ def test_any_jitter_keeps_the_delay_within_ten_percent_of_the_rule(seed: int, an
     for streak in range(1, answers + 1):
         clock.advance(POLL * 2)
         assert gate.grant() == [0]
-        gate.report(0, "a", "empty")
+        gate.report(0, "a", LeaseOutcome.EMPTY)
         gate.want(0, "a")
         share = min(1.0, 2 ** (streak - 1) / 4)
         assert POLL * share * 0.9 <= gate.backoff_left() <= POLL * share * 1.1
@@ -100,7 +101,7 @@ def _slow_start(gate: LeaseGate, clock: FakeClock, key: str, rounds: int) -> lis
     for _ in range(rounds):
         granted = gate.grant()
         granted_per_round.append(len(granted))
-        _report_all(gate, key, granted, "leased")   # no clock advance: no waiting after a lease
+        _report_all(gate, key, granted, LeaseOutcome.LEASED)   # no clock advance: no waiting after a lease
         _ask(gate, key, granted)
         clock.advance(1.0)                          # only to refill the token bucket
     return granted_per_round
@@ -111,11 +112,11 @@ def test_after_a_lease_the_next_idle_worker_may_lease_at_once() -> None:
     gate = _gate(clock)
     _ask(gate, "a", [0, 1])
     assert gate.grant() == [0]
-    gate.report(0, "a", "empty")
+    gate.report(0, "a", LeaseOutcome.EMPTY)
     gate.want(0, "a")
     clock.advance(POLL)
     [probe] = gate.grant()
-    gate.report(probe, "a", "leased")
+    gate.report(probe, "a", LeaseOutcome.LEASED)
     assert gate.grant() == [0]   # the backoff of the empty answer is over with the lease
 
 
@@ -134,7 +135,7 @@ def test_an_empty_answer_drops_requests_in_flight_to_one() -> None:
     _ask(gate, "a", range(8))
     assert _slow_start(gate, clock, "a", 3)[-1] == 8
     granted = gate.grant()
-    gate.report(granted[0], "a", "empty")
+    gate.report(granted[0], "a", LeaseOutcome.EMPTY)
     for slot in granted[1:]:
         gate.forget(slot)   # the other requests' workers died: their answers never come
     _ask(gate, "a", granted)
@@ -149,7 +150,8 @@ def test_a_failed_or_throttled_request_halves_requests_in_flight() -> None:
     _ask(gate, "a", range(8))
     assert _slow_start(gate, clock, "a", 3)[-1] == 8
     seen = []
-    for result in ("error", "throttled", "error", "error", "error"):
+    for result in (LeaseOutcome.ERROR, LeaseOutcome.THROTTLED, LeaseOutcome.ERROR, LeaseOutcome.ERROR,
+                   LeaseOutcome.ERROR):
         granted = gate.grant()
         seen.append(len(granted))
         gate.report(granted[0], "a", result, retry_after=1.0)
@@ -165,7 +167,7 @@ def test_a_failed_lease_request_backs_off_like_an_empty_answer() -> None:
     clock = FakeClock()
     gate = _gate(clock)
     _ask(gate, "a", [0, 1])
-    gate.report(gate.grant()[0], "a", "error")
+    gate.report(gate.grant()[0], "a", LeaseOutcome.ERROR)
     assert gate.next_change() == clock() + POLL / 4
 
 
@@ -176,8 +178,8 @@ def test_keys_are_paced_apart() -> None:
     _ask(gate, "a", [0, 1])
     _ask(gate, "b", [2, 3])
     assert gate.grant() == [0, 2]
-    gate.report(0, "a", "empty")
-    gate.report(2, "b", "leased")
+    gate.report(0, "a", LeaseOutcome.EMPTY)
+    gate.report(2, "b", LeaseOutcome.LEASED)
     assert gate.grant() == [3]
 
 
@@ -188,7 +190,7 @@ def test_a_429_or_503_pauses_every_key_for_retry_after() -> None:
     _ask(gate, "a", [0, 1])
     _ask(gate, "b", [2])
     gate.grant()
-    gate.report(0, "a", "throttled", retry_after=30.0)
+    gate.report(0, "a", LeaseOutcome.THROTTLED, retry_after=30.0)
     gate.forget(2)
     _ask(gate, "b", [2])
     _ask(gate, "c", [3])
@@ -207,8 +209,8 @@ def test_a_lease_that_lands_during_a_pause_does_not_end_the_pause_for_its_key() 
     _ask(gate, "a", [0, 1, 2])
     _ask(gate, "b", [3])
     assert gate.grant() == [0, 3]
-    gate.report(0, "a", "throttled", retry_after=30.0)
-    gate.report(3, "b", "leased")   # b's request was already on its way
+    gate.report(0, "a", LeaseOutcome.THROTTLED, retry_after=30.0)
+    gate.report(3, "b", LeaseOutcome.LEASED)   # b's request was already on its way
     _ask(gate, "b", [3])
     clock.advance(1.0)
     assert gate.grant() == []
@@ -218,7 +220,7 @@ def test_a_throttled_answer_without_retry_after_pauses_for_poll_interval() -> No
     clock = FakeClock()
     gate = _gate(clock)
     _ask(gate, "a", [0, 1])
-    gate.report(gate.grant()[0], "a", "throttled", retry_after=None)
+    gate.report(gate.grant()[0], "a", LeaseOutcome.THROTTLED, retry_after=None)
     assert gate.next_change() == clock() + POLL
 
 
@@ -237,7 +239,7 @@ def test_resume_forgets_every_backoff_and_pause() -> None:
     gate = _gate(clock)
     _ask(gate, "a", range(4))
     for _ in range(3):
-        _report_all(gate, "a", gate.grant(), "empty")
+        _report_all(gate, "a", gate.grant(), LeaseOutcome.EMPTY)
     gate.pause(600.0)
     _ask(gate, "a", range(4))
     gate.resume()
@@ -260,7 +262,7 @@ def test_the_token_bucket_caps_requests_at_burst_then_rate_per_second() -> None:
     clock.advance(10.0)                   # tokens never pile up past the burst
     assert gate.grant() == [4, 5]
     for slot in range(6):
-        gate.report(slot, f"k{slot}", "leased")
+        gate.report(slot, f"k{slot}", LeaseOutcome.LEASED)
         gate.want(slot, f"k{slot}")
     assert len(gate.grant()) == 1
 
@@ -274,7 +276,7 @@ def test_resize_follows_the_pool_size_and_a_reloaded_poll_interval() -> None:
     assert gate.grant() == [0, 1]          # the bucket shrank with the pool
     for slot in (1, 2, 3):
         gate.forget(slot)
-    gate.report(0, "k0", "empty")
+    gate.report(0, "k0", LeaseOutcome.EMPTY)
     gate.want(0, "k0")
     assert gate.next_change() == clock() + POLL * 2 / 4   # the new poll_interval, and a token by then
 
@@ -293,7 +295,7 @@ def test_permits_go_only_to_workers_asking_and_a_forgotten_slot_frees_its_permit
     assert gate.grant() == [1]
     gate.want(2, "a")
     gate.forget(2)
-    gate.report(1, "a", "leased")
+    gate.report(1, "a", LeaseOutcome.LEASED)
     assert gate.grant() == []
     assert gate.next_change() is None
 
@@ -305,10 +307,10 @@ def test_consecutive_empty_counts_empty_answers_over_the_pool_until_a_lease() ->
     _ask(gate, "a", [0])
     _ask(gate, "b", [1])
     gate.grant()
-    gate.report(0, "a", "empty")
-    gate.report(1, "b", "empty")
+    gate.report(0, "a", LeaseOutcome.EMPTY)
+    gate.report(1, "b", LeaseOutcome.EMPTY)
     assert gate.consecutive_empty == 2
-    gate.report(0, "a", "error")
+    gate.report(0, "a", LeaseOutcome.ERROR)
     assert gate.consecutive_empty == 2
-    gate.report(1, "b", "leased")
+    gate.report(1, "b", LeaseOutcome.LEASED)
     assert gate.consecutive_empty == 0

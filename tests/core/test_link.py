@@ -8,6 +8,7 @@ The receiver is driven in the test's own thread (``_receive`` returns at the pip
 from __future__ import annotations
 
 from tests.core.fakes import FakeClock, FakeConn
+from workers.failures import Failure, FailureClass
 from workers.link import SupervisorLink
 from workers.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
 
@@ -18,7 +19,7 @@ class Rig:
     def __init__(self, *incoming: object, broken: bool = False) -> None:
         self.clock = FakeClock()
         self.conn = FakeConn(incoming, broken=broken)
-        self.aborts: list[str] = []
+        self.aborts: list[Failure] = []
         self.lost = 0
         self.link = SupervisorLink(conn=self.conn, alive_interval=ALIVE,  # type: ignore[arg-type]
                                    on_abort=self.aborts.append, on_lost=self.on_lost, clock=self.clock)
@@ -57,9 +58,10 @@ def test_stop_ends_the_loop_before_any_work_still_queued() -> None:
 
 
 def test_abort_reaches_the_job_at_once_and_unknown_messages_are_ignored() -> None:
-    rig = Rig(WantWork(), Abort("runner stopping"))
+    failure = Failure(FailureClass.OTHER, "runner stopping: workers cannot boot")
+    rig = Rig(WantWork(), Abort(failure))
     rig.link._receive()
-    assert rig.aborts == ["runner stopping"] and rig.link.next_work(timeout=0) is None
+    assert rig.aborts == [failure] and rig.link.next_work(timeout=0) is None
 
 
 def test_the_supervisor_gone_stops_the_worker_and_later_sends_are_dropped() -> None:

@@ -16,8 +16,9 @@ from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 from supervisor.stopping import Shutdown, StopReason
 from supervisor.watchdog import MainThreadClock
 from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
-from workers.messages import (AssignJob, Fatal, JobFinished, LeaseRenewed, LeaseResult, Ready, Stop, WantWork,
-                              WorkerExit)
+from workers.failures import Failure, FailureClass
+from workers.messages import (AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed, LeaseResult, Ready,
+                              Stop, WantWork, WorkerExit)
 
 KEY = "k.s"
 EXPIRES_MS = 1_800_000_600_000
@@ -65,7 +66,7 @@ def rig() -> Iterator[Rig]:
 
 
 def _leased(workspace_id: str = "ws-1") -> LeaseResult:
-    return LeaseResult("leased", workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS)
+    return LeaseResult(LeaseOutcome.LEASED, workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS)
 
 
 def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
@@ -77,7 +78,7 @@ def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
     rig.deliver(slot)
     assert slot.state == SlotState.BUSY and slot.job is not None
     assert (slot.job.workspace_id, slot.job.lease_expires_at_ms, slot.job.started_at) == ("ws-1", EXPIRES_MS + 1, 2.0)
-    conn.incoming.append(JobFinished("ws-1", "completed"))
+    conn.incoming.append(JobFinished("ws-1", JobOutcome.COMPLETED))
     rig.deliver(slot)
     assert (slot.state, slot.job, slot.jobs_done, rig.messages.outcomes["completed"]) == (SlotState.IDLE, None, 1, 1)
     assert slot.last_seen == 3.0 and rig.changes == 5
@@ -86,7 +87,7 @@ def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
 def test_a_worker_that_did_its_jobs_is_recycled_once(rig: Rig) -> None:
     slot, conn = rig.worker(state=SlotState.IDLE)
     slot.recycle_after = 1
-    conn.incoming.extend([_leased(), JobFinished("ws-1", "failed", "x"), WantWork()])
+    conn.incoming.extend([_leased(), JobFinished("ws-1", JobOutcome.FAILED, "x"), WantWork()])
     rig.deliver(slot)
     assert rig.stops == [(0, "recycle")] and slot.state == SlotState.STOPPING
     assert conn.sent == [Stop(WorkerExit.RECYCLE)]
@@ -101,7 +102,8 @@ def test_while_draining_an_idle_worker_is_told_to_stop(rig: Rig) -> None:
 
 def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> None:
     job = InFlightJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10, attempt=1, key=KEY, started_at=0.0)
-    rig.recovery.worker_lost(job, "worker crashed (exit code 1)", may_retry=True)
+    rig.recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed (exit code 1)"),
+                             may_retry=True)
     slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
     rig.deliver(slot)
     assert conn.sent == [AssignJob("ws-9", EXPIRES_MS * 10, 2, {})]
@@ -109,18 +111,18 @@ def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> No
 
 
 def test_a_rejected_key_and_last_words_are_passed_on(rig: Rig) -> None:
-    slot, _ = rig.worker(LeaseResult("rejected", detail="401"), Fatal("bad key", WorkerExit.CREDENTIAL_REJECTED),
-                         state=SlotState.IDLE)
+    fatal = Fatal("bad key", WorkerExit.CREDENTIAL_REJECTED)
+    slot, _ = rig.worker(LeaseResult(LeaseOutcome.REJECTED, detail="401"), fatal, state=SlotState.IDLE)
     rig.deliver(slot)
     assert rig.rejected == [(KEY, "401")] and slot.fatal == "bad key"
 
 
 def test_a_model_refusal_pauses_leasing_and_a_completion_clears_it(rig: Rig) -> None:
-    slot, conn = rig.worker(_leased(), JobFinished("ws-1", "failed", "model error: 401", model_unavailable=True),
-                            state=SlotState.IDLE)
+    refused = JobFinished("ws-1", JobOutcome.FAILED, "model error: 401", model_unavailable=True)
+    slot, conn = rig.worker(_leased(), refused, state=SlotState.IDLE)
     rig.deliver(slot)
     assert rig.messages.model_pause.active and rig.gate.backoff_left() == 30.0
-    conn.incoming.extend([_leased("ws-2"), JobFinished("ws-2", "completed")])
+    conn.incoming.extend([_leased("ws-2"), JobFinished("ws-2", JobOutcome.COMPLETED)])
     rig.deliver(slot)
     assert not rig.messages.model_pause.active
 

@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from supervisor.slots import TRANSITIONS, InFlightJob, InvalidTransition, SlotState, WorkerSlot
+from supervisor.slots import TRANSITIONS, InFlightJob, InvalidTransition, SlotState, WorkerSlot, WorkerStop
 from tests.core.fakes import walk_to
 
 S = SlotState
@@ -37,7 +37,7 @@ def _fire(slot: WorkerSlot, transition: str) -> None:
     """Make ``transition`` through its public method (the arguments do not matter to the table)."""
     call = {"started": lambda: slot.started(now=1.0), "booted": slot.booted, "wants_work": slot.wants_work,
             "assigned": lambda: slot.assigned(_job()), "finished": slot.finished,
-            "stopping": lambda: slot.terminate(now=1.0, reason="hung"),
+            "stopping": lambda: slot.terminate(now=1.0, reason=WorkerStop.HUNG),
             "reaped": lambda: slot.reaped(restart_at=2.0), "parked": slot.parked,
             "unparked": lambda: slot.unparked(now=3.0)}[transition]
     call()
@@ -112,3 +112,9 @@ def test_no_supervisor_module_but_slots_assigns_a_slot_state() -> None:
                 offenders += [f"{path.name}:{node.lineno}" for element in elements
                               if isinstance(element, ast.Attribute) and element.attr in ("state", "_state")]
     assert offenders == []
+
+
+def test_worker_stop_reasons_keep_their_words() -> None:
+    """The death causes, restart labels and logs are keyed by these exact words."""
+    assert [str(reason) for reason in WorkerStop] == ["drain", "scale", "roll", "recycle", "memory", "hung", "stuck",
+                                                      "boot", "deadline", "shutdown"]

@@ -21,6 +21,7 @@ from tests.fakes.trickle import TrickleServer, http_answer
 from workers.cloud import JobClient
 from workers.cloud.errors import TransientCloudError
 from workers.cloud.transport import clock_offset
+from workers.failures import Failure, FailureClass
 from workers.heartbeat import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, LeaseKeeper, lease_seconds,
                                next_renewal, renewal_interval)
 from workers.http.retry import RetryPolicy
@@ -179,7 +180,7 @@ def test_a_queued_job_whose_renewal_answers_a_past_time_is_failed_not_renewed_in
     job = InFlightJob(workspace_id="ws-1", lease_expires_at_ms=int(EPOCH * 1000) + 600_000, attempt=1, key="k.s",
                       started_at=0.0)
     try:
-        recovery.worker_lost(job, "worker crashed", may_retry=True)
+        recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed"), may_retry=True)
         [queued] = recovery._queues["k.s"]
         assert queued.renew_at == EPOCH + MAX_INTERVAL
         for _ in range(200):   # one turn a second; a hot loop would heartbeat on every turn past 120 s

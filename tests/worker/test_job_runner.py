@@ -242,6 +242,7 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     client = harness.client()
     lease = client.lease()
     assert lease is not None
+    from workers.failures import Failure, FailureClass
     from workers.job import JobRunner
     runner = JobRunner(client=client, model=harness.model(), job_timeout=60, send=harness.sent.append)
     thread = threading.Thread(target=runner.run, args=(JobTicket(workspace_id=lease.workspace_id,
@@ -249,7 +250,7 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     thread.start()
     from tests.harness import wait_for
     wait_for(lambda: harness.openai.requests, what="the model call")
-    runner.abort("runner shutting down")
+    runner.abort(Failure(FailureClass.SHUTDOWN, "runner shutting down"))
     job = harness.job(workspace_id)
     release.set()
     thread.join(10)
