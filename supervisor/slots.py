@@ -73,7 +73,7 @@ class InvalidTransition(RuntimeError):
 
     def __init__(self, slot: str, transition: str, state: SlotState) -> None:
         super().__init__(f"slot {slot}: {transition} is not allowed in state {state.value}")
-        self.transition, self.state = transition, state
+        self.transition, self.from_state = transition, state
 
 
 @dataclass

@@ -120,10 +120,9 @@ class JobRunner:
         """
         self._abort = failure
         with self._finish_lock:
-            ticket = self._current
-            ending_elsewhere = ticket is None or self._finished
+            ticket, ending_elsewhere = self._current, self._finished
             self._finished = True
-        if ending_elsewhere:
+        if ticket is None or ending_elsewhere:
             self._reported.wait()
             return
         log.warning("aborting job %s: %s", ticket.workspace_id, failure.reason)
