@@ -165,7 +165,7 @@ def _chart_fields(kind: str) -> dict[str, Schema]:
     if kind == "pie":
         segment = _object({
             "label": _string(f"Slice name, at most {MAX_CHART_LABEL_CHARS} characters."),
-            "value": _number("The slice's size, a finite number ≥ 0.", minimum=0),
+            "value": _number("The slice's size, a finite number."),
         }, ("label", "value"))
         return {"segments": _array(segment, f"1–{MAX_PIE_SEGMENTS} slices.", low=1, high=MAX_PIE_SEGMENTS)}
     if kind == "scatter":

@@ -131,7 +131,7 @@ CASES = [
     pytest.param(body_with("files", file(content="c" * 48_000)), body_with("files", file(content="c" * 48_001)),
                  "files[0].content", "the limit is 48,000", id="file-content-48000"),
     pytest.param(body_with("files", file(content="c")), body_with("files", file(content="")),
-                 "files[0].content", "is blank", id="file-content-non-empty"),
+                 "files[0].content", "is empty", id="file-content-non-empty"),
     pytest.param(body_with("files", file(name="/".join(["a" * 48, "b" * 48, "c" * 48, "d" * 10 + ".md"]))),
                  body_with("files", file(name="/".join(["a" * 48, "b" * 48, "c" * 48, "d" * 11 + ".md"]))),
                  "files[0].name", "is 161 characters after sanitising; the limit is 160", id="file-name-160"),
