@@ -1,7 +1,8 @@
 """Every deliverable limit of protocol §4, in one place.
 
-The worker (tool answers, pre-completion check) and the local cloud emulator (server-side
-validation) both read these, so the two can never drift apart. Text lengths are counted
+The worker (tool answers, pre-completion check) and the local cloud emulator (its own
+server-side rules) both read these numbers, so the two can never drift apart; the logic
+that applies them is separate on each side. Text lengths are counted
 the way the cloud (JavaScript) counts them: in UTF-16 code units (see ``text.js_length``),
 which equals ``len()`` for text without characters beyond U+FFFF.
 """

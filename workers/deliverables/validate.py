@@ -2,9 +2,9 @@
 
 ``validate_item(kind, raw)`` returns the stored form of one artifact (normalising what
 protocol §4 says is trimmed and cut) or raises ``DeliverableError``. ``validate_completion``
-is the one check of a whole completion body, run by the worker before it calls
-``completeWorkspaceJob`` and by the local cloud emulator on what it receives; it is strict:
-an item that normalising would change is a problem, because the cloud might not normalise.
+is the worker's check of a whole completion body before it calls ``completeWorkspaceJob``
+(the emulator has its own, ``emulator.completion_rules``); it is strict: an item that
+normalising would change is a problem, because the cloud might not normalise.
 """
 from __future__ import annotations
 

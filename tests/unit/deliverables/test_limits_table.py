@@ -1,5 +1,6 @@
 """Every limit of protocol §4, at the boundary (accepted) and one past it (refused), through
-``validate_completion`` — the check both the worker and the emulator run.
+``validate_completion`` — the check the worker runs before completing (the emulator has its
+own, ``tests/emulator/test_completion_rules.py``).
 
 Each row: a body exactly at the limit, a body one step past it, the problem's path and a
 fragment of its reason. The numbers are written out here (not read from ``limits``) so a
