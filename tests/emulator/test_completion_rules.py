@@ -59,6 +59,9 @@ def _checklist_items(*items: dict[str, Any]) -> dict[str, Any]:
     return body_with("checklists", checklist(items=list(items)))
 
 
+DONE_A = {"id": "a", "label": "x", "checked": True}
+
+
 def _many(array: str, count: int) -> dict[str, Any]:
     build = {"files": lambda i: file(name=f"d{i}.md"), "charts": lambda i: bar(id=f"c{i}"),
              "datasets": lambda i: table(id=f"t{i}"), "lists": lambda i: list_(id=f"l{i}"),
@@ -145,8 +148,8 @@ LIMITS = [
     pytest.param(_checklist_items({"id": "i" * 48, "label": "x", "checked": True}),
                  _checklist_items({"id": "i" * 49, "label": "x", "checked": True}),
                  "checklists[0].items[0].id", "the limit is 48", id="checklist-item-id-48"),
-    pytest.param(_checklist_items({"id": "a", "label": "x", "checked": True}, {"id": "b", "label": "y", "checked": False}),
-                 _checklist_items({"id": "a", "label": "x", "checked": True}, {"id": "A", "label": "y", "checked": False}),
+    pytest.param(_checklist_items(DONE_A, {"id": "b", "label": "y", "checked": False}),
+                 _checklist_items(DONE_A, {"id": "A", "label": "y", "checked": False}),
                  "checklists[0].items[1].id", "already used by items[0]", id="checklist-item-ids-unique"),
     pytest.param(_checklist_items({"id": "a", "label": "x", "checked": False}),
                  _checklist_items({"id": "a", "label": "x"}), "checklists[0].items[0].checked", "expected a boolean",

@@ -51,7 +51,8 @@ def test_a_cut_id_is_trimmed_again_and_can_be_cited(given: str, stored: str) -> 
 
 def test_a_cut_title_is_trimmed_again() -> None:
     collector = DeliverableCollector()
-    assert call(collector, "create_bar_chart", {**samples.TOOL_ARGS["create_bar_chart"], "title": "t" * 199 + " x"})["ok"]
+    arguments = {**samples.TOOL_ARGS["create_bar_chart"], "title": "t" * 199 + " x"}
+    assert call(collector, "create_bar_chart", arguments)["ok"]
     assert payload_of(collector)["charts"][0]["title"] == "t" * 199
 
 
