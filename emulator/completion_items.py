@@ -71,13 +71,19 @@ def _field(obj: Mapping[str, Any], path: str, name: str) -> tuple[Any, str]:
     return obj[name], f"{path}.{name}"
 
 
+def _count(count: int, nouns: str) -> str:
+    """``"1 cell"``, ``"3 cells"``, ``"1 series"``: ``nouns`` is the plural."""
+    return f"{count} {nouns[:-1] if count == 1 and nouns != 'series' else nouns}"
+
+
 def _array(value: Any, path: str, *, noun: str, low: int = 0, high: int | None = None) -> list[Any]:
+    """An array of ``low``..``high`` elements; ``noun`` names them (plural)."""
     if not isinstance(value, list):
         _refuse(path, f"expected an array of {noun}, got {type_name(value)}")
     if len(value) < low:
-        _refuse(path, f"has {len(value)} {noun}; at least {low} needed")
+        _refuse(path, f"has {_count(len(value), noun)}; at least {low} needed")
     if high is not None and len(value) > high:
-        _refuse(path, f"has {len(value)} {noun}; the limit is {high}")
+        _refuse(path, f"has {_count(len(value), noun)}; the limit is {high}")
     return value
 
 
@@ -186,8 +192,7 @@ def _categories(obj: Mapping[str, Any], path: str, kind: str) -> None:
         value, at = _field(entry, here, "values")
         numbers = _array(value, at, noun="values")
         if len(numbers) != len(labels):
-            noun = "value" if len(numbers) == 1 else "values"
-            _refuse(at, f"has {len(numbers)} {noun} but there are {len(labels)} labels; "
+            _refuse(at, f"has {_count(len(numbers), 'values')} but there are {_count(len(labels), 'labels')}; "
                         f"give exactly one value per label")
         for index, number in enumerate(numbers):
             _number(number, f"{at}[{index}]", non_negative=kind in L.NON_NEGATIVE_CHART_KINDS)
@@ -239,7 +244,8 @@ def check_table(raw: Any, path: str) -> str:
     for index, row in enumerate(_array(value, at, noun="rows", high=L.MAX_TABLE_ROWS)):
         cells = _array(row, f"{at}[{index}]", noun="cells")
         if len(cells) != len(columns):
-            _refuse(f"{at}[{index}]", f"has {len(cells)} cells but there are {len(columns)} columns")
+            _refuse(f"{at}[{index}]", f"has {_count(len(cells), 'cells')} but there are "
+                                      f"{_count(len(columns), 'columns')}")
         for column, cell in enumerate(cells):
             _string(cell, f"{at}[{index}][{column}]", limit=L.MAX_CELL_CHARS)
     return ref

@@ -132,7 +132,7 @@ LIMITS = [
                  body_with("datasets", table(rows=[["a", "c" * 513]])), "datasets[0].rows[0][1]", "the limit is 512",
                  id="table-cell-512"),
     pytest.param(body_with("datasets", table(rows=[["a", ""]])), body_with("datasets", table(rows=[["a"]])),
-                 "datasets[0].rows[0]", "has 1 cells but there are 2 columns", id="table-row-width"),
+                 "datasets[0].rows[0]", "has 1 cell but there are 2 columns", id="table-row-width"),
     pytest.param(body_with("lists", list_(items=["i"] * 48)), body_with("lists", list_(items=["i"] * 49)),
                  "lists[0].items", "the limit is 48", id="list-items-48"),
     pytest.param(body_with("lists", list_(items=["i" * 512])), body_with("lists", list_(items=["i" * 513])),
