@@ -136,26 +136,29 @@ def _strings(obj: Mapping[str, Any], path: str, name: str, *, noun: str, low: in
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def sanitised_name(name: str) -> str | None:
-    """The file name the cloud stores for ``name`` (protocol §4), or None if it has none."""
+def sanitised_name(name: str, path: str) -> str:
+    """The file name the cloud stores for ``name`` (protocol §4); ``Refused`` at ``path`` if none."""
     kept = []
     for segment in name.replace("\\", "/").split("/"):
         segment = utf16_cut(_UNSAFE_RUN.sub("_", segment).strip("_"), L.MAX_FILE_SEGMENT_CHARS)
         if segment not in ("", ".", ".."):
             kept.append(segment)
-    if not kept or len(kept) > L.MAX_FILE_FOLDERS + 1 or not kept[-1].lower().endswith(L.FILE_EXTENSIONS):
-        return None
+    if not kept:
+        _refuse(path, "has no usable characters")
+    if len(kept) > L.MAX_FILE_FOLDERS + 1:
+        _refuse(path, f"has {len(kept) - 1} folders; at most {L.MAX_FILE_FOLDERS}")
+    if not kept[-1].lower().endswith(L.FILE_EXTENSIONS):
+        _refuse(path, f"must end in {' or '.join(L.FILE_EXTENSIONS)}")
     stored = "/".join(kept)
-    return stored if utf16_length(stored) <= L.MAX_FILE_NAME_CHARS else None
+    if utf16_length(stored) > L.MAX_FILE_NAME_CHARS:
+        _refuse(path, f"is {utf16_length(stored)} characters after sanitising; the limit is {L.MAX_FILE_NAME_CHARS}")
+    return stored
 
 
 def check_file(raw: Any, path: str) -> str:
     obj = _object(raw, path)
     value, at = _field(obj, path, "name")
-    stored = sanitised_name(_string(value, at))
-    if stored is None:
-        _refuse(at, f"has no valid sanitised form (a .md or .txt path, at most {L.MAX_FILE_FOLDERS} folders, "
-                    f"{L.MAX_FILE_NAME_CHARS} characters)")
+    stored = sanitised_name(_string(value, at), at)
     content, at = _field(obj, path, "content")
     if not _string(content, at, limit=L.MAX_FILE_CONTENT_CHARS):
         _refuse(at, "is empty")
