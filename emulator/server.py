@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from emulator.admin import DEFAULT_OWNER, AdminRoutes
+from emulator.completion_rules import completion_problems
 from emulator.dispatch import Dispatcher
 from emulator.faults import FaultInjector, FaultSettings
 from emulator.httpio import EmulatorHttpServer
@@ -22,7 +23,6 @@ from emulator.routing import RouteTable
 from emulator.state import EmulatorState
 from emulator.stats import Stats
 from supervisor.config.sections import EmulatorConfig
-from workers.deliverables.validate import validate_completion
 
 log = logging.getLogger("xenon.emulator")
 
@@ -64,7 +64,7 @@ class EmulatorServer:
         self.admin_id_token = self.state.add_account(uid=DEFAULT_OWNER, admin=True)
         self._admin = AdminRoutes(state=self.state, stats=self.stats, faults=self.faults,
                                   sample_seed=seed or 0)
-        protocol = ProtocolRoutes(state=self.state, stats=self.stats, validate=validate_completion)
+        protocol = ProtocolRoutes(state=self.state, stats=self.stats, validate=completion_problems)
         self._dispatcher = Dispatcher(table=RouteTable([*protocol.routes(), *self._admin.routes()]),
                                       faults=self.faults, stats=self.stats)
         self._admin.enqueue_samples(config.seed_jobs)

@@ -3,7 +3,9 @@
 - ``limits``: every limit, in one place.
 - ``paths``: sanitising ``create_file`` names.
 - ``validate``: the stored shapes of files, charts, tables, lists, checklists and SVGs, and
-  ``validate_completion`` for a whole ``completeWorkspaceJob`` body (worker and emulator).
+  ``validate_completion`` for a whole ``completeWorkspaceJob`` body (run by the worker).
+- ``svg_filter``: the SVG blocklist, applied to what a browser would see.
+- ``text``: strings as the cloud's JavaScript sees them (trim, blank, UTF-16 length and cut).
 - ``tools``: the 11 tool definitions offered to the model (``TOOL_SPECS``).
 - ``collector``: ``DeliverableCollector``, one per job, turning tool calls into artifacts.
 - ``placeholders``: ``{{artifact:<kind>:<ref>}}`` citations, their repair prompt and the

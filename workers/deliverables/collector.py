@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from workers.deliverables.errors import DeliverableError
 from workers.deliverables.limits import FILE, KINDS, TABLE
 from workers.deliverables.paths import sanitize_file_name
-from workers.deliverables.text import describe_value, quote
+from workers.deliverables.text import describe_value, encodable, is_blank, js_number_text, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, TOOL_NAMES, WRAPPER_TOOLS, citation
 from workers.deliverables.validate import item_ref, validate_item
 from workers.models.base import ToolCall, ToolResult
@@ -38,7 +38,9 @@ class DeliverableCollector:
             ok = True
         except DeliverableError as err:
             detail, ok = err.detail, False
-        return ToolResult(call_id=call.call_id, output=json.dumps({"ok": ok, "detail": detail}, ensure_ascii=False))
+        # encodable: the detail can quote what the model sent, and the answer goes back in a UTF-8 request
+        answer = json.dumps({"ok": ok, "detail": encodable(detail)}, ensure_ascii=False)
+        return ToolResult(call_id=call.call_id, output=answer)
 
     def counts(self) -> dict[str, int]:
         """How many artifacts of each kind (file, chart, table, list, checklist, svg) exist."""
@@ -56,8 +58,12 @@ class DeliverableCollector:
         return self._refs[kind].get(ref.lower()) == ref
 
     def payload(self, *, workspace_id: str, message: str) -> dict[str, Any]:
-        """The ``completeWorkspaceJob`` body: every array present, each item a copy."""
-        body: dict[str, Any] = {"workspaceId": workspace_id, "assistantMessage": message}
+        """The ``completeWorkspaceJob`` body: every array present, each item a copy.
+
+        Lone surrogates in the model's ``message`` become U+FFFD: the transport sends UTF-8,
+        which cannot carry them (the items never hold any: the tools refuse them).
+        """
+        body: dict[str, Any] = {"workspaceId": workspace_id, "assistantMessage": encodable(message)}
         for kind, spec in KINDS.items():
             body[spec.array] = copy.deepcopy(self._items[kind])
         return body
@@ -91,7 +97,7 @@ class DeliverableCollector:
 
 def _parse_arguments(tool: str, arguments: str) -> dict[str, Any]:
     """The call's arguments as a JSON object (empty text counts as ``{}``)."""
-    if not arguments.strip():
+    if is_blank(arguments):
         return {}
     try:
         args = json.loads(arguments)
@@ -137,11 +143,10 @@ def _cells_as_text(table: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _number_text(cell: Any) -> Any:
-    """A finite number as the text JavaScript would show (``3.0`` → ``"3"``); anything else unchanged."""
+    """A finite number as the text JavaScript would show (``3.0`` → ``"3"``, ``1e-7`` → ``"1e-7"``);
+    an integer exactly as given; anything else unchanged."""
     if isinstance(cell, bool) or not isinstance(cell, (int, float)):
         return cell
     if isinstance(cell, int):
         return str(cell)
-    if not math.isfinite(cell):
-        return cell
-    return str(int(cell)) if cell.is_integer() and abs(cell) < 1e21 else repr(cell)
+    return js_number_text(cell) if math.isfinite(cell) else cell

@@ -16,8 +16,17 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from workers.deliverables.errors import DeliverableError, Where
-from workers.deliverables.limits import MAX_ID_CHARS, MAX_TITLE_CHARS, SAFE_ID_RE
-from workers.deliverables.text import count_text, describe_value, js_cut, js_length, quote
+from workers.deliverables.limits import CITATION_BREAKERS, MAX_ID_CHARS, MAX_TITLE_CHARS, SAFE_ID_RE
+from workers.deliverables.text import (
+    count_text,
+    describe_value,
+    is_blank,
+    js_cut,
+    js_length,
+    js_trim,
+    lone_surrogate,
+    quote,
+)
 
 _ABSENT: Any = object()  # an optional field that is missing (or null, when normalising)
 
@@ -76,15 +85,23 @@ class Reader:
 
     # --- scalars -----------------------------------------------------------------------------
     def string(self, value: Any, where: Where) -> str:
+        """A string without lone surrogates (JSON can carry them; UTF-8 cannot)."""
         if not isinstance(value, str):
             raise self.fail(where, f"expected a string, got {describe_value(value)}")
+        position = lone_surrogate(value)
+        if position is not None:
+            raise self.fail(where, f"has a lone surrogate (U+{ord(value[position]):04X} at character {position}), "
+                                   f"which cannot be sent as UTF-8; remove it or send the whole character")
         return value
 
-    def text(self, value: Any, where: Where, *, limit: int, blank_ok: bool = False) -> str:
-        """A string kept verbatim: not blank (unless ``blank_ok``), at most ``limit`` characters."""
+    def text(self, value: Any, where: Where, *, limit: int, blank_ok: bool = False, empty_ok: bool = False) -> str:
+        """A string kept verbatim, at most ``limit`` characters: not blank (JavaScript's
+        ``trim``) unless ``blank_ok``; when blank is allowed, not empty unless ``empty_ok``."""
         text = self.string(value, where)
-        if not blank_ok and not text.strip():
+        if not blank_ok and is_blank(text):
             raise self.fail(where, "is blank")
+        if not empty_ok and not text:
+            raise self.fail(where, "is empty")
         self._check_length(text, where, limit)
         return text
 
@@ -95,10 +112,12 @@ class Reader:
         if not text:
             raise self.fail(where, "is blank")
         if cut and not self.strict:
-            text = js_cut(text, limit)
+            text = _cut(text, limit)
         self._check_length(text, where, limit)
         if safe and not SAFE_ID_RE.fullmatch(text):
             raise self.fail(where, f"{quote(text)} may contain only letters, digits, '_' and '-'")
+        if not safe and CITATION_BREAKERS.intersection(text):
+            raise self.fail(where, f"{quote(text)} contains '{{' or '}}', which would break its citation")
         return text
 
     def artifact_id(self, obj: Mapping[str, Any], where: Where, *, safe: bool) -> str:
@@ -118,7 +137,7 @@ class Reader:
                 raise self.fail(at, "is blank; leave the field out instead")
             return None
         if not self.strict:
-            text = js_cut(text, MAX_TITLE_CHARS)
+            text = _cut(text, MAX_TITLE_CHARS)
         self._check_length(text, at, MAX_TITLE_CHARS)
         return text
 
@@ -177,7 +196,7 @@ class Reader:
 
     # --- helpers -----------------------------------------------------------------------------
     def _trimmed(self, text: str, where: Where) -> str:
-        trimmed = text.strip()
+        trimmed = js_trim(text)
         if trimmed != text and self.strict:
             raise self.fail(where, "has leading or trailing whitespace")
         return trimmed
@@ -186,6 +205,12 @@ class Reader:
         length = js_length(text)
         if length > limit:
             raise self.fail(where, f"is {length:,} characters; the limit is {limit:,}")
+
+
+def _cut(trimmed: str, limit: int) -> str:
+    """``trimmed`` cut to ``limit`` UTF-16 units and trimmed again: a cut can end in whitespace
+    (``"a … a b"`` cut before the ``b``), which the stored form must not."""
+    return js_trim(js_cut(trimmed, limit))
 
 
 def is_absent(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """Every deliverable limit of protocol §4, in one place.
 
-The worker (tool answers, pre-completion check) and the local cloud emulator (server-side
-validation) both read these, so the two can never drift apart. Text lengths are counted
+The worker (tool answers, pre-completion check) and the local cloud emulator (its own
+server-side rules) both read these numbers, so the two can never drift apart; the logic
+that applies them is separate on each side. Text lengths are counted
 the way the cloud (JavaScript) counts them: in UTF-16 code units (see ``text.js_length``),
 which equals ``len()`` for text without characters beyond U+FFFF.
 """
@@ -28,6 +29,9 @@ MAX_REPAIR_ROUNDS = 4  # extra rounds asking for the tool calls that cited artif
 MAX_ID_CHARS = 64  # artifact ids are trimmed and cut to this (normalised, not rejected)
 MAX_TITLE_CHARS = 200  # titles are trimmed and cut to this (normalised, not rejected)
 SAFE_ID_RE = re.compile(r"[A-Za-z0-9_-]+")  # list/checklist/svg ids; use with fullmatch()
+# Not a protocol limit: chart and table ids may not hold these, or {{artifact:chart:<id>}}
+# could not cite them (a citation ends at the first brace).
+CITATION_BREAKERS = frozenset("{}")
 
 # --- files ----------------------------------------------------------------------------------
 MAX_FILE_NAME_CHARS = 160  # the sanitised path, folders included
@@ -41,7 +45,7 @@ MAX_FILE_CONTENT_CHARS = 48_000
 CHART_KINDS = ("pie", "bar", "stacked_bar", "line", "area", "scatter")
 CATEGORY_CHART_KINDS = ("bar", "stacked_bar", "line", "area")  # labels + series of values
 ORIENTED_CHART_KINDS = ("bar", "stacked_bar")  # take the optional orientation
-NON_NEGATIVE_CHART_KINDS = ("pie", "stacked_bar")  # slices and stacks cannot be negative
+NON_NEGATIVE_CHART_KINDS = ("stacked_bar",)  # stacks cannot be negative (pie values may be: §4 says so)
 BAR_ORIENTATIONS = ("vertical", "horizontal")
 MAX_CHART_LABELS = 32  # category labels of bar/stacked_bar/line/area
 MAX_CHART_LABEL_CHARS = 128  # a category label, a pie segment label, a scatter point label
@@ -67,18 +71,11 @@ MAX_CHECKLIST_ITEM_ID_CHARS = 48  # item ids also match SAFE_ID_RE and are uniqu
 # --- SVGs -----------------------------------------------------------------------------------
 MAX_SVG_CHARS = 64_000
 SVG_ROOT_MARKER = "<svg"  # must appear (case-sensitive, as the cloud checks it)
-# (pattern, what it is): markup the cloud refuses. The handler pattern is as broad as the
-# cloud's (any "on<word>=" anywhere, so even `content=` trips it): accepting less than the
-# cloud refuses would only move the failure to completeWorkspaceJob.
-SVG_FORBIDDEN: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"<script\b", re.IGNORECASE), "a <script> element"),
-    (re.compile(r"javascript:", re.IGNORECASE), "a javascript: URL"),
-    (re.compile(r"on\w+\s*=", re.IGNORECASE), "an on…= event-handler attribute"),
-    (re.compile(r"<foreignObject\b", re.IGNORECASE), "a <foreignObject> element"),
-    (re.compile(r"<iframe\b", re.IGNORECASE), "an <iframe> element"),
-    (re.compile(r"<embed\b", re.IGNORECASE), "an <embed> element"),
-    (re.compile(r"<object\b", re.IGNORECASE), "an <object> element"),
-)
+# The protocol's blocklist, as data: no element of these names (any case), no URL with this
+# scheme and no "on<word>=" event-handler attribute. How to match it is up to each checker:
+# the runner's ``svg_filter`` matches what a browser would see, the emulator what the cloud does.
+SVG_FORBIDDEN_ELEMENTS = ("script", "foreignObject", "iframe", "embed", "object")
+SVG_FORBIDDEN_SCHEME = "javascript"  # followed by ":"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ from workers.deliverables.limits import (
     MAX_FILE_NAME_CHARS,
     MAX_FILE_SEGMENT_CHARS,
 )
-from workers.deliverables.text import js_cut, js_length, quote
+from workers.deliverables.text import js_cut, js_length, js_trim, quote
 
 _DROPPED_SEGMENTS = ("", ".", "..")
 _EXTENSIONS_TEXT = " or ".join(FILE_EXTENSIONS)
@@ -28,7 +28,7 @@ _EXTENSIONS_TEXT = " or ".join(FILE_EXTENSIONS)
 
 def _clean_segment(segment: str) -> str:
     """One path part with unsafe runs replaced and ``_`` trimmed, not yet cut to length."""
-    return FILE_SEGMENT_UNSAFE_RE.sub("_", segment.strip()).strip("_")
+    return FILE_SEGMENT_UNSAFE_RE.sub("_", js_trim(segment)).strip("_")
 
 
 def _cut_segment(cleaned: str) -> str:
@@ -49,7 +49,7 @@ def sanitize_file_name(name: str) -> str:
 
     The error's ``reason`` says what to change (too many folders, wrong extension, ...).
     """
-    parts = [part.strip() for part in name.replace("\\", "/").split("/")]
+    parts = [js_trim(part) for part in name.replace("\\", "/").split("/")]
     cleaned = [_clean_segment(part) for part in parts if part not in _DROPPED_SEGMENTS]
     # Sanitising can itself produce "." or ".." (e.g. from "..?"): drop those too.
     cleaned = [segment for segment in cleaned if _cut_segment(segment) not in _DROPPED_SEGMENTS]

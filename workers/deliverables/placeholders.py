@@ -15,13 +15,15 @@ from typing import Protocol, Sequence
 from workers.deliverables.errors import DeliverableError
 from workers.deliverables.limits import CHART, FILE, KINDS
 from workers.deliverables.paths import sanitize_file_name
-from workers.deliverables.text import quote
+from workers.deliverables.text import JS_WHITESPACE_CLASS, js_trim, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, WRAPPER_TOOLS, citation
 
 MISMATCH_CODE = "deliverable_placeholder_mismatch"
 _KIND_ALTERNATIVES = "|".join(KINDS)
+_SPACE = JS_WHITESPACE_CLASS + "*"  # whitespace as the cloud (and the official runner) sees it
 _CITATION_RE = re.compile(
-    r"\{\{\s*artifact\s*:\s*(" + _KIND_ALTERNATIVES + r")\s*:\s*([^{}]+?)\s*\}\}", re.IGNORECASE)
+    r"\{\{" + _SPACE + "artifact" + _SPACE + ":" + _SPACE + "(" + _KIND_ALTERNATIVES + ")" + _SPACE + ":"
+    + _SPACE + r"([^{}]+?)" + _SPACE + r"\}\}", re.IGNORECASE)
 _SHOW_REF = 200  # longest cited ref quoted whole in the repair prompt (characters)
 _TOOL_FOR_KIND = {kind: tool for tool, kind in WRAPPER_TOOLS.items()}
 _DEFAULT_CHART_TOOL = "create_bar_chart"  # named first in the repair prompt; any chart tool will do
@@ -54,7 +56,7 @@ def find_citations(message: str) -> list[Citation]:
     """Every distinct citation in ``message``, in order of first appearance."""
     found: dict[tuple[str, str], Citation] = {}
     for match in _CITATION_RE.finditer(message):
-        kind, ref = match.group(1).lower(), match.group(2).strip()
+        kind, ref = match.group(1).lower(), js_trim(match.group(2))
         if ref:
             found.setdefault((kind, ref), Citation(kind=kind, ref=ref))
     return list(found.values())

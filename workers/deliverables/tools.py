@@ -126,7 +126,7 @@ def _file_tool() -> ToolSpec:
         parameters=_object({
             "name": _string(f"Relative path ending in .md or .txt, at most {MAX_FILE_NAME_CHARS} characters, "
                             "e.g. \"notes.md\" or \"specs/api.md\"."),
-            "content": _string(f"The whole document, not blank, at most {MAX_FILE_CONTENT_CHARS:,} characters."),
+            "content": _string(f"The whole document, not empty, at most {MAX_FILE_CONTENT_CHARS:,} characters."),
         }, ("name", "content")),
     )
 
@@ -165,7 +165,7 @@ def _chart_fields(kind: str) -> dict[str, Schema]:
     if kind == "pie":
         segment = _object({
             "label": _string(f"Slice name, at most {MAX_CHART_LABEL_CHARS} characters."),
-            "value": _number("The slice's size, a finite number ≥ 0.", minimum=0),
+            "value": _number("The slice's size, a finite number."),
         }, ("label", "value"))
         return {"segments": _array(segment, f"1–{MAX_PIE_SEGMENTS} slices.", low=1, high=MAX_PIE_SEGMENTS)}
     if kind == "scatter":
@@ -257,7 +257,8 @@ def _svg_tool() -> ToolSpec:
         "title": _TITLE,
         "content": _string(f"Standalone <svg ...>...</svg> markup, at most {MAX_SVG_CHARS:,} characters. "
                            "No <script>, <foreignObject>, <iframe>, <embed> or <object>, no javascript: URLs and "
-                           "no attribute of the form on...= (this also rules out e.g. content=)."),
+                           "no attribute of the form on...= (this also rules out e.g. content=), also not spelled "
+                           "with character references such as &#58;."),
     }, ("id", "content"), "The drawing.")
     return _wrapper_tool("create_svg", SVG, item=svg, purpose=(
         "Create a vector diagram (architecture, flow, sequence sketch); for numeric data use a chart tool."))

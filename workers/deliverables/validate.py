@@ -2,9 +2,9 @@
 
 ``validate_item(kind, raw)`` returns the stored form of one artifact (normalising what
 protocol §4 says is trimmed and cut) or raises ``DeliverableError``. ``validate_completion``
-is the one check of a whole completion body, run by the worker before it calls
-``completeWorkspaceJob`` and by the local cloud emulator on what it receives; it is strict:
-an item that normalising would change is a problem, because the cloud might not normalise.
+is the worker's check of a whole completion body before it calls ``completeWorkspaceJob``
+(the emulator has its own, ``emulator.completion_rules``); it is strict: an item that
+normalising would change is a problem, because the cloud might not normalise.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from workers.deliverables.errors import DeliverableError
 from workers.deliverables.limits import COMPLETION_ARRAYS, FILE, KINDS, MAX_MESSAGE_CHARS, KindSpec
-from workers.deliverables.text import count_text, describe_value, js_length, quote
+from workers.deliverables.text import count_text, describe_value, is_blank, js_length, lone_surrogate, quote
 from workers.deliverables.validate_charts import validate_chart
 from workers.deliverables.validate_items import (
     validate_checklist,
@@ -75,7 +75,7 @@ def validate_completion(body: Mapping[str, Any]) -> list[str]:
         return [f"body: expected a JSON object, got {describe_value(body)}"]
     problems = [_unknown_field(key) for key in body if key not in _TOP_LEVEL_FIELDS]
     workspace_id = body.get("workspaceId")
-    if not isinstance(workspace_id, str) or not workspace_id.strip():
+    if not isinstance(workspace_id, str) or is_blank(workspace_id):
         problems.append(f"workspaceId: expected a non-empty string, got {describe_value(workspace_id)}")
     message = body.get("assistantMessage")
     problems.extend(_message_problems(message, present="assistantMessage" in body))
@@ -88,7 +88,7 @@ def validate_completion(body: Mapping[str, Any]) -> list[str]:
             continue
         artifact_count += len(items)
         problems.extend(_array_problems(spec, items))
-    if isinstance(message, str) and not message.strip() and artifact_count == 0:
+    if isinstance(message, str) and is_blank(message) and artifact_count == 0:
         problems.append("assistantMessage: is empty and there are no artifacts; "
                         "a completion needs a message or at least one artifact")
     if len(problems) > MAX_PROBLEMS:
@@ -108,6 +108,8 @@ def _message_problems(message: Any, *, present: bool) -> list[str]:
         return ["assistantMessage: is required (a string; it may be empty when there are artifacts)"]
     if not isinstance(message, str):
         return [f"assistantMessage: expected a string, got {describe_value(message)}"]
+    if lone_surrogate(message) is not None:
+        return ["assistantMessage: has a lone surrogate, which cannot be sent as UTF-8"]
     length = js_length(message)
     if length > MAX_MESSAGE_CHARS:
         return [f"assistantMessage: is {length:,} characters; the limit is {MAX_MESSAGE_CHARS:,}"]

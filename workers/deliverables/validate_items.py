@@ -5,7 +5,6 @@ Each ``validate_*`` returns the item in normal form or raises ``DeliverableError
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from workers.deliverables.errors import DeliverableError, Where
@@ -22,11 +21,11 @@ from workers.deliverables.limits import (
     MAX_SVG_CHARS,
     MAX_TABLE_COLUMNS,
     MAX_TABLE_ROWS,
-    SVG_FORBIDDEN,
     SVG_ROOT_MARKER,
 )
 from workers.deliverables.paths import sanitize_file_name
-from workers.deliverables.text import count_text, quote
+from workers.deliverables.svg_filter import forbidden_markup
+from workers.deliverables.text import count_text, js_trim, quote
 
 _ROOT = Where()
 
@@ -53,7 +52,8 @@ def _start(kind: str, raw: Any, *, strict: bool, fields: tuple[str, ...],
 
 
 def validate_file(raw: Any, *, strict: bool = False) -> dict[str, Any]:
-    """``{name, content}``: ``name`` sanitised (already sanitised when strict), content non-blank."""
+    """``{name, content}``: ``name`` sanitised (already sanitised when strict), content not empty
+    (whitespace only is fine: the protocol asks for non-empty, not non-blank)."""
     reader = Reader(subject="file", strict=strict)
     obj = reader.mapping(raw, _ROOT, allowed=("name", "content"))
     name_at = _ROOT.field("name")
@@ -67,7 +67,7 @@ def validate_file(raw: Any, *, strict: bool = False) -> dict[str, Any]:
         raise reader.fail(name_at, f"is not in sanitised form; store it as {quote(sanitised)}")
     reader = reader.about(f"file {quote(sanitised)}")
     content = reader.text(reader.required(obj, _ROOT, "content", expected="the document text"),
-                          _ROOT.field("content"), limit=MAX_FILE_CONTENT_CHARS)
+                          _ROOT.field("content"), limit=MAX_FILE_CONTENT_CHARS, blank_ok=True)
     return {"name": sanitised, "content": content}
 
 
@@ -88,7 +88,7 @@ def validate_table(raw: Any, *, strict: bool = False) -> dict[str, Any]:
         if len(cells) != len(columns):
             raise reader.fail(row_at, f"has {count_text(len(cells), 'cell')} but there are "
                                       f"{count_text(len(columns), 'column')}; give exactly one cell per column")
-        rows.append([reader.text(cell, row_at.index(index), limit=MAX_CELL_CHARS, blank_ok=True)
+        rows.append([reader.text(cell, row_at.index(index), limit=MAX_CELL_CHARS, blank_ok=True, empty_ok=True)
                      for index, cell in enumerate(cells)])
     table.update(columns=columns, rows=rows)
     return table
@@ -143,30 +143,22 @@ def _checked(reader: Reader, entry: Any, here: Where) -> bool:
     return False if is_absent(value) else reader.boolean(value, here.field("checked"))
 
 
-def _around(content: str, match: re.Match[str]) -> str:
-    """The matched markup widened to the whole word it starts in, e.g. ``content=`` for ``ontent=``."""
-    start = match.start()
-    while start > 0 and (content[start - 1].isalnum() or content[start - 1] in "_-:"):
-        start -= 1
-    return content[start:match.end()]
-
-
 def validate_svg(raw: Any, *, strict: bool = False) -> dict[str, Any]:
     """``{id, title?, content}`` (no ``kind``): content trimmed, at most 64,000 characters,
     containing ``<svg`` and none of the forbidden markup (scripts, handlers, embeds)."""
     reader, obj, svg = _start("svg", raw, strict=strict, fields=("id", "title", "content"))
     content_at = _ROOT.field("content")
     content = reader.string(reader.required(obj, _ROOT, "content", expected="<svg ...>...</svg> markup"), content_at)
-    trimmed = content.strip()
+    trimmed = js_trim(content)
     if strict and trimmed != content:
         raise reader.fail(content_at, "has leading or trailing whitespace")
     content = reader.text(trimmed, content_at, limit=MAX_SVG_CHARS)
     if SVG_ROOT_MARKER not in content:
         raise reader.fail(content_at, f"must contain an {SVG_ROOT_MARKER}> root element (lower case)")
-    for pattern, what in SVG_FORBIDDEN:
-        match = pattern.search(content)
-        if match:
-            raise reader.fail(content_at, f"contains {what} ({quote(_around(content, match))}), which is not "
-                                          f"allowed; use plain shapes, paths and text")
+    forbidden = forbidden_markup(content)
+    if forbidden:
+        decoded = " once its character references are decoded" if forbidden.decoded else ""
+        raise reader.fail(content_at, f"contains {forbidden.what} ({quote(forbidden.excerpt)}){decoded}, which is "
+                                      f"not allowed; use plain shapes, paths and text")
     svg["content"] = content
     return svg

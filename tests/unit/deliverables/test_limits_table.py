@@ -1,5 +1,6 @@
 """Every limit of protocol §4, at the boundary (accepted) and one past it (refused), through
-``validate_completion`` — the check both the worker and the emulator run.
+``validate_completion`` — the check the worker runs before completing (the emulator has its
+own, ``tests/emulator/test_completion_rules.py``).
 
 Each row: a body exactly at the limit, a body one step past it, the problem's path and a
 fragment of its reason. The numbers are written out here (not read from ``limits``) so a
@@ -131,7 +132,7 @@ CASES = [
     pytest.param(body_with("files", file(content="c" * 48_000)), body_with("files", file(content="c" * 48_001)),
                  "files[0].content", "the limit is 48,000", id="file-content-48000"),
     pytest.param(body_with("files", file(content="c")), body_with("files", file(content="")),
-                 "files[0].content", "is blank", id="file-content-non-empty"),
+                 "files[0].content", "is empty", id="file-content-non-empty"),
     pytest.param(body_with("files", file(name="/".join(["a" * 48, "b" * 48, "c" * 48, "d" * 10 + ".md"]))),
                  body_with("files", file(name="/".join(["a" * 48, "b" * 48, "c" * 48, "d" * 11 + ".md"]))),
                  "files[0].name", "is 161 characters after sanitising; the limit is 160", id="file-name-160"),

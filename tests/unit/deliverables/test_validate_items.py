@@ -92,9 +92,9 @@ def test_svg_content_is_trimmed_when_normalising() -> None:
                  "give exactly one value per label", id="values-per-label"),
     pytest.param("chart", samples.line(series=[{"name": "s", "values": [1, float("nan")]}]),
                  'line chart "trend": series "s" values[1]: expected a finite number, got NaN', id="nan"),
-    pytest.param("chart", samples.pie(segments=[{"label": "Rent", "value": -5}]),
-                 'pie chart "mix": segment "Rent" value: is -5; pie chart values cannot be negative',
-                 id="negative-pie"),
+    pytest.param("chart", samples.stacked_bar(series=[{"name": "Rent", "values": [1, -5]}]),
+                 'stacked bar chart "stack": series "Rent" values[1]: is -5; stacked bar chart values cannot be '
+                 'negative', id="negative-stacked-bar"),
     pytest.param("chart", samples.bar(kind="donut"),
                  'chart: kind: expected one of "pie", "bar", "stacked_bar", "line", "area", "scatter", '
                  'got the string "donut"', id="unknown-chart-kind"),
@@ -107,7 +107,7 @@ def test_svg_content_is_trimmed_when_normalising() -> None:
                  id="row-width"),
     pytest.param("checklist", samples.checklist(items=[{"id": "ship", "label": " ", "checked": True}]),
                  'checklist "launch": item "ship" label: is blank', id="blank-label"),
-    pytest.param("file", samples.file(content=""), 'file "specs/plan.md": content: is blank', id="blank-content"),
+    pytest.param("file", samples.file(content=""), 'file "specs/plan.md": content: is empty', id="empty-content"),
     pytest.param("file", samples.file(name="a/b/c/d/e/f.md"),
                  'file "a/b/c/d/e/f.md": name: has 5 folders; at most 4 folders may come before the file name',
                  id="file-depth"),
