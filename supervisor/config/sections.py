@@ -120,6 +120,12 @@ class ModelConfig:
                                   exclusive_minimum=True, kind="duration")
     max_attempts: int = setting(4, "Tries per model call (first try included) on 408/409/429/5xx/network.",
                                 minimum=1, maximum=20)
+    call_timeout: float = setting(600.0, "Seconds one model request may take in all: connect, send, and the "
+                                  "whole answer (a server trickling bytes cannot hold a worker longer).",
+                                  minimum=0, exclusive_minimum=True, kind="duration")
+    max_answer_bytes: int = setting(32 * 1024 * 1024, "Largest model answer body accepted (after decoding); a "
+                                    "larger one fails the call instead of filling memory.", minimum=1024,
+                                    kind="bytes")
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, Union, runtime_checkable
 
+from workers.failures import JobFailure
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolSpec:
@@ -77,6 +79,21 @@ class ModelQuotaError(ModelError):
 
 class ModelContextTooLong(ModelError):
     """The input does not fit the model's context even after the handle's one trimmed retry."""
+
+
+class ModelAnswerTooLarge(ModelError):
+    """The model's answer body was larger than ``model.max_answer_bytes``: refused, not buffered."""
+
+
+class ModelDeadlineExceeded(ModelError, JobFailure):
+    """The time the caller gave a model call (the job's remaining time) ran out during it.
+
+    Also a ``JobFailure`` whose reason starts "job deadline exceeded": the job ends as a
+    deadline, not as a model error, wherever it catches the two.
+    """
+
+    def __init__(self, reason: str) -> None:
+        ModelError.__init__(self, reason, code="timeout")
 
 
 @runtime_checkable
