@@ -4,9 +4,10 @@ Chat completions are stateless, so the session keeps the message list itself: a 
 message (the instructions), user messages, assistant messages with their ``tool_calls``
 and one ``tool`` message per call, answered by ``tool_call_id``. Local servers are loose
 about the answer's shape, so parsing tolerates ``content: null``, tool calls without ids
-(stable ones are made up and kept in the history), and arguments sent as a JSON object
-instead of a string. Tool calls are read from ``message.tool_calls``, never from
-``finish_reason``.
+(stable ones are made up and kept in the history), and arguments sent as a JSON object,
+HTML-escaped or fenced instead of a JSON string. Strict about what we send: an assistant
+turn that carries tool calls has ``content: ""`` (never null: llama.cpp rejects it). Tool
+calls are read from ``message.tool_calls``, never from ``finish_reason``.
 """
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
     if not calls and not text and first.get("finish_reason") == "length":
         raise ModelError(f"{ENDPOINT}: answer cut at the output token limit with no text and no tool calls",
                          code="incomplete")
-    assistant: Message = {"role": "assistant", "content": text if text or not calls else None}
+    # "" and never null: llama.cpp's server answers 500 to a null (or missing) content.
+    assistant: Message = {"role": "assistant", "content": text}
     if calls:
         assistant["tool_calls"] = [
             {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
