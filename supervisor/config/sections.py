@@ -126,6 +126,11 @@ class ModelConfig:
     max_answer_bytes: int = setting(32 * 1024 * 1024, "Largest model answer body accepted (after decoding); a "
                                     "larger one fails the call instead of filling memory.", minimum=1024,
                                     kind="bytes")
+    context_window: int = setting(0, "Tokens the model's context holds; requests are planned to fit it with room for "
+                                  "the answer. 0 = ask the server (llama.cpp /props, vLLM /v1/models, Ollama "
+                                  "/api/show) or learn it from its first overflow error.", minimum=0)
+    max_output_tokens: int = setting(0, "Sent as max_tokens: the longest answer one model round may produce. "
+                                     "0 = the server's default (llama.cpp: until the context is full).", minimum=0)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

@@ -16,7 +16,10 @@ the connection without answering) or a callable ``(RecordedRequest) -> Reply`` c
 it from the request. ``set_fallback(path, reply)`` answers every request the queue does not
 cover (handy for end-to-end runs with many jobs). With neither, the server answers 500
 ``{"error": {"message": "fake server: no scripted reply for POST /v1/…"}}`` and lists the
-path in ``unscripted``, so an under-scripted test fails loudly.
+path in ``unscripted``, so an under-scripted test fails loudly. Any other route (the
+server-info questions a handle may ask: ``GET /props``, ``GET /v1/models``,
+``POST /extras/tokenize``, ``POST /api/show``) answers 404 unless ``serve_info`` set a reply;
+those requests are kept apart, in ``info_requests``.
 
 Body builders: ``responses_reply`` and ``chat_reply`` (text and tool calls in each
 protocol's shape); error replies: ``rate_limited``, ``insufficient_quota``,
@@ -58,6 +61,7 @@ class RecordedRequest:
 
     path: str
     headers: Mapping[str, str]
+    method: str = "POST"
     json: Any
     raw: bytes
 
@@ -83,6 +87,8 @@ class FakeOpenAIServer:
         self._fallbacks: dict[str, Script] = {}
         self._requests: list[RecordedRequest] = []
         self._unscripted: list[str] = []
+        self._info: dict[tuple[str, str], Script] = {}
+        self._info_requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +156,26 @@ class FakeOpenAIServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def serve_info(self, method: str, path: str, reply: Script) -> None:
+        """Answer ``method path`` (a server-info route: ``/props``, ``/v1/models``,
+        ``/extras/tokenize``, ``/api/show``…) with ``reply``; unset routes answer 404."""
+        with self._lock:
+            self._info[(method.upper(), path)] = reply
+
+    @property
+    def info_requests(self) -> list[RecordedRequest]:
+        """Requests to routes other than the two model APIs (window and tokenizer questions)."""
+        with self._lock:
+            return list(self._info_requests)
+
     def _answer(self, request: RecordedRequest) -> Reply:
+        if request.path not in PATHS:
+            with self._lock:
+                self._info_requests.append(request)
+                script = self._info.get((request.method, request.path))
+            if script is None:
+                return Reply(status=404, body={"error": {"message": f"fake server: no route {request.path}"}})
+            return script(request) if callable(script) else script
         with self._lock:
             self._requests.append(request)
             queue = self._queues.get(request.path)
@@ -189,7 +214,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 parsed = None
             request = RecordedRequest(path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
-                                      json=parsed, raw=raw)
+                                      json=parsed, raw=raw, method=self.command)
             reply = server._answer(request)
             if reply.delay and server._stopping.wait(reply.delay):
                 self.close_connection = True
@@ -206,6 +231,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        do_GET = do_POST  # noqa: N815 - server-info routes (/props, /v1/models) are GETs
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             return None

@@ -270,3 +270,15 @@ def test_a_refused_connection_is_named_without_the_server_address(recorder: Reco
     assert "connection refused" in caught.value.reason
     assert "127.0.0.1" not in caught.value.reason and str(port) not in caught.value.reason
     assert recorder.codes == ["network", "network"]
+
+
+def test_a_500_the_server_repeats_about_our_request_is_not_retried_blindly(server: FakeOpenAIServer,
+                                                                            recorder: Recorder) -> None:
+    # llama-cpp-python's answer to an assistant turn with "content": null; it was tried 4 times.
+    choked = openai_error(500, 'can only concatenate str (not "NoneType") to str', type="internal_server_error")
+    server.queue("chat/completions", choked, choked, choked, choked)
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder).post("chat/completions", {})
+    assert caught.value.code == "request_rejected" and "NoneType" in caught.value.reason
+    assert "failed the same way twice" in caught.value.reason
+    assert len(server.requests) == 2 and server.pending("chat/completions") == 2

@@ -17,7 +17,9 @@
   ``insufficient_quota`` → ``ModelQuotaError`` (never retried), a prompt over the model's
   context → ``ContextOverflow`` (a ``ModelContextTooLong`` the handles trim and retry once),
   anything else → ``ModelError`` with the server's message cut and redacted. Network errors
-  are named by kind ("connection refused"), never with the model host's address.
+  are named by kind ("connection refused"), never with the model host's address. A 500
+  that reads as the server choking on our request (a program error about its input) is
+  tried twice, not ``max_attempts`` times: the same answer twice ends the call.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ from workers.models.network_errors import network_failure
 from workers.models.server_errors import (
     ServerError,
     context_fit_ratio,
+    context_limit,
+    is_request_shape_failure,
     is_context_length,
     is_insufficient_quota,
     parse_server_error,
@@ -60,6 +64,8 @@ RequestObserver = Callable[[str, str, float], None]
 MODEL_RETRYABLE_STATUS = RETRYABLE_STATUS | {409} | frozenset(range(500, 600))
 DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024  # the default of model.max_answer_bytes
 _USER_AGENT = "xenonflare-runner"
+PROBE_TIMEOUT = 10.0  # seconds of silence allowed to a quick question (window, tokenizer, health)
+PROBE_MAX_BYTES = 1024 * 1024  # largest answer to a quick question
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -67,9 +73,11 @@ log = logging.getLogger("xenon.worker.model")
 class ContextOverflow(ModelContextTooLong):
     """The prompt does not fit; ``fit_ratio`` is limit/requested tokens when the server said."""
 
-    def __init__(self, reason: str, *, status: int | None, code: str | None, fit_ratio: float | None) -> None:
+    def __init__(self, reason: str, *, status: int | None, code: str | None, fit_ratio: float | None,
+                 limit: int | None = None) -> None:
         super().__init__(reason, status=status, code=code)
         self.fit_ratio = fit_ratio
+        self.limit = limit  # the model's context window in tokens, when the error named it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +88,7 @@ class _Failure:
     retry: bool
     status: int | None = None
     code: str = "retries_exhausted"
+    shape: bool = False  # a 5xx that reads as the server choking on what we sent
 
 
 class ModelHttpClient:
@@ -138,6 +147,7 @@ class ModelHttpClient:
         deadline = None if timeout is None else self._clock() + timeout
         payload = json.dumps(body).encode("utf-8")
         attempts = self._policy.max_attempts
+        previous: _Failure | None = None
         for attempt in range(attempts):
             headers: Mapping[str, str] = {}
             limits = self._limits(endpoint, timeout, deadline)
@@ -153,8 +163,13 @@ class ModelHttpClient:
                 except requests.RequestException as exc:
                     failure = self._exception_failure(endpoint, exc, timeout, deadline, limits)
                     observe("timeout" if isinstance(exc, requests.Timeout) else "network")
+            if failure.shape and previous is not None and previous.reason == failure.reason:
+                raise ModelError(f"{endpoint}: {failure.reason} (the server failed the same way twice on this "
+                                 "request: it cannot handle the request, this is not load; not retried further)",
+                                 status=failure.status, code="request_rejected")
             if not failure.retry or attempt + 1 >= attempts:
                 break
+            previous = failure
             delay = self._policy.delay(attempt, headers)  # seconds
             if deadline is not None and self._clock() + delay >= deadline:
                 raise self._deadline_error(endpoint, timeout, failure.reason)
@@ -165,6 +180,22 @@ class ModelHttpClient:
             raise ModelError(f"{endpoint}: {failure.reason}", status=failure.status, code=failure.code)
         raise ModelError(f"{endpoint}: {failure.reason} (gave up after {attempts} tries)",
                          status=failure.status, code="retries_exhausted")
+
+    def fetch_json(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> Any:
+        """One quick, unretried question to the server (``/props``, ``/tokenize``, …): the
+        decoded JSON of a 2xx answer; raises ``ModelError`` or a ``requests`` error otherwise.
+        Bounded by ``PROBE_TIMEOUT`` of silence and ``PROBE_MAX_BYTES``."""
+        with requests.request(method, url, json=body, headers=self._headers(), stream=True, allow_redirects=False,
+                              timeout=(self._connect_timeout, PROBE_TIMEOUT)) as response:
+            raw = b""
+            for chunk in response.iter_content(64 * 1024):
+                raw += chunk
+                if len(raw) > PROBE_MAX_BYTES:
+                    raise ModelAnswerTooLarge(f"{url.rsplit('/', 1)[-1]}: answer over {PROBE_MAX_BYTES} bytes")
+            if not 200 <= response.status_code < 300:
+                raise ModelError(redact(parse_server_error(response.status_code, raw).summary()),
+                                 status=response.status_code)
+        return json.loads(raw)
 
     def close(self) -> None:
         """Close the pooled connections; the next call opens fresh ones."""
@@ -206,10 +237,12 @@ class ModelHttpClient:
         if is_insufficient_quota(error):
             raise ModelQuotaError(f"{reason} (quota exhausted; not retried)", status=error.status, code=code)
         if is_context_length(error):
-            raise ContextOverflow(reason, status=error.status, code=code, fit_ratio=context_fit_ratio(error))
+            raise ContextOverflow(reason, status=error.status, code=code, fit_ratio=context_fit_ratio(error),
+                                  limit=context_limit(error))
         if error.status not in self._policy.retryable_status:
             raise ModelError(reason, status=error.status, code=code)
-        return _Failure(reason=redact(error.summary()), retry=True, status=error.status)
+        return _Failure(reason=redact(error.summary()), retry=True, status=error.status,
+                        shape=is_request_shape_failure(error))
 
     @contextmanager
     def _observed(self, endpoint: str) -> Iterator[Callable[[str], None]]:

@@ -11,11 +11,14 @@ calls are read from ``message.tool_calls``, never from ``finish_reason``.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec
-from workers.models.http_client import ModelHttpClient
+from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
+from workers.models.request_plan import ChatPlan, plan_chat_request
 from workers.models.rounds import (
     arguments_text,
     content_text,
@@ -25,49 +28,79 @@ from workers.models.rounds import (
     with_one_trim,
 )
 from workers.models.trimming import shrink_within
+from workers.models.window import ServerFacts
+
+if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
+    from supervisor.config.sections import ModelConfig
 
 ENDPOINT = "chat/completions"
+DEFAULT_ANSWER_RESERVE = 1024  # tokens kept for the answer when model.max_output_tokens is 0
 Message = dict[str, Any]
 
 
 class OpenAIChatHandle(HttpModelHandle):
-    """One per worker: holds the HTTP client; each job gets a ``ChatSession``."""
+    """One per worker: holds the HTTP client and what the server told about its window;
+    each job gets a ``ChatSession``."""
 
     endpoint = ENDPOINT
 
+    def __init__(self, *, config: ModelConfig, on_request: RequestObserver | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(config=config, on_request=on_request, sleep=sleep)
+        self._facts = ServerFacts(base_url=config.base_url, model=config.model,
+                                  configured_window=config.context_window, fetch=self._client.fetch_json)
+        self._max_output_tokens = config.max_output_tokens
+
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ChatSession:
-        return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools)
+        return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools,
+                           facts=self._facts, max_output_tokens=self._max_output_tokens)
 
     def _summary_body(self, prompt: str, *, instructions: str) -> dict[str, Any]:
-        return {"model": self._summary_model, "stream": False,
+        body = {"model": self._summary_model, "stream": False,
                 "messages": _system(instructions) + [{"role": "user", "content": prompt}]}
+        if self._max_output_tokens:
+            body["max_tokens"] = self._max_output_tokens
+        return body
 
     def _answer_text(self, data: dict[str, Any]) -> str:
         return parse_chat_answer(data, round_number=0)[0].text
 
 
 class ChatSession:
-    """One job's conversation; the whole message list travels with every round."""
+    """One job's conversation; the whole message list travels with every round, planned to
+    fit the model's window when it is known (``request_plan``)."""
 
-    def __init__(self, *, client: ModelHttpClient, model: str, instructions: str,
-                 tools: Sequence[ToolSpec]) -> None:
+    def __init__(self, *, client: ModelHttpClient, model: str, instructions: str, tools: Sequence[ToolSpec],
+                 facts: ServerFacts | None = None, max_output_tokens: int = 0) -> None:
         self._client = client
         self._model = model
-        self._tools = [chat_tool(spec) for spec in tools]
+        self._tools = list(tools)
+        self._facts = facts
+        self._max_output_tokens = max_output_tokens  # tokens; 0 = the server's default
         self._messages: list[Message] = _system(instructions)
         self._rounds = 0
 
     def send(self, items: Sequence[InputItem], *, timeout: float | None = None) -> ModelTurn:
-        """One round. On a context overflow the longest user message loses its middle and
-        the round is retried once; the trimmed history is kept for later rounds."""
+        """One round, planned to fit the window. On a context overflow the window the error
+        names is learnt and the round planned again (when the window stays unknown, the
+        longest user message loses its middle); one retry. The sent history is kept."""
         results, texts = split_items(items)
         messages = self._messages + [
             {"role": "tool", "tool_call_id": result.call_id, "content": result.output} for result in results
         ] + [{"role": "user", "content": item.text} for item in texts]
 
         def attempt(ratio: float | None, remaining: float | None) -> tuple[list[Message], dict[str, Any]]:
-            sent = messages if ratio is None else shorten_longest_user_message(messages, ratio)
-            return sent, self._client.post(ENDPOINT, self._body(sent), timeout=remaining)
+            plan = self._plan(messages)
+            sent = plan.messages
+            if ratio is not None and self._window() is None:
+                sent = shorten_longest_user_message(sent, ratio)
+            try:
+                return sent, self._client.post(ENDPOINT, self._body(sent, plan.tools), timeout=remaining)
+            except ContextOverflow as overflow:
+                if self._facts is not None:
+                    self._facts.learn_overflow(limit=overflow.limit,
+                                               fit_ratio=overflow.fit_ratio if plan.tokens else None)
+                raise
 
         sent, data = with_one_trim(attempt, timeout=timeout)
         self._rounds += 1
@@ -75,10 +108,25 @@ class ChatSession:
         self._messages = sent + [assistant]
         return turn
 
-    def _body(self, messages: list[Message]) -> dict[str, Any]:
+    def _window(self) -> int | None:
+        return self._facts.window() if self._facts is not None else None
+
+    def _plan(self, messages: list[Message]) -> ChatPlan:
+        """The request to send: as it is while the window is unknown, else fitted to it."""
+        window = self._window()
+        if window is None or self._facts is None:
+            return ChatPlan(messages=messages, tools=self._tools, tokens=0)
+        self._facts.calibrate(json.dumps([chat_tool(spec) for spec in self._tools]) + _system_text(messages))
+        reserve = self._max_output_tokens or min(DEFAULT_ANSWER_RESERVE, window // 4)  # tokens
+        return plan_chat_request(messages=messages, tools=self._tools, window=window, reserve=reserve,
+                                 estimate=self._facts.estimate(), render_tool=chat_tool)
+
+    def _body(self, messages: list[Message], tools: Sequence[ToolSpec]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": False}
-        if self._tools:
-            body.update(tools=self._tools, tool_choice="auto", parallel_tool_calls=True)
+        if self._max_output_tokens:
+            body["max_tokens"] = self._max_output_tokens
+        if tools:
+            body.update(tools=[chat_tool(spec) for spec in tools], tool_choice="auto", parallel_tool_calls=True)
         return body
 
 
@@ -136,6 +184,10 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
             for call in calls]
     usage = token_usage(data.get("usage"), input_key="prompt_tokens", output_key="completion_tokens")
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
+
+
+def _system_text(messages: list[Message]) -> str:
+    return "".join(message["content"] for message in messages if message.get("role") == "system")
 
 
 def _system(instructions: str) -> list[Message]:
