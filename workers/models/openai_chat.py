@@ -12,12 +12,14 @@ calls are read from ``message.tool_calls``, never from ``finish_reason``.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec
+from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
+from workers.models.manners import EMPTY_ANSWER_PROMPT, NO_ANSWER, SessionManners, is_empty
 from workers.models.request_plan import ChatPlan, plan_chat_request
 from workers.models.rounds import (
     arguments_text,
@@ -32,6 +34,8 @@ from workers.models.window import ServerFacts
 
 if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
     from supervisor.config.sections import ModelConfig
+
+log = logging.getLogger("xenon.worker.model")
 
 ENDPOINT = "chat/completions"
 DEFAULT_ANSWER_RESERVE = 1024  # tokens kept for the answer when model.max_output_tokens is 0
@@ -79,11 +83,30 @@ class ChatSession:
         self._max_output_tokens = max_output_tokens  # tokens; 0 = the server's default
         self._messages: list[Message] = _system(instructions)
         self._rounds = 0
+        self._manners = SessionManners(self._tools)
+        self._clock = time.monotonic
 
     def send(self, items: Sequence[InputItem], *, timeout: float | None = None) -> ModelTurn:
-        """One round, planned to fit the window. On a context overflow the window the error
-        names is learnt and the round planned again (when the window stays unknown, the
-        longest user message loses its middle); one retry. The sent history is kept."""
+        """One round, planned to fit the window (see ``_round``). An empty answer gets one
+        repair round with tools off, then fails as ``manners.NO_ANSWER``."""
+        started = self._clock()
+        for item in items:
+            if isinstance(item, UserText):
+                self._manners.note_ask(item.text)
+        turn = self._round(items, timeout, tool_choice=self._manners.tool_choice())
+        if is_empty(turn):
+            log.warning("the model returned an empty answer; asking once more for a text reply (tools off)")
+            remaining = None if timeout is None else max(0.0, timeout - (self._clock() - started))
+            turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], remaining, tool_choice="none")
+            if is_empty(turn):
+                raise ModelError(f"{ENDPOINT}: {NO_ANSWER} (an empty answer twice)", code="empty_answer")
+        self._manners.observe(turn)
+        return turn
+
+    def _round(self, items: Sequence[InputItem], timeout: float | None, *, tool_choice: str) -> ModelTurn:
+        """One request. On a context overflow the window the error names is learnt and the
+        round planned again (when the window stays unknown, the longest user message loses
+        its middle); one retry. The sent history is kept."""
         results, texts = split_items(items)
         messages = self._messages + [
             {"role": "tool", "tool_call_id": result.call_id, "content": result.output} for result in results
@@ -95,7 +118,8 @@ class ChatSession:
             if ratio is not None and self._window() is None:
                 sent = shorten_longest_user_message(sent, ratio)
             try:
-                return sent, self._client.post(ENDPOINT, self._body(sent, plan.tools), timeout=remaining)
+                body = self._body(sent, plan.tools, tool_choice=tool_choice)
+                return sent, self._client.post(ENDPOINT, body, timeout=remaining)
             except ContextOverflow as overflow:
                 if self._facts is not None:
                     self._facts.learn_overflow(limit=overflow.limit,
@@ -121,12 +145,14 @@ class ChatSession:
         return plan_chat_request(messages=messages, tools=self._tools, window=window, reserve=reserve,
                                  estimate=self._facts.estimate(), render_tool=chat_tool)
 
-    def _body(self, messages: list[Message], tools: Sequence[ToolSpec]) -> dict[str, Any]:
+    def _body(self, messages: list[Message], tools: Sequence[ToolSpec], *, tool_choice: str) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": False}
         if self._max_output_tokens:
             body["max_tokens"] = self._max_output_tokens
         if tools:
-            body.update(tools=[chat_tool(spec) for spec in tools], tool_choice="auto", parallel_tool_calls=True)
+            body.update(tools=[chat_tool(spec) for spec in tools], tool_choice=tool_choice)
+            if tool_choice == "auto":
+                body["parallel_tool_calls"] = True
         return body
 
 
