@@ -131,6 +131,10 @@ class ModelConfig:
                                   "/api/show) or learn it from its first overflow error.", minimum=0)
     max_output_tokens: int = setting(0, "Sent as max_tokens: the longest answer one model round may produce. "
                                      "0 = the server's default (llama.cpp: until the context is full).", minimum=0)
+    stream: str = setting("off", "openai-chat: `on` streams answers (stream: true): a round may run as long as "
+                          "tokens keep coming within read_timeout, up to the job's deadline, and a stalled or "
+                          "abandoned answer is closed at once. `off` waits for whole answers (call_timeout).",
+                          choices=("off", "on"))
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
+import socket
 import sys
 import threading
 from collections import deque
@@ -53,6 +55,9 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    events: tuple[str, ...] = ()  # server-sent events' data, streamed (then the connection closes)
+    event_delay: float = 0.0  # seconds before each event
+    stall_after: int | None = None  # stop sending (but keep the connection open) after this many events
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +94,7 @@ class FakeOpenAIServer:
         self._unscripted: list[str] = []
         self._info: dict[tuple[str, str], Script] = {}
         self._info_requests: list[RecordedRequest] = []
+        self.abandoned_streams = 0  # streams the client closed before their end
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -222,6 +228,9 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             if reply.drop:
                 self.close_connection = True
                 return
+            if reply.events:
+                self._stream(reply)
+                return
             payload = (reply.text if reply.text is not None else json.dumps(reply.body)).encode("utf-8")
             self.send_response(reply.status)
             content_type = "text/plain" if reply.text is not None else "application/json"
@@ -231,6 +240,34 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _stream(self, reply: Reply) -> None:
+            """Send ``reply.events`` as server-sent events; note a client that hung up mid-stream."""
+            self.close_connection = True
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for number, data in enumerate(reply.events):
+                    if reply.stall_after is not None and number >= reply.stall_after:
+                        self._wait_for_hangup()  # silent, connection open, until the client leaves
+                        return
+                    if reply.event_delay and server._stopping.wait(reply.event_delay):
+                        return
+                    self.wfile.write(f"data: {data}\n\n".encode("utf-8"))
+                    self.wfile.flush()
+            except OSError:
+                with server._lock:
+                    server.abandoned_streams += 1
+
+        def _wait_for_hangup(self) -> None:
+            while not server._stopping.wait(0.02):
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    with server._lock:
+                        server.abandoned_streams += 1
+                    return
 
         do_GET = do_POST  # noqa: N815 - server-info routes (/props, /v1/models) are GETs
 
@@ -287,6 +324,28 @@ def chat_reply(*, text: str | None = None, tool_calls: Iterable[ToolCallSpec] = 
             "choices": [{"index": 0, "message": message,
                          "finish_reason": finish_reason or ("tool_calls" if calls else "stop")}],
             "usage": dict(usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})}
+
+
+def chat_stream_events(*, text: str = "", tool_calls: Iterable[ToolCallSpec] = (), pieces: int = 3,
+                       usage: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    """The events of a streamed chat completion: ``text`` in ``pieces`` deltas, each tool call
+    as a name event then its arguments in two fragments, a finish event with usage, [DONE]."""
+    events: list[dict[str, Any]] = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+    size = max(1, -(-len(text) // pieces))
+    for start in range(0, len(text), size):
+        events.append({"choices": [{"index": 0, "delta": {"content": text[start:start + size]}}]})
+    calls = list(tool_calls)
+    for index, call in enumerate(calls):
+        name, arguments, call_id = _call_parts(call, index)
+        half = len(arguments) // 2
+        events.append({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}}]})
+        for part in (arguments[:half], arguments[half:]):
+            events.append({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": index, "function": {"arguments": part}}]}}]})
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if calls else "stop"}],
+                   "usage": dict(usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})})
+    return tuple(json.dumps(event) for event in events) + ("[DONE]",)
 
 
 def openai_error(status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,

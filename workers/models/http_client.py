@@ -44,7 +44,7 @@ from workers.models.base import (
     ModelError,
     ModelQuotaError,
 )
-from workers.models.network_errors import network_failure
+from workers.models.network_errors import is_timeout, network_failure
 from workers.models.server_errors import (
     ServerError,
     context_fit_ratio,
@@ -141,16 +141,18 @@ class ModelHttpClient:
         return self.exchange(endpoint, body, read_whole, timeout=timeout)
 
     def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], Any], *,
-                 timeout: float | None = None) -> Any:
-        """POST ``body`` and hand a 2xx answer to ``consume`` while its body still arrives (for
-        streamed answers); errors, retries and limits as ``post``."""
+                 timeout: float | None = None, streamed: bool = False) -> Any:
+        """POST ``body`` and hand a 2xx answer to ``consume`` while its body still arrives;
+        errors, retries and limits as ``post``. A ``streamed`` answer (server-sent events)
+        may take the caller's whole ``timeout`` rather than ``call_timeout``: it is alive as
+        long as events keep coming within ``read_timeout``."""
         deadline = None if timeout is None else self._clock() + timeout
         payload = json.dumps(body).encode("utf-8")
         attempts = self._policy.max_attempts
         previous: _Failure | None = None
         for attempt in range(attempts):
             headers: Mapping[str, str] = {}
-            limits = self._limits(endpoint, timeout, deadline)
+            limits = self._limits(endpoint, timeout, deadline, streamed=streamed)
             with self._observed(endpoint) as observe:
                 try:
                     with self._http.stream_post(f"{self._base_url}/{endpoint}", data=payload,
@@ -161,8 +163,8 @@ class ModelHttpClient:
                             return consume(answer)
                         failure = self._http_failure(endpoint, parse_server_error(answer.status, answer.read()))
                 except requests.RequestException as exc:
-                    failure = self._exception_failure(endpoint, exc, timeout, deadline, limits)
-                    observe("timeout" if isinstance(exc, requests.Timeout) else "network")
+                    failure = self._exception_failure(endpoint, exc, timeout, deadline, limits, streamed)
+                    observe("timeout" if isinstance(exc, requests.Timeout) or is_timeout(exc) else "network")
             if failure.shape and previous is not None and previous.reason == failure.reason:
                 raise ModelError(f"{endpoint}: {failure.reason} (the server failed the same way twice on this "
                                  "request: it cannot handle the request, this is not load; not retried further)",
@@ -201,30 +203,32 @@ class ModelHttpClient:
         """Close the pooled connections; the next call opens fresh ones."""
         self._http.close()
 
-    def _limits(self, endpoint: str, timeout: float | None, deadline: float | None) -> ExchangeLimits:
-        """This try's limits: ``call_timeout``, or less when the caller's deadline is nearer."""
+    def _limits(self, endpoint: str, timeout: float | None, deadline: float | None, *,
+                streamed: bool) -> ExchangeLimits:
+        """This try's limits: ``call_timeout``, or less when the caller's deadline is nearer
+        (a streamed try: the caller's whole deadline when it has one)."""
         allowed = self._call_timeout
         if deadline is not None:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise self._deadline_error(endpoint, timeout, "no time left for a try")
-            allowed = min(allowed, remaining)
+            allowed = remaining if streamed else min(allowed, remaining)
         return ExchangeLimits(connect_timeout=self._connect_timeout, read_timeout=self._read_timeout,
                               deadline=allowed, max_bytes=self._max_answer_bytes)
 
     def _exception_failure(self, endpoint: str, exc: requests.RequestException, timeout: float | None,
-                           deadline: float | None, limits: ExchangeLimits) -> _Failure:
+                           deadline: float | None, limits: ExchangeLimits, streamed: bool) -> _Failure:
         if isinstance(exc, AnswerTooLarge):
             raise ModelAnswerTooLarge(f"{endpoint}: the answer exceeds model.max_answer_bytes "
                                       f"({self._max_answer_bytes} bytes)", code="answer_too_large") from None
         if isinstance(exc, DeadlineExceeded):
-            if deadline is not None and limits.deadline < self._call_timeout:
+            if deadline is not None and (streamed or limits.deadline < self._call_timeout):
                 raise self._deadline_error(endpoint, timeout, "the answer was still arriving") from None
             return _Failure(reason=f"no whole answer within model.call_timeout ({self._call_timeout:g}s)",
                             retry=False, code="timeout")
         if isinstance(exc, requests.ConnectTimeout):
             return _Failure(reason=f"connect timed out ({self._connect_timeout:g}s)", retry=True)
-        if isinstance(exc, requests.Timeout):
+        if isinstance(exc, requests.Timeout) or is_timeout(exc):
             return _Failure(reason=f"the server sent nothing for model.read_timeout ({self._read_timeout:g}s)",
                             retry=False, code="timeout")
         return _Failure(reason=f"network error ({network_failure(exc)})", retry=True)

@@ -11,6 +11,7 @@ import socket
 from typing import Iterator
 
 import requests
+import urllib3
 
 _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (ConnectionRefusedError, "connection refused"),
@@ -38,6 +39,12 @@ def network_failure(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake failed"
     return type(exc).__name__
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A read that timed out, however requests wrapped it (``iter_content`` turns urllib3's
+    ``ReadTimeoutError`` into a ``ConnectionError``)."""
+    return any(isinstance(cause, (TimeoutError, urllib3.exceptions.ReadTimeoutError)) for cause in _causes(exc))
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -17,6 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
+from workers.http.bounded import StreamedAnswer
+from workers.models.chat_stream import collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
 from workers.models.manners import EMPTY_ANSWER_PROMPT, NO_ANSWER, SessionManners, is_empty
@@ -54,10 +56,12 @@ class OpenAIChatHandle(HttpModelHandle):
         self._facts = ServerFacts(base_url=config.base_url, model=config.model,
                                   configured_window=config.context_window, fetch=self._client.fetch_json)
         self._max_output_tokens = config.max_output_tokens
+        self._stream = config.stream == "on"
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ChatSession:
         return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools,
-                           facts=self._facts, max_output_tokens=self._max_output_tokens)
+                           facts=self._facts, max_output_tokens=self._max_output_tokens,
+                           stream=self._stream)
 
     def _summary_body(self, prompt: str, *, instructions: str) -> dict[str, Any]:
         body = {"model": self._summary_model, "stream": False,
@@ -75,12 +79,13 @@ class ChatSession:
     fit the model's window when it is known (``request_plan``)."""
 
     def __init__(self, *, client: ModelHttpClient, model: str, instructions: str, tools: Sequence[ToolSpec],
-                 facts: ServerFacts | None = None, max_output_tokens: int = 0) -> None:
+                 facts: ServerFacts | None = None, max_output_tokens: int = 0, stream: bool = False) -> None:
         self._client = client
         self._model = model
         self._tools = list(tools)
         self._facts = facts
         self._max_output_tokens = max_output_tokens  # tokens; 0 = the server's default
+        self._stream = stream
         self._messages: list[Message] = _system(instructions)
         self._rounds = 0
         self._manners = SessionManners(self._tools)
@@ -119,6 +124,9 @@ class ChatSession:
                 sent = shorten_longest_user_message(sent, ratio)
             try:
                 body = self._body(sent, plan.tools, tool_choice=tool_choice)
+                if self._stream:
+                    return sent, self._client.exchange(ENDPOINT, body, _read_stream, timeout=remaining,
+                                                       streamed=True)
                 return sent, self._client.post(ENDPOINT, body, timeout=remaining)
             except ContextOverflow as overflow:
                 if self._facts is not None:
@@ -146,7 +154,9 @@ class ChatSession:
                                  estimate=self._facts.estimate(), render_tool=chat_tool)
 
     def _body(self, messages: list[Message], tools: Sequence[ToolSpec], *, tool_choice: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": False}
+        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": self._stream}
+        if self._stream:
+            body["stream_options"] = {"include_usage": True}
         if self._max_output_tokens:
             body["max_tokens"] = self._max_output_tokens
         if tools:
@@ -210,6 +220,10 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
             for call in calls]
     usage = token_usage(data.get("usage"), input_key="prompt_tokens", output_key="completion_tokens")
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
+
+
+def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:
+    return collect_chat_stream(answer.iter_chunks(), endpoint=ENDPOINT)
 
 
 def _system_text(messages: list[Message]) -> str:
