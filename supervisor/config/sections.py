@@ -135,6 +135,11 @@ class ModelConfig:
                           "tokens keep coming within read_timeout, up to the job's deadline, and a stalled or "
                           "abandoned answer is closed at once. `off` waits for whole answers (call_timeout).",
                           choices=("off", "on"))
+    temperature: float | None = setting(None, "openai-chat: sampling temperature sent with every request; unset = "
+                                        "the server's default. 0 makes a local model's answers repeatable.",
+                                        minimum=0, maximum=2)
+    seed: int | None = setting(None, "openai-chat: sampling seed sent with every request (servers that honour "
+                               "it repeat their answers); unset = none sent.", minimum=0)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

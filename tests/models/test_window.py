@@ -42,6 +42,12 @@ def test_the_issue_request_fits_a_4096_window_without_losing_the_short_user_mess
     assert "create_bar_chart" in [spec.name for spec in chosen.tools]
 
 
+def test_a_small_window_offers_only_the_compact_tools_the_ask_needs() -> None:
+    chosen = plan([SYSTEM, {"role": "user", "content": "A pie chart of the budget split, please."}], window=8192)
+    assert [spec.name for spec in chosen.tools] == ["create_pie_chart"]
+    assert chosen.tools[0] == compact_tool(next(spec for spec in TOOL_SPECS if spec.name == "create_pie_chart"))
+
+
 def test_a_large_window_sends_everything_as_it_is() -> None:
     messages = [SYSTEM, {"role": "user", "content": "hello"}]
     chosen = plan(messages, window=128_000)
@@ -49,13 +55,13 @@ def test_a_large_window_sends_everything_as_it_is() -> None:
 
 
 def test_earlier_tool_arguments_are_shortened_before_the_ask_is_touched() -> None:
-    huge = {"name": "specs/plan.md", "content": "x" * 11_554}
+    huge = {"name": "specs/plan.md", "content": "x" * 40_000}
     messages = [SYSTEM, {"role": "user", "content": "Write the plan as a file."},
                 {"role": "assistant", "content": "", "tool_calls": [
                     {"id": "c1", "type": "function", "function": {"name": "create_file",
                                                                   "arguments": json.dumps(huge)}}]},
                 {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": True, "detail": "y" * 2000})}]
-    chosen = plan(messages, window=4096)
+    chosen = plan(messages, window=16_384)
     arguments = json.loads(chosen.messages[2]["tool_calls"][0]["function"]["arguments"])
     assert arguments["name"] == "specs/plan.md" and len(arguments["content"]) <= 80
     assert len(chosen.messages[3]["content"]) <= 300
@@ -164,13 +170,14 @@ def test_an_overflow_teaches_the_window_and_the_round_is_planned_again(server: F
     assert len(server.requests_for("chat/completions")) == 3
 
 
-def test_max_tokens_is_sent_only_when_set(server: FakeOpenAIServer, recorder: Recorder) -> None:
+def test_max_tokens_temperature_and_seed_are_sent_only_when_set(server: FakeOpenAIServer, recorder: Recorder) -> None:
     server.queue("chat/completions", Reply(body=chat_reply(text="a")), Reply(body=chat_reply(text="b")))
     handle_for(server, recorder).open_session(instructions="", tools=[]).send([UserText(text="x")])
-    handle_for(server, recorder, max_output_tokens=64).open_session(instructions="", tools=[]).send(
-        [UserText(text="x")])
+    handle_for(server, recorder, max_output_tokens=64, temperature=0.0, seed=7).open_session(
+        instructions="", tools=[]).send([UserText(text="x")])
     first, second = (request.json for request in server.requests_for("chat/completions"))
-    assert "max_tokens" not in first and second["max_tokens"] == 64
+    assert not {"max_tokens", "temperature", "seed"} & set(first)
+    assert (second["max_tokens"], second["temperature"], second["seed"]) == (64, 0.0, 7)
 
 
 def test_tool_results_after_a_plan_keep_their_call_ids(server: FakeOpenAIServer, recorder: Recorder) -> None:

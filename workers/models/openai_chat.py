@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.http.bounded import StreamedAnswer
@@ -57,14 +57,16 @@ class OpenAIChatHandle(HttpModelHandle):
                                   configured_window=config.context_window, fetch=self._client.fetch_json)
         self._max_output_tokens = config.max_output_tokens
         self._stream = config.stream == "on"
+        self._sampling = {name: value for name, value in (("temperature", config.temperature), ("seed", config.seed))
+                          if value is not None}
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ChatSession:
         return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools,
                            facts=self._facts, max_output_tokens=self._max_output_tokens,
-                           stream=self._stream)
+                           stream=self._stream, sampling=self._sampling)
 
     def _summary_body(self, prompt: str, *, instructions: str) -> dict[str, Any]:
-        body = {"model": self._summary_model, "stream": False,
+        body = {"model": self._summary_model, "stream": False, **self._sampling,
                 "messages": _system(instructions) + [{"role": "user", "content": prompt}]}
         if self._max_output_tokens:
             body["max_tokens"] = self._max_output_tokens
@@ -79,13 +81,15 @@ class ChatSession:
     fit the model's window when it is known (``request_plan``)."""
 
     def __init__(self, *, client: ModelHttpClient, model: str, instructions: str, tools: Sequence[ToolSpec],
-                 facts: ServerFacts | None = None, max_output_tokens: int = 0, stream: bool = False) -> None:
+                 facts: ServerFacts | None = None, max_output_tokens: int = 0, stream: bool = False,
+                 sampling: Mapping[str, Any] | None = None) -> None:
         self._client = client
         self._model = model
         self._tools = list(tools)
         self._facts = facts
         self._max_output_tokens = max_output_tokens  # tokens; 0 = the server's default
         self._stream = stream
+        self._sampling = dict(sampling or {})  # temperature, seed: sent as they are
         self._messages: list[Message] = _system(instructions)
         self._rounds = 0
         self._manners = SessionManners(self._tools)
@@ -154,7 +158,8 @@ class ChatSession:
                                  estimate=self._facts.estimate(), render_tool=chat_tool)
 
     def _body(self, messages: list[Message], tools: Sequence[ToolSpec], *, tool_choice: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": self._stream}
+        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": self._stream,
+                                **self._sampling}
         if self._stream:
             body["stream_options"] = {"include_usage": True}
         if self._max_output_tokens:

@@ -4,7 +4,8 @@ Given the whole conversation and the tools, ``plan_chat_request`` tries ever sma
 requests, cheapest loss first, and returns the first whose estimated size fits
 ``window - reserve`` tokens:
 
-1. everything as it is;
+1. everything as it is (on a window of at most ``SMALL_WINDOW`` tokens, the small models'
+   windows, steps 1-3 are skipped: only the compact tools the ask needs are offered);
 2. tool schemas compacted (``tool_fit.compact_tool``);
 3. earlier tool-call arguments and tool results in the history shortened (the
    deliverables already exist; the model needs to know what it did, not every byte again);
@@ -32,6 +33,7 @@ log = logging.getLogger("xenon.worker.model")
 
 Message = dict[str, Any]
 
+SMALL_WINDOW = 8192  # tokens: up to this, only the tools the ask needs are offered, compacted
 MIN_USER_CHARS = 400  # a user message is never trimmed below this (or below its own length)
 HISTORY_VALUE_CHARS = 80  # a string inside earlier tool arguments keeps this many characters
 HISTORY_LIST_ITEMS = 3  # a list inside earlier tool arguments keeps this many items
@@ -59,14 +61,16 @@ def plan_chat_request(*, messages: Sequence[Message], tools: Sequence[ToolSpec],
 
     compact = [compact_tool(spec) for spec in tools]
     needed = tools_for_ask(compact, _ask_text(messages))
+    fewer = f"{len(needed)} of {len(tools)} tools"
     shortened = shorten_history(messages)
     candidates: list[tuple[tuple[str, ...], list[Message], list[ToolSpec]]] = [
         ((), list(messages), list(tools)),
         (("compact tools",), list(messages), compact),
         (("compact tools", "earlier tool calls shortened"), shortened, compact),
-        (("compact tools", "earlier tool calls shortened", f"{len(needed)} of {len(tools)} tools"), shortened,
-         needed),
+        (("compact tools", "earlier tool calls shortened", fewer), shortened, needed),
     ]
+    if window <= SMALL_WINDOW:  # a small model: every schema costs prompt time and confuses the choice
+        candidates = [(("compact tools", fewer), list(messages), needed), *candidates[3:]]
     for steps, sent, offered in candidates:
         tokens = size(sent, offered)
         if tokens <= budget:

@@ -10,7 +10,8 @@ for the conversation. Two levers, used by ``request_plan`` in this order:
   against the full one.
 - ``tools_for_ask``: the tools whose deliverable kind the user's text mentions (chart words
   keep the chart tools, "table" keeps ``create_table``, …), most specific first. Tools are
-  names the tool list defines; any other name is kept as is (an operator's own tool is
+  names the tool list defines ("a chart" of no named kind keeps the bar and line charts);
+  any other name is kept as is (an operator's own tool is
   never dropped by a keyword it cannot match).
 """
 from __future__ import annotations
@@ -29,9 +30,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _ASK_WORDS: Mapping[str, tuple[str, ...]] = {
     "create_file": ("file", "document", "doc", "spec", "report", "draft", ".md", ".txt", "write-up", "plan"),
     "create_pie_chart": ("pie", "share", "split", "breakdown", "proportion", "percentage"),
-    "create_bar_chart": ("bar", "compare", "comparison", "chart", "graph", "plot"),
+    "create_bar_chart": ("bar", "compare", "comparison"),
     "create_stacked_bar_chart": ("stacked", "composition", "made up"),
-    "create_line_chart": ("line", "trend", "over time", "growth", "timeline", "chart", "graph", "plot"),
+    "create_line_chart": ("line chart", "line graph", "trend", "over time", "growth", "timeline"),
     "create_area_chart": ("area", "volume", "cumulative"),
     "create_scatter_chart": ("scatter", "correlat", "versus", "vs", "trade-off", "tradeoff"),
     "create_table": ("table", "matrix", "grid", "glossary", "compare", "comparison", "columns"),
@@ -39,6 +40,9 @@ _ASK_WORDS: Mapping[str, tuple[str, ...]] = {
     "create_checklist": ("checklist", "check list", "to-do", "todo", "tick", "tasks", "gates"),
     "create_svg": ("diagram", "svg", "architecture", "flow", "sequence", "sketch", "drawing"),
 }
+_CHART_TOOLS = frozenset(name for name in _ASK_WORDS if name.endswith("_chart"))
+_GENERIC_CHART = re.compile(r"(?<![a-z0-9])(chart|graph|plot|visuali)")
+_GENERIC_CHART_TOOLS = frozenset({"create_bar_chart", "create_line_chart"})  # "a chart" of no named kind
 
 # A word starts at a word boundary ("list" is not found in "checklist"); stems may go on ("correlat").
 _ASK_PATTERNS: Mapping[str, re.Pattern[str]] = {
@@ -55,7 +59,10 @@ def compact_tool(spec: ToolSpec) -> ToolSpec:
 def tools_for_ask(tools: Sequence[ToolSpec], ask: str) -> list[ToolSpec]:
     """The tools ``ask`` shows a need for, in their original order (unknown tools always kept)."""
     text = ask.lower()
-    return [spec for spec in tools if spec.name not in _ASK_PATTERNS or _ASK_PATTERNS[spec.name].search(text)]
+    wanted = {name for name, pattern in _ASK_PATTERNS.items() if pattern.search(text)}
+    if not wanted & _CHART_TOOLS and _GENERIC_CHART.search(text):
+        wanted |= _GENERIC_CHART_TOOLS
+    return [spec for spec in tools if spec.name not in _ASK_PATTERNS or spec.name in wanted]
 
 
 def _without_prose(schema: Any) -> Any:
