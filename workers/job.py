@@ -23,7 +23,7 @@ from .heartbeat import LeaseKeeper
 from .logs import JobTag
 from .messages import JobFinished, LeaseRenewed, WorkerMessage
 from .metrics import metrics
-from .models.base import ModelAuthError, ModelError, ModelHandle, ModelQuotaError
+from .models.base import ModelError, ModelHandle, ModelUnavailable
 from .summaries import resolve_prior_section
 
 log = logging.getLogger("xenon.worker.job")
@@ -155,7 +155,7 @@ class JobRunner:
             return self._end(ticket, "failed", f"cloud rejected the completion: {exc.detail or exc}")
         except JobFailure as exc:
             return self._end(ticket, "failed", exc.reason)
-        except (ModelAuthError, ModelQuotaError) as exc:
+        except ModelUnavailable as exc:  # refused key, no quota, endpoint down or wrong: pause the pool
             return self._end(ticket, "failed", f"model error: {exc.reason}", model_unavailable=True)
         except ModelError as exc:
             return self._end(ticket, "failed", f"model error: {exc.reason}")

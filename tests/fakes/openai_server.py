@@ -19,7 +19,9 @@ cover (handy for end-to-end runs with many jobs). With neither, the server answe
 path in ``unscripted``, so an under-scripted test fails loudly. Any other route (the
 server-info questions a handle may ask: ``GET /props``, ``GET /v1/models``,
 ``POST /extras/tokenize``, ``POST /api/show``) answers 404 unless ``serve_info`` set a reply;
-those requests are kept apart, in ``info_requests``.
+those requests are kept apart, in ``info_requests``, as are start-up probes of the two APIs
+(``X-Xenon-Probe`` header; answered 400, as a server that has the API does, unless
+``serve_info`` set a reply).
 
 Body builders: ``responses_reply`` and ``chat_reply`` (text and tool calls in each
 protocol's shape); error replies: ``rate_limited``, ``insufficient_quota``,
@@ -175,6 +177,12 @@ class FakeOpenAIServer:
             return list(self._info_requests)
 
     def _answer(self, request: RecordedRequest) -> Reply:
+        if request.path in PATHS and request.headers.get("x-xenon-probe"):  # a start-up probe of the API
+            with self._lock:
+                self._info_requests.append(request)
+                script = self._info.get((request.method, request.path)) or Reply(
+                    status=400, body={"error": {"message": "fake server: probe answered", "type": "probe"}})
+            return script(request) if callable(script) else script
         if request.path not in PATHS:
             with self._lock:
                 self._info_requests.append(request)

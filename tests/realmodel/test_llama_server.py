@@ -73,7 +73,7 @@ def test_a_pool_completes_most_jobs_on_a_small_real_model(tmp_path: Path, llama_
     started = time.monotonic()
     try:
         runner.start()
-        wait_for(lambda: cloud.state.job_counts()["queued"] + cloud.state.job_counts()["leased"] == 0,
+        wait_for(lambda: cloud.state.job_counts()["pending"] + cloud.state.job_counts()["leased"] == 0,
                  timeout=jobs * JOB_TIMEOUT + 60, interval=1.0,
                  what=lambda: f"every job to end: {cloud.state.job_counts()}\n{runner.log_tail()}")
     finally:

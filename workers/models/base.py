@@ -69,12 +69,22 @@ class ModelError(Exception):
         self.code = code
 
 
-class ModelAuthError(ModelError):
+class ModelUnavailable(ModelError):
+    """The model endpoint cannot serve any job now: the job fails and the pool pauses leasing
+    (instead of failing the whole queue in seconds)."""
+
+
+class ModelAuthError(ModelUnavailable):
     """401/403 from the model endpoint: the API key is wrong or lacks access."""
 
 
-class ModelQuotaError(ModelError):
+class ModelQuotaError(ModelUnavailable):
     """429 ``insufficient_quota``: retrying cannot help until billing changes."""
+
+
+class ModelEndpointDown(ModelUnavailable):
+    """The model endpoint is unreachable, has no such API (404 on its path), or answered
+    5xx to every try."""
 
 
 class ModelContextTooLong(ModelError):

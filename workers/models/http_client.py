@@ -13,7 +13,8 @@
   retried with ``RetryPolicy``'s jittered backoff, or as long as the server asked
   (``retry-after-ms`` / ``Retry-After``, capped by the policy); each retry is logged with
   its reason.
-- Failures become the ``workers.models.base`` errors: 401/403 → ``ModelAuthError``, 429
+- Failures become the ``workers.models.base`` errors: 404 on the API path, or a network
+  error or 5xx on every try → ``ModelEndpointDown``; 401/403 → ``ModelAuthError``, 429
   ``insufficient_quota`` → ``ModelQuotaError`` (never retried), a prompt over the model's
   context → ``ContextOverflow`` (a ``ModelContextTooLong`` the handles trim and retry once),
   anything else → ``ModelError`` with the server's message cut and redacted. Network errors
@@ -41,6 +42,7 @@ from workers.models.base import (
     ModelAuthError,
     ModelContextTooLong,
     ModelDeadlineExceeded,
+    ModelEndpointDown,
     ModelError,
     ModelQuotaError,
 )
@@ -66,6 +68,7 @@ DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024  # the default of model.max_answer_b
 _USER_AGENT = "xenonflare-runner"
 PROBE_TIMEOUT = 10.0  # seconds of silence allowed to a quick question (window, tokenizer, health)
 PROBE_MAX_BYTES = 1024 * 1024  # largest answer to a quick question
+PROBE_HEADER = "X-Xenon-Probe"  # marks the start-up probe, so a test server can tell it from real calls
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -180,8 +183,9 @@ class ModelHttpClient:
             self._sleep(delay)
         if not failure.retry:
             raise ModelError(f"{endpoint}: {failure.reason}", status=failure.status, code=failure.code)
-        raise ModelError(f"{endpoint}: {failure.reason} (gave up after {attempts} tries)",
-                         status=failure.status, code="retries_exhausted")
+        # Every try met a network error or a 5xx: the endpoint is down for every job, not this one.
+        raise ModelEndpointDown(f"{endpoint}: {failure.reason} (gave up after {attempts} tries)",
+                                status=failure.status, code="retries_exhausted")
 
     def fetch_json(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> Any:
         """One quick, unretried question to the server (``/props``, ``/tokenize``, …): the
@@ -198,6 +202,19 @@ class ModelHttpClient:
                 raise ModelError(redact(parse_server_error(response.status_code, raw).summary()),
                                  status=response.status_code)
         return json.loads(raw)
+
+    def probe(self, endpoint: str) -> tuple[int | None, str]:
+        """POST an empty body to ``endpoint`` once (no retries; a server that has the API
+        answers 4xx without running the model): ``(status, detail)``, status None when the
+        server could not be reached."""
+        headers = {**self._headers(), PROBE_HEADER: "1"}
+        try:
+            with requests.post(f"{self._base_url}/{endpoint}", data=b"{}", headers=headers, stream=True,
+                               allow_redirects=False, timeout=(self._connect_timeout, PROBE_TIMEOUT)) as response:
+                return response.status_code, redact(parse_server_error(response.status_code,
+                                                                        response.raw.read(4096)).summary())
+        except requests.RequestException as exc:
+            return None, network_failure(exc)
 
     def close(self) -> None:
         """Close the pooled connections; the next call opens fresh ones."""
@@ -243,6 +260,9 @@ class ModelHttpClient:
         if is_context_length(error):
             raise ContextOverflow(reason, status=error.status, code=code, fit_ratio=context_fit_ratio(error),
                                   limit=context_limit(error))
+        if error.status == 404:
+            raise ModelEndpointDown(f"{reason} (the model server has no such API or model: check model.base_url, "
+                                    "model.name and model.model)", status=404, code=code or "not_found")
         if error.status not in self._policy.retryable_status:
             raise ModelError(reason, status=error.status, code=code)
         return _Failure(reason=redact(error.summary()), retry=True, status=error.status,

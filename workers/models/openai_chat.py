@@ -49,6 +49,7 @@ class OpenAIChatHandle(HttpModelHandle):
     each job gets a ``ChatSession``."""
 
     endpoint = ENDPOINT
+    other_api = ("openai-responses", "responses")
 
     def __init__(self, *, config: ModelConfig, on_request: RequestObserver | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
