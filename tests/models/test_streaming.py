@@ -75,3 +75,15 @@ def test_whole_tool_calls_in_one_event_and_error_events() -> None:
     assert message["tool_calls"][0]["function"] == {"name": "create_list", "arguments": {"list": {}}}
     with pytest.raises(ModelError, match="ended the stream with an error: out of memory"):
         collect_chat_stream([b'data: {"error": {"message": "out of memory"}}\n\n'], endpoint="chat/completions")
+
+
+def test_summaries_stream_and_fit_the_window(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    server.queue("chat/completions", Reply(events=chat_stream_events(text="Short notes.")))
+    handle = OpenAIChatHandle(config=model_config(server, stream="on", context_window=2048, max_output_tokens=256),
+                              on_request=recorder.on_request, sleep=recorder.sleep)
+    notes = "HEAD " + "old conversation " * 3000 + " TAIL"
+    assert handle.summarize(notes, instructions="Condense.", max_chars=100) == "Short notes."
+    body = server.requests[0].json
+    sent = body["messages"][-1]["content"]
+    assert body["stream"] is True and sent.startswith("HEAD ") and sent.endswith(" TAIL")
+    assert len(sent) <= (2048 - 256) * 3.0

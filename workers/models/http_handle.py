@@ -34,13 +34,23 @@ class HttpModelHandle:
     def summarize(self, text: str, *, instructions: str, max_chars: int, timeout: float | None = None) -> str:
         """Ask the summary model (no tools); the input loses its middle once if it overflows
         the context; the answer is cut to ``max_chars``."""
+        fitted = self._fit_summary_input(text, instructions=instructions)
+
         def attempt(ratio: float | None, remaining: float | None) -> str:
-            prompt = text if ratio is None else shrink_within(
-                text, total_chars=len(text) + len(instructions), ratio=ratio)
+            prompt = fitted if ratio is None else shrink_within(
+                fitted, total_chars=len(fitted) + len(instructions), ratio=ratio)
             body = self._summary_body(prompt, instructions=instructions)
-            return self._answer_text(self._client.post(self.endpoint, body, timeout=remaining))
+            return self._answer_text(self._post(body, timeout=remaining))
 
         return cut_text(with_one_trim(attempt, timeout=timeout).strip(), max_chars)
+
+    def _post(self, body: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
+        """One call of this handle's API (a subclass may stream it)."""
+        return self._client.post(self.endpoint, body, timeout=timeout)
+
+    def _fit_summary_input(self, text: str, *, instructions: str) -> str:
+        """The text to summarise, cut to the model's window where the handle knows it."""
+        return text
 
     def probe(self) -> None:
         """Ask the endpoint once, at worker start, whether it serves this handle's API.

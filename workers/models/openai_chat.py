@@ -31,7 +31,7 @@ from workers.models.rounds import (
     token_usage,
     with_one_trim,
 )
-from workers.models.trimming import shrink_within
+from workers.models.trimming import shrink_within, trim_middle
 from workers.models.window import ServerFacts
 
 if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
@@ -75,6 +75,21 @@ class OpenAIChatHandle(HttpModelHandle):
 
     def _answer_text(self, data: dict[str, Any]) -> str:
         return parse_chat_answer(data, round_number=0)[0].text
+
+    def _post(self, body: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
+        if not self._stream:
+            return self._client.post(ENDPOINT, body, timeout=timeout)
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        return self._client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+
+    def _fit_summary_input(self, text: str, *, instructions: str) -> str:
+        window = self._facts.window()
+        if window is None:
+            return text
+        reserve = self._max_output_tokens or min(DEFAULT_ANSWER_RESERVE, window // 4)  # tokens
+        estimate = self._facts.estimate()
+        room = window - reserve - estimate.of_messages([{"content": instructions}, {"content": ""}])  # tokens
+        return trim_middle(text, max(0, int(room * estimate.chars_per_token)))
 
 
 class ChatSession:
