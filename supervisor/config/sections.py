@@ -105,7 +105,7 @@ class PoolConfig:
 class ModelConfig:
     """The model handle every worker creates once at boot."""
 
-    name: str = setting("openai-responses", "Model handle: openai-responses, openai-chat, builtin, or "
+    name: str = setting("openai-responses", "Model handle: openai-responses, openai-chat, builtin, llama-cpp, or "
                         "module:callable for your own handle.")
     base_url: str = setting("https://api.openai.com/v1", "OpenAI-compatible base URL including /v1; "
                             "the handles append /responses or /chat/completions.", env="OPENAI_BASE_URL",
@@ -140,6 +140,12 @@ class ModelConfig:
                                         minimum=0, maximum=2)
     seed: int | None = setting(None, "openai-chat: sampling seed sent with every request (servers that honour "
                                "it repeat their answers); unset = none sent.", minimum=0)
+    model_path: str | None = setting(None, "llama-cpp only: the GGUF model file each worker loads (memory-mapped: "
+                                     "the workers share one copy of the weights).")
+    gpu_layers: int = setting(0, "llama-cpp only: layers offloaded to the GPU (llama.cpp's n_gpu_layers; -1 = all). "
+                              "0 = CPU only.", minimum=-1)
+    threads: int = setting(0, "llama-cpp only: CPU threads per worker for generation; 0 = llama.cpp's default.",
+                           minimum=0)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration")
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

@@ -41,18 +41,27 @@ def sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 def collect_chat_stream(chunks: Iterable[bytes], *, endpoint: str) -> dict[str, Any]:
-    """The streamed answer as a chat-completions answer body."""
+    """The streamed answer (server-sent event bytes) as a chat-completions answer body."""
+    return fold_chat_events(_decoded_events(chunks), endpoint=endpoint)
+
+
+def _decoded_events(chunks: Iterable[bytes]) -> Iterator[Any]:
+    for payload in sse_data(chunks):
+        if payload.strip() == DONE:
+            return
+        try:
+            yield json.loads(payload)
+        except ValueError:
+            continue  # a comment or keep-alive some servers send
+
+
+def fold_chat_events(events: Iterable[Any], *, endpoint: str) -> dict[str, Any]:
+    """Streamed chat-completion chunks (decoded) folded into one chat-completions answer body."""
     content: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     finish_reason: str | None = None
     usage: Any = None
-    for payload in sse_data(chunks):
-        if payload.strip() == DONE:
-            break
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            continue  # a comment or keep-alive some servers send
+    for event in events:
         if not isinstance(event, dict):
             continue
         if event.get("error"):

@@ -159,7 +159,7 @@ class ModelHttpClient:
             with self._observed(endpoint) as observe:
                 try:
                     with self._http.stream_post(f"{self._base_url}/{endpoint}", data=payload,
-                                                headers=self._headers(), limits=limits) as answer:
+                                                headers=self._headers(streamed), limits=limits) as answer:
                         observe(str(answer.status))
                         headers = answer.headers
                         if 200 <= answer.status < 300:
@@ -302,8 +302,10 @@ class ModelHttpClient:
         return ModelDeadlineExceeded(f"job deadline exceeded during a model call: the call's time{budget} ran out "
                                      f"({endpoint}; last: {last})")
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, streamed: bool = False) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
+        if streamed:  # event-stream servers close the connection after the stream: never reuse it
+            headers["Connection"] = "close"
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers

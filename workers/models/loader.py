@@ -1,6 +1,6 @@
 """Pick and build the worker's model handle from ``model.name``.
 
-Names: ``openai-responses``, ``openai-chat``, ``builtin``, or ``package.module:callable``
+Names: ``openai-responses``, ``openai-chat``, ``builtin``, ``llama-cpp`` (optional extra), or ``package.module:callable``
 for an operator's own handle. The callable is called once per worker as
 ``callable(config=<ModelConfig>)`` and must return an object with ``open_session``,
 ``summarize`` and ``close`` (``workers.models.base.ModelHandle``). The OpenAI handles probe
@@ -34,6 +34,7 @@ _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle
                                                                                   on_request=on_request)),
     "openai-chat": lambda config, on_request: _probed(OpenAIChatHandle(config=config, on_request=on_request)),
     "builtin": lambda config, on_request: BuiltinModelHandle(latency=config.latency),
+    "llama-cpp": lambda config, on_request: _llama_cpp_handle(config),
 }
 BUILT_IN_NAMES: tuple[str, ...] = tuple(_BUILT_IN)
 
@@ -73,6 +74,12 @@ def load_model_handle(config: ModelConfig, *,
         except ValueError as exc:
             raise ModelLoadError(f"model {config.name}: {redact(exc)}") from None
     return _load_callable_handle(config)
+
+
+def _llama_cpp_handle(config: ModelConfig) -> ModelHandle:
+    from workers.models.llama_cpp_handle import LlamaCppHandle  # imports llama_cpp only when asked for
+
+    return LlamaCppHandle(config=config)
 
 
 def _probed(handle: HttpModelHandle) -> HttpModelHandle:
