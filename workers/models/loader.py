@@ -1,7 +1,7 @@
 """Pick and build the worker's model handle from ``model.name``.
 
-Names: ``openai-responses``, ``openai-chat``, ``builtin``, ``llama-cpp`` (optional extra), or ``package.module:callable``
-for an operator's own handle. The callable is called once per worker as
+Names: ``openai-responses``, ``openai-chat``, ``builtin``, ``llama-cpp`` (optional extra),
+or ``package.module:callable`` for an operator's own handle. The callable is called once per worker as
 ``callable(config=<ModelConfig>)`` and must return an object with ``open_session``,
 ``summarize`` and ``close`` (``workers.models.base.ModelHandle``). The OpenAI handles probe
 their endpoint once when built: a server without the configured API fails the load naming
