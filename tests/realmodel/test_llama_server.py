@@ -33,14 +33,14 @@ def model_settings(server: LlamaServer, **overrides: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "name": "openai-chat", "base_url": server.base_url, "api_key": "local", "model": "smollm2",
         "summary_model": "smollm2", "temperature": 0.0, "seed": SEED, "max_output_tokens": 384,
-        "stream": "on", "connect_timeout": 5, "read_timeout": 60, "call_timeout": 120, "max_attempts": 2}
+        "stream": "on", "connect_timeout": 5, "read_timeout": 120, "call_timeout": 300, "max_attempts": 2}
     settings.update(overrides)
     return settings
 
 
 def test_a_tool_round_trip_is_accepted_by_the_server(llama_server: LlamaServer) -> None:
     # Before: the tool-call turn went back with "content": null and this server answered 500 (4 times).
-    handle = OpenAIChatHandle(config=ModelConfig(**model_settings(llama_server, stream="off")))
+    handle = OpenAIChatHandle(config=ModelConfig(**model_settings(llama_server)))
     session = handle.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS)
     first = session.send([UserText(text="Make a bar chart with id sales of sales: North 10, South 20.")],
                          timeout=120)
@@ -52,7 +52,7 @@ def test_a_tool_round_trip_is_accepted_by_the_server(llama_server: LlamaServer) 
 
 
 def test_the_window_is_learnt_from_the_servers_overflow_error(llama_server: LlamaServer) -> None:
-    handle = OpenAIChatHandle(config=ModelConfig(**model_settings(llama_server, stream="off")))
+    handle = OpenAIChatHandle(config=ModelConfig(**model_settings(llama_server)))
     session = handle.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS)
     turn = session.send([UserText(text="Give me a list of risks. " + "Background notes. " * 1500)], timeout=180)
     assert turn.text.strip() or turn.tool_calls
