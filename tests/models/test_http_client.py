@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.fakes.openai_server import (
     unauthorized,
 )
 from tests.fakes.trickle import TrickleServer, http_answer
+from tests.harness import free_port
 from tests.models.conftest import API_KEY, Recorder, model_config
 from workers.failures import JobFailure
 from workers.job import failure_class
@@ -25,6 +25,7 @@ from workers.models.base import (
     ModelAuthError,
     ModelContextTooLong,
     ModelDeadlineExceeded,
+    ModelEndpointDown,
     ModelError,
     ModelQuotaError,
 )
@@ -260,13 +261,12 @@ def test_each_retry_is_logged_with_its_reason(server: FakeOpenAIServer, recorder
 
 
 def test_a_refused_connection_is_named_without_the_server_address(recorder: Recorder) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     client = ModelHttpClient(base_url=f"http://127.0.0.1:{port}/v1", api_key=None, connect_timeout=1,
                              read_timeout=1, max_attempts=2, on_request=recorder.on_request, sleep=recorder.sleep)
     with pytest.raises(ModelError) as caught:
         client.post("chat/completions", {})
+    assert isinstance(caught.value, ModelEndpointDown)  # every job would fail the same way: pause the pool
     assert "connection refused" in caught.value.reason
     assert "127.0.0.1" not in caught.value.reason and str(port) not in caught.value.reason
     assert recorder.codes == ["network", "network"]
