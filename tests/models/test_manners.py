@@ -26,7 +26,7 @@ def test_an_empty_answer_gets_one_repair_round_with_tools_off(server: FakeOpenAI
     assert session_for(server, recorder).send([UserText(text="make a list of steps")]).text == "Here it is."
     first, repair = (request.json for request in server.requests_for("chat/completions"))
     assert first["tool_choice"] == "auto" and repair["tool_choice"] == "none"
-    assert repair["messages"][-2] == {"role": "assistant", "content": ""}
+    assert repair["messages"][-2] == {"role": "user", "content": "make a list of steps"}  # empty turn left out
     assert repair["messages"][-1] == {"role": "user", "content": manners.EMPTY_ANSWER_PROMPT}
 
 

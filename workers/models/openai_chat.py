@@ -121,6 +121,7 @@ class ChatSession:
         turn = self._round(items, timeout, tool_choice=self._manners.tool_choice())
         if is_empty(turn):
             log.warning("the model returned an empty answer; asking once more for a text reply (tools off)")
+            self._messages.pop()  # an empty assistant turn renders as a broken turn in some chat templates
             remaining = None if timeout is None else max(0.0, timeout - (self._clock() - started))
             turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], remaining, tool_choice="none")
             if is_empty(turn):
