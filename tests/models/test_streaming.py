@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
@@ -70,7 +70,8 @@ def test_sse_parsing_tolerates_split_lines_comments_multiline_data_and_crlf() ->
 
 def test_whole_tool_calls_in_one_event_and_error_events() -> None:
     ollama = [b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "create_list", '
-              b'"arguments": {"list": {}}}}]}}]}\n\n', b"data: [DONE]\n\n"]
+              b'"arguments": {"list": {}}}}]}}]}\n\n', b'data: {"choices": [{"finish_reason": "tool_calls"}]}\n\n',
+              b"data: [DONE]\n\n"]
     message = collect_chat_stream(ollama, endpoint="chat/completions")["choices"][0]["message"]
     assert message["tool_calls"][0]["function"] == {"name": "create_list", "arguments": {"list": {}}}
     with pytest.raises(ModelError, match="ended the stream with an error: out of memory"):
@@ -87,3 +88,17 @@ def test_summaries_stream_and_fit_the_window(server: FakeOpenAIServer, recorder:
     sent = body["messages"][-1]["content"]
     assert body["stream"] is True and sent.startswith("HEAD ") and sent.endswith(" TAIL")
     assert len(sent) <= (2048 - 256) * 3.0
+
+
+def test_a_stream_cut_short_is_asked_again_unstreamed_and_its_overflow_planned_around(
+        server: FakeOpenAIServer, recorder: Recorder) -> None:
+    # llama-cpp-python answers 200 and ends the stream silently when the prompt exceeds its
+    # window: before, that was an empty answer (then "no answer"), and the window never learnt.
+    cut = Reply(events=chat_stream_events(text="x")[:1])
+    server.queue("chat/completions", cut, context_length_error("openai", limit=3000, requested=9000),
+                 Reply(events=chat_stream_events(text="Fitted.")))
+    session = session_for(server, recorder)
+    assert session.send([UserText(text="a list please " + "notes " * 2000)], timeout=30).text == "Fitted."
+    first, second, third = (request.json for request in server.requests_for("chat/completions"))
+    assert first["stream"] is True and second["stream"] is False and "stream_options" not in second
+    assert third["stream"] is True and len(json.dumps(third)) < 3000 * 3.0

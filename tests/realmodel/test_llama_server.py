@@ -19,7 +19,8 @@ from supervisor.config.sections import EmulatorConfig, ModelConfig
 from tests.harness import Runner, wait_for
 from tests.realmodel.conftest import SEED, LlamaServer
 from workers.deliverables.tools import TOOL_SPECS
-from workers.models.base import ToolResult, UserText
+from workers.models.base import ModelError, ToolResult, UserText
+from workers.models.manners import NO_ANSWER
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.prompt import JOB_INSTRUCTIONS
 
@@ -54,8 +55,11 @@ def test_a_tool_round_trip_is_accepted_by_the_server(llama_server: LlamaServer) 
 def test_the_window_is_learnt_from_the_servers_overflow_error(llama_server: LlamaServer) -> None:
     handle = OpenAIChatHandle(config=ModelConfig(**model_settings(llama_server)))
     session = handle.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS)
-    turn = session.send([UserText(text="Give me a list of risks. " + "Background notes. " * 1500)], timeout=180)
-    assert turn.text.strip() or turn.tool_calls
+    try:  # the stream is cut short (the server's way to say "too long"); the unstreamed retry says why
+        turn = session.send([UserText(text="Give me a list of risks. " + "Background notes. " * 1500)], timeout=240)
+        assert turn.text.strip() or turn.tool_calls
+    except ModelError as exc:  # a 135M model may have nothing to say about 25,000 characters of notes
+        assert NO_ANSWER in exc.reason, exc.reason
     assert handle._facts.window() == llama_server.window
     handle.close()
 

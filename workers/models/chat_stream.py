@@ -9,7 +9,8 @@ of a non-streamed answer (``choices[0].message`` with ``content`` and ``tool_cal
 
 Servers differ in the details this tolerates: tool-call fragments keyed by ``index``
 (OpenAI, vLLM, llama.cpp) or whole calls in one event (Ollama), arguments as string
-fragments or as an object, ``usage`` in the last event or absent, an ``error`` event.
+fragments or as an object, ``usage`` in the last event or absent, an ``error`` event, and a
+stream cut short (``StreamEndedEarly``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from typing import Any, Iterable, Iterator
 from workers.models.base import ModelError
 
 DONE = "[DONE]"
+
+
+class StreamEndedEarly(ModelError):
+    """The stream stopped without a ``finish_reason``: the server failed after it had answered
+    200 (llama-cpp-python does so for a prompt over its window), so only a non-streamed try
+    can tell why."""
 
 
 def sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -80,6 +87,9 @@ def fold_chat_events(events: Iterable[Any], *, endpoint: str) -> dict[str, Any]:
         for position, fragment in enumerate(delta.get("tool_calls") or []):
             if isinstance(fragment, dict):
                 _merge_call(calls, fragment, position)
+    if finish_reason is None:
+        raise StreamEndedEarly(f"{endpoint}: the streamed answer ended before the model finished (no "
+                               "finish_reason): the server failed while answering", code="stream_ended_early")
     message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
     if calls:
         message["tool_calls"] = [calls[index] for index in sorted(calls)]

@@ -12,8 +12,8 @@ whose "server" is a ``LocalChatServer`` answering chat-completions bodies with
 constrains every tool call with a grammar made from the tool's JSON Schema, so a small
 model emits calls whose arguments parse and fit the schema. The window is the context
 llama.cpp was given (``model.context_window``, 0 = the model's own), counted with the
-model's own tokenizer; answers are streamed so a round's deadline stops generation between
-two tokens.
+model's own tokenizer; a round's deadline aborts llama.cpp's next decode step (its abort
+callback), so generation stops within one token.
 """
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from workers.http.bounded import StreamedAnswer
 from workers.models.base import ModelDeadlineExceeded, ModelError
-from workers.models.chat_stream import fold_chat_events
 from workers.models.http_client import ContextOverflow
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.window import ServerFacts
@@ -45,22 +44,31 @@ class LocalChatServer:
     """Answers chat-completions bodies in-process; stands where ``ModelHttpClient`` stands."""
 
     def __init__(self, llama: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+        import llama_cpp
+
         self._llama = llama
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
         self._clock = clock
+        self._abort_at: float | None = None  # clock seconds; None = never abort
+        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)  # kept: C holds a pointer to it
+        llama_cpp.llama_set_abort_callback(llama._ctx.ctx, self._abort_callback, None)
         self.base_url = "local"
 
     def post(self, endpoint: str, body: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
-        """Run ``body`` (a chat-completions request), streamed so that ``timeout`` (seconds)
-        can stop generation between two tokens (closing the stream stops llama.cpp)."""
-        deadline = None if timeout is None else self._clock() + timeout
+        """Run ``body`` (a chat-completions request); ``timeout`` (seconds) aborts llama.cpp's
+        next decode step once it has passed, so generation stops within one token."""
         request = {key: body[key] for key in _REQUEST_KEYS if key in body}
         if not request.get("tools"):
             request.pop("tool_choice", None)
         with self._lock:
+            self._abort_at = None if timeout is None else self._clock() + timeout
             try:
-                chunks = self._llama.create_chat_completion(**request, stream=True)
-                return fold_chat_events(self._until(deadline, timeout, chunks), endpoint=endpoint)
+                answer = self._llama.create_chat_completion(**request, stream=False)
+            except RuntimeError as exc:  # "llama_decode returned 2": our abort callback said stop
+                if self._abort_at is not None and self._clock() >= self._abort_at:
+                    raise ModelDeadlineExceeded(f"job deadline exceeded during a model call: the call's time of "
+                                                f"{timeout:g}s ran out (llama-cpp; generation stopped)") from None
+                raise ModelError(f"llama-cpp: {exc}") from None
             except ValueError as exc:  # llama.cpp's "Requested tokens exceed context window", bad grammar, …
                 overflow = _OVERFLOW.search(str(exc))
                 if overflow:
@@ -68,19 +76,13 @@ class LocalChatServer:
                     raise ContextOverflow(f"llama-cpp: {exc}", status=None, code="context_length_exceeded",
                                           fit_ratio=limit / requested, limit=limit) from None
                 raise ModelError(f"llama-cpp: {exc}") from None
+            finally:
+                self._abort_at = None
+        return json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
 
-    def _until(self, deadline: float | None, timeout: float | None, chunks: Iterator[Any]) -> Iterator[Any]:
-        """``chunks`` as plain dicts until the deadline, then the generator is closed (generation stops)."""
-        try:
-            for chunk in chunks:
-                if deadline is not None and self._clock() >= deadline:
-                    raise ModelDeadlineExceeded(f"job deadline exceeded during a model call: the call's time of "
-                                                f"{timeout:g}s ran out (llama-cpp; generation stopped)")
-                yield json.loads(json.dumps(chunk))  # plain dicts, as a server's events would be
-        finally:
-            close = getattr(chunks, "close", None)
-            if callable(close):
-                close()
+    def _should_abort(self, _data: Any) -> bool:
+        """llama.cpp's abort callback, asked before each decode step (from this thread)."""
+        return self._abort_at is not None and self._clock() >= self._abort_at
 
     def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], Any], *,
                  timeout: float | None = None, streamed: bool = False) -> Any:

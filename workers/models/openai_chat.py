@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.http.bounded import StreamedAnswer
-from workers.models.chat_stream import collect_chat_stream
+from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
 from workers.models.manners import EMPTY_ANSWER_PROMPT, NO_ANSWER, SessionManners, is_empty
@@ -77,10 +77,9 @@ class OpenAIChatHandle(HttpModelHandle):
         return parse_chat_answer(data, round_number=0)[0].text
 
     def _post(self, body: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
-        if not self._stream:
-            return self._client.post(ENDPOINT, body, timeout=timeout)
-        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        return self._client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+        if self._stream:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        return post_chat(self._client, body, stream=self._stream, timeout=timeout)
 
     def _fit_summary_input(self, text: str, *, instructions: str) -> str:
         window = self._facts.window()
@@ -145,10 +144,7 @@ class ChatSession:
                 sent = shorten_longest_user_message(sent, ratio)
             try:
                 body = self._body(sent, plan.tools, tool_choice=tool_choice)
-                if self._stream:
-                    return sent, self._client.exchange(ENDPOINT, body, _read_stream, timeout=remaining,
-                                                       streamed=True)
-                return sent, self._client.post(ENDPOINT, body, timeout=remaining)
+                return sent, post_chat(self._client, body, stream=self._stream, timeout=remaining)
             except ContextOverflow as overflow:
                 if self._facts is not None:
                     self._facts.learn_overflow(limit=overflow.limit,
@@ -242,6 +238,22 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
             for call in calls]
     usage = token_usage(data.get("usage"), input_key="prompt_tokens", output_key="completion_tokens")
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
+
+
+def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None) -> dict[str, Any]:
+    """One chat-completions call, streamed when ``stream``. A stream cut short is asked again
+    without streaming, once, so the server's error (a prompt over its window: learnt, then
+    planned around) reaches us as an HTTP status instead of a silent end."""
+    if not stream:
+        return client.post(ENDPOINT, body, timeout=timeout)
+    started = time.monotonic()
+    try:
+        return client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+    except StreamEndedEarly as early:
+        log.warning("%s; asking again without streaming to read the server's error", early.reason)
+    plain = {key: value for key, value in body.items() if key != "stream_options"}
+    remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
+    return client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
 
 
 def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:
