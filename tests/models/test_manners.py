@@ -63,3 +63,19 @@ def test_a_server_that_ignores_tools_is_logged_once(server: FakeOpenAIServer, re
         session_for(server, recorder).send([UserText(text="thanks!")])  # asks for nothing: not a sign
     notices = [record for record in caplog.records if "without calling any tool" in record.getMessage()]
     assert len(notices) == 1
+
+
+def test_a_small_window_session_asks_for_its_reply_after_a_few_tool_rounds(server: FakeOpenAIServer,
+                                                                          recorder: Recorder) -> None:
+    calls = [Reply(body=chat_reply(tool_calls=[{"name": "create_list", "call_id": f"c{n}",
+                                                "arguments": {"list": {"id": f"l{n}", "items": ["a"]}}}]))
+             for n in range(manners.SMALL_MODEL_TOOL_TURNS)]
+    server.queue("chat/completions", *calls, Reply(body=chat_reply(text="Done.")))
+    handle = OpenAIChatHandle(config=model_config(server, context_window=8192), on_request=recorder.on_request,
+                              sleep=recorder.sleep)
+    session = handle.open_session(instructions="sys", tools=[LIST_TOOL])
+    turn = session.send([UserText(text="make lists")])
+    while turn.tool_calls:
+        turn = session.send([ToolResult(call_id=call.call_id, output='{"ok": true}') for call in turn.tool_calls])
+    choices = [request.json["tool_choice"] for request in server.requests_for("chat/completions")]
+    assert choices == ["auto"] * manners.SMALL_MODEL_TOOL_TURNS + ["none"] and turn.text == "Done."

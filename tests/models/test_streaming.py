@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events, context_length_error
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
@@ -102,3 +102,14 @@ def test_a_stream_cut_short_is_asked_again_unstreamed_and_its_overflow_planned_a
     first, second, third = (request.json for request in server.requests_for("chat/completions"))
     assert first["stream"] is True and second["stream"] is False and "stream_options" not in second
     assert third["stream"] is True and len(json.dumps(third)) < 3000 * 3.0
+
+
+def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_unstreamed(server: FakeOpenAIServer,
+                                                                               recorder: Recorder) -> None:
+    # llama-cpp-python cannot stream its automatic tool choice: the stream just stops.
+    cut = Reply(events=chat_stream_events(text="x")[:1])
+    server.queue("chat/completions", cut, Reply(body=chat_reply(text="first")), Reply(body=chat_reply(text="next")))
+    session = session_for(server, recorder)
+    assert session.send([UserText(text="a list")], timeout=30).text == "first"
+    assert session.send([UserText(text="another list")], timeout=30).text == "next"
+    assert [request.json["stream"] for request in server.requests_for("chat/completions")] == [True, False, False]

@@ -21,8 +21,14 @@ from workers.http.bounded import StreamedAnswer
 from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
-from workers.models.manners import EMPTY_ANSWER_PROMPT, NO_ANSWER, SessionManners, is_empty
-from workers.models.request_plan import ChatPlan, plan_chat_request
+from workers.models.manners import (
+    EMPTY_ANSWER_PROMPT,
+    NO_ANSWER,
+    SMALL_MODEL_TOOL_TURNS,
+    SessionManners,
+    is_empty,
+)
+from workers.models.request_plan import SMALL_WINDOW, ChatPlan, plan_chat_request
 from workers.models.rounds import (
     arguments_text,
     content_text,
@@ -125,7 +131,9 @@ class ChatSession:
             turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], remaining, tool_choice="none")
             if is_empty(turn):
                 raise ModelError(f"{ENDPOINT}: {NO_ANSWER} (an empty answer twice)", code="empty_answer")
-        self._manners.observe(turn)
+        window = self._window()
+        small = window is not None and window <= SMALL_WINDOW
+        self._manners.observe(turn, tool_turn_limit=SMALL_MODEL_TOOL_TURNS if small else None)
         return turn
 
     def _round(self, items: Sequence[InputItem], timeout: float | None, *, tool_choice: str) -> ModelTurn:
@@ -144,7 +152,15 @@ class ChatSession:
                 sent = shorten_longest_user_message(sent, ratio)
             try:
                 body = self._body(sent, plan.tools, tool_choice=tool_choice)
-                return sent, post_chat(self._client, body, stream=self._stream, timeout=remaining)
+                # A server seen to cut streams that offer tools (llama-cpp-python cannot stream its
+                # automatic tool choice) gets those rounds unstreamed from then on.
+                stream = self._stream and not (body.get("tools") and self._facts is not None
+                                               and self._facts.tool_streams_fail)
+                if stream != self._stream:
+                    body = {**body, "stream": False}
+                    body.pop("stream_options", None)
+                return sent, post_chat(self._client, body, stream=stream, timeout=remaining,
+                                       on_cut=self._note_cut_tool_stream if body.get("tools") else None)
             except ContextOverflow as overflow:
                 if self._facts is not None:
                     self._facts.learn_overflow(limit=overflow.limit,
@@ -156,6 +172,11 @@ class ChatSession:
         turn, assistant = parse_chat_answer(data, round_number=self._rounds)
         self._messages = sent + [assistant]
         return turn
+
+    def _note_cut_tool_stream(self) -> None:
+        if self._facts is not None and not self._facts.tool_streams_fail:
+            log.warning("the model server cuts streams that offer tools: those rounds go unstreamed from now on")
+            self._facts.tool_streams_fail = True
 
     def _window(self) -> int | None:
         return self._facts.window() if self._facts is not None else None
@@ -240,10 +261,12 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
 
 
-def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None) -> dict[str, Any]:
+def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None,
+              on_cut: Callable[[], None] | None = None) -> dict[str, Any]:
     """One chat-completions call, streamed when ``stream``. A stream cut short is asked again
     without streaming, once, so the server's error (a prompt over its window: learnt, then
-    planned around) reaches us as an HTTP status instead of a silent end."""
+    planned around) reaches us as an HTTP status instead of a silent end; when that unstreamed
+    try succeeds, ``on_cut`` is told (the server cannot stream such a request)."""
     if not stream:
         return client.post(ENDPOINT, body, timeout=timeout)
     started = time.monotonic()
@@ -253,7 +276,10 @@ def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, ti
         log.warning("%s; asking again without streaming to read the server's error", early.reason)
     plain = {key: value for key, value in body.items() if key != "stream_options"}
     remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
-    return client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
+    answer = client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
+    if on_cut is not None:  # the same request answered unstreamed: the stream itself is what fails
+        on_cut()
+    return answer
 
 
 def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class ServerFacts:
         self._calibrated = False
         self._window: int | None = configured_window or None
         self._estimate = TokenEstimate()
+        self.tool_streams_fail = False  # the server cut a streamed round that offered tools
 
     def window(self) -> int | None:
         """The context window in tokens: configured, told by the server, or learnt; None = unknown."""
