@@ -8,7 +8,7 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
-from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
+from workers.models.base import ModelDeadlineExceeded, ModelError, ToolResult, UserText
 from workers.models.chat_stream import collect_chat_stream, sse_data
 from workers.models.openai_chat import OpenAIChatHandle
 
@@ -108,8 +108,15 @@ def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_unstreamed(s
                                                                                recorder: Recorder) -> None:
     # llama-cpp-python cannot stream its automatic tool choice: the stream just stops.
     cut = Reply(events=chat_stream_events(text="x")[:1])
-    server.queue("chat/completions", cut, Reply(body=chat_reply(text="first")), Reply(body=chat_reply(text="next")))
+    call = {"name": "create_list", "call_id": "c1", "arguments": LIST_ARGS}
+    server.queue("chat/completions", cut, Reply(body=chat_reply(tool_calls=[call])),
+                 Reply(body=chat_reply(tool_calls=[{**call, "call_id": "c2"}])),
+                 Reply(events=chat_stream_events(text="Done.")))
     session = session_for(server, recorder)
-    assert session.send([UserText(text="a list")], timeout=30).text == "first"
-    assert session.send([UserText(text="another list")], timeout=30).text == "next"
-    assert [request.json["stream"] for request in server.requests_for("chat/completions")] == [True, False, False]
+    assert session.send([UserText(text="a list")], timeout=30).tool_calls
+    assert session.send([ToolResult(call_id="c1", output='{"ok": true}')], timeout=30).tool_calls
+    assert session.send([ToolResult(call_id="c2", output='{"ok": true}')], timeout=30).text == "Done."
+    sent = [(request.json["stream"], request.json["tool_choice"])
+            for request in server.requests_for("chat/completions")]
+    # The repeated call switched tools off: that round streams again.
+    assert sent == [(True, "auto"), (False, "auto"), (False, "auto"), (True, "none")]

@@ -34,7 +34,7 @@ def model_settings(server: LlamaServer, **overrides: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "name": "openai-chat", "base_url": server.base_url, "api_key": "local", "model": "smollm2",
         "summary_model": "smollm2", "temperature": 0.0, "seed": SEED, "max_output_tokens": 384,
-        "stream": "on", "connect_timeout": 5, "read_timeout": 120, "call_timeout": 300, "max_attempts": 2}
+        "stream": "on", "connect_timeout": 5, "read_timeout": 200, "call_timeout": 300, "max_attempts": 2}
     settings.update(overrides)
     return settings
 

@@ -152,15 +152,16 @@ class ChatSession:
                 sent = shorten_longest_user_message(sent, ratio)
             try:
                 body = self._body(sent, plan.tools, tool_choice=tool_choice)
-                # A server seen to cut streams that offer tools (llama-cpp-python cannot stream its
-                # automatic tool choice) gets those rounds unstreamed from then on.
-                stream = self._stream and not (body.get("tools") and self._facts is not None
+                # A server seen to cut streams that let the model choose tools (llama-cpp-python
+                # cannot stream its automatic tool choice) gets those rounds unstreamed from then on.
+                auto_tools = bool(body.get("tools")) and body.get("tool_choice") == "auto"
+                stream = self._stream and not (auto_tools and self._facts is not None
                                                and self._facts.tool_streams_fail)
                 if stream != self._stream:
                     body = {**body, "stream": False}
                     body.pop("stream_options", None)
                 return sent, post_chat(self._client, body, stream=stream, timeout=remaining,
-                                       on_cut=self._note_cut_tool_stream if body.get("tools") else None)
+                                       on_cut=self._note_cut_tool_stream if auto_tools else None)
             except ContextOverflow as overflow:
                 if self._facts is not None:
                     self._facts.learn_overflow(limit=overflow.limit,
