@@ -25,7 +25,7 @@ from workers.models.tool_fit import tools_for_ask
 log = logging.getLogger("xenon.worker.model")
 
 NO_ANSWER = "the model returned no answer"
-SMALL_MODEL_TOOL_TURNS = 4  # turns with tool calls before a small-window session asks for its reply
+SMALL_MODEL_TOOL_TURNS = 3  # turns with tool calls before a small-window session asks for its reply
 EMPTY_ANSWER_PROMPT = ("Your last reply was empty. Write your reply to the user now, as plain text, "
                        "citing only artifacts that tool calls confirmed with ok=true.")
 
