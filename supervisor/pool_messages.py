@@ -138,8 +138,8 @@ class WorkerMessages:
             if pause is not None:
                 self._gate.pause(pause)
                 log.error("the model endpoint refused the runner (%s): pausing leasing for %gs so the queue is not "
-                          "burnt through; fix model.api_key / billing and send SIGHUP to resume at once",
-                          finished.reason, pause)
+                          "burnt through; fix the model settings (api_key, billing, base_url) or the model "
+                          "server and send SIGHUP to resume at once", finished.reason, pause)
         elif finished.outcome == JobOutcome.COMPLETED:
             self.model_pause.clear()
         self.outcomes[finished.outcome] += 1

@@ -26,7 +26,7 @@ from .liveness import bounded_wait
 from .logs import JobTag
 from .messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
 from .metrics import metrics
-from .models.base import ModelAuthError, ModelError, ModelHandle, ModelQuotaError
+from .models.base import ModelError, ModelHandle, ModelUnavailable
 from .summaries import resolve_prior_section
 
 log = logging.getLogger("xenon.worker.job")
@@ -180,7 +180,7 @@ class JobRunner:
                                              f"cloud rejected the completion: {exc.detail or exc}"))
         except JobFailure as exc:
             return self._end(ticket, Failure(exc.kind, exc.reason))
-        except (ModelAuthError, ModelQuotaError) as exc:
+        except ModelUnavailable as exc:  # refused key, no quota, endpoint down or wrong: pause the pool
             return self._end(ticket, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"),
                              model_unavailable=True)
         except ModelError as exc:

@@ -115,7 +115,7 @@ class PoolConfig:
 class ModelConfig:
     """The model handle every worker creates once at boot."""
 
-    name: str = setting("openai-responses", "Model handle: openai-responses, openai-chat, builtin, or "
+    name: str = setting("openai-responses", "Model handle: openai-responses, openai-chat, builtin, llama-cpp, or "
                         "module:callable for your own handle.")
     base_url: str = setting("https://api.openai.com/v1", "OpenAI-compatible base URL including /v1; "
                             "the handles append /responses or /chat/completions.", env="OPENAI_BASE_URL",
@@ -130,6 +130,34 @@ class ModelConfig:
                                   exclusive_minimum=True, kind="duration", maximum=DAY)
     max_attempts: int = setting(4, "Tries per model call (first try included) on 408/409/429/5xx/network.",
                                 minimum=1, maximum=20)
+    call_timeout: float = setting(600.0, "Seconds one model request may take in all: connect, send, and the "
+                                  "whole answer (a server trickling bytes cannot hold a worker longer).",
+                                  minimum=0, exclusive_minimum=True, kind="duration", maximum=DAY)
+    max_answer_bytes: int = setting(32 * 1024 * 1024, "Largest model answer body accepted (after decoding); a "
+                                    "larger one fails the call instead of filling memory.", minimum=1024,
+                                    kind="bytes", maximum=2 ** 30)
+    context_window: int = setting(0, "Tokens the model's context holds; requests are planned to fit it with room for "
+                                  "the answer. 0 = ask the server (llama.cpp /props, vLLM /v1/models, Ollama "
+                                  "/api/show) or learn it from its first overflow error.", minimum=0,
+                                  maximum=10_000_000)
+    max_output_tokens: int = setting(0, "Sent as max_tokens: the longest answer one model round may produce. "
+                                     "0 = the server's default (llama.cpp: until the context is full).", minimum=0,
+                                     maximum=10_000_000)
+    stream: str = setting("off", "openai-chat: `on` streams answers (stream: true): a round may run as long as "
+                          "tokens keep coming within read_timeout, up to the job's deadline, and a stalled or "
+                          "abandoned answer is closed at once. `off` waits for whole answers (call_timeout).",
+                          choices=("off", "on"))
+    temperature: float | None = setting(None, "openai-chat: sampling temperature sent with every request; unset = "
+                                        "the server's default. 0 makes a local model's answers repeatable.",
+                                        minimum=0, maximum=2)
+    seed: int | None = setting(None, "openai-chat: sampling seed sent with every request (servers that honour "
+                               "it repeat their answers); unset = none sent.", minimum=0, maximum=2 ** 63 - 1)
+    model_path: str | None = setting(None, "llama-cpp only: the GGUF model file each worker loads (memory-mapped: "
+                                     "the workers share one copy of the weights).")
+    gpu_layers: int = setting(0, "llama-cpp only: layers offloaded to the GPU (llama.cpp's n_gpu_layers; -1 = all). "
+                              "0 = CPU only.", minimum=-1, maximum=100_000)
+    threads: int = setting(0, "llama-cpp only: CPU threads per worker for generation; 0 = llama.cpp's default.",
+                           minimum=0, maximum=4096)
     latency: float = setting(0.0, "builtin only: simulated seconds per model round.", minimum=0,
                              kind="duration", maximum=HOUR)
     options: Mapping[str, Any] = setting(None, "Free-form options passed to a module:callable handle.",

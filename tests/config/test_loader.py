@@ -62,7 +62,7 @@ def test_a_bad_value_names_the_key_and_what_was_expected(tmp_path: Path) -> None
     ("emulator:\n  error_rate: 2\n", "emulator.error_rate: expected a number between 0 and 1, got 2"),
     ("pool: 4\n", "pool: expected a mapping of pool settings, got int"),
     ("model:\n  name: 'not a handle'\n", "model.name: unknown model 'not a handle': expected one of "
-                                        "openai-responses, openai-chat, builtin or package.module:callable"),
+                                        "openai-responses, openai-chat, builtin, llama-cpp or package.module:callable"),
 ])
 def test_each_kind_of_bad_value_is_refused(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in problems(tmp_path, text)

@@ -16,7 +16,12 @@ the connection without answering) or a callable ``(RecordedRequest) -> Reply`` c
 it from the request. ``set_fallback(path, reply)`` answers every request the queue does not
 cover (handy for end-to-end runs with many jobs). With neither, the server answers 500
 ``{"error": {"message": "fake server: no scripted reply for POST /v1/…"}}`` and lists the
-path in ``unscripted``, so an under-scripted test fails loudly.
+path in ``unscripted``, so an under-scripted test fails loudly. Any other route (the
+server-info questions a handle may ask: ``GET /props``, ``GET /v1/models``,
+``POST /extras/tokenize``, ``POST /api/show``) answers 404 unless ``serve_info`` set a reply;
+those requests are kept apart, in ``info_requests``, as are start-up probes of the two APIs
+(``X-Xenon-Probe`` header; answered 400, as a server that has the API does, unless
+``serve_info`` set a reply).
 
 Body builders: ``responses_reply`` and ``chat_reply`` (text and tool calls in each
 protocol's shape); error replies: ``rate_limited``, ``insufficient_quota``,
@@ -27,6 +32,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
+import socket
 import sys
 import threading
 from collections import deque
@@ -50,6 +57,9 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    events: tuple[str, ...] = ()  # server-sent events' data, streamed (then the connection closes)
+    event_delay: float = 0.0  # seconds before each event
+    stall_after: int | None = None  # stop sending (but keep the connection open) after this many events
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +68,7 @@ class RecordedRequest:
 
     path: str
     headers: Mapping[str, str]
+    method: str = "POST"
     json: Any
     raw: bytes
 
@@ -83,6 +94,9 @@ class FakeOpenAIServer:
         self._fallbacks: dict[str, Script] = {}
         self._requests: list[RecordedRequest] = []
         self._unscripted: list[str] = []
+        self._info: dict[tuple[str, str], Script] = {}
+        self._info_requests: list[RecordedRequest] = []
+        self.abandoned_streams = 0  # streams the client closed before their end
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +164,32 @@ class FakeOpenAIServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def serve_info(self, method: str, path: str, reply: Script) -> None:
+        """Answer ``method path`` (a server-info route: ``/props``, ``/v1/models``,
+        ``/extras/tokenize``, ``/api/show``…) with ``reply``; unset routes answer 404."""
+        with self._lock:
+            self._info[(method.upper(), path)] = reply
+
+    @property
+    def info_requests(self) -> list[RecordedRequest]:
+        """Requests to routes other than the two model APIs (window and tokenizer questions)."""
+        with self._lock:
+            return list(self._info_requests)
+
     def _answer(self, request: RecordedRequest) -> Reply:
+        if request.path in PATHS and request.headers.get("x-xenon-probe"):  # a start-up probe of the API
+            with self._lock:
+                self._info_requests.append(request)
+                script = self._info.get((request.method, request.path)) or Reply(
+                    status=400, body={"error": {"message": "fake server: probe answered", "type": "probe"}})
+            return script(request) if callable(script) else script
+        if request.path not in PATHS:
+            with self._lock:
+                self._info_requests.append(request)
+                script = self._info.get((request.method, request.path))
+            if script is None:
+                return Reply(status=404, body={"error": {"message": f"fake server: no route {request.path}"}})
+            return script(request) if callable(script) else script
         with self._lock:
             self._requests.append(request)
             queue = self._queues.get(request.path)
@@ -189,13 +228,16 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 parsed = None
             request = RecordedRequest(path=self.path, headers={k.lower(): v for k, v in self.headers.items()},
-                                      json=parsed, raw=raw)
+                                      json=parsed, raw=raw, method=self.command)
             reply = server._answer(request)
             if reply.delay and server._stopping.wait(reply.delay):
                 self.close_connection = True
                 return
             if reply.drop:
                 self.close_connection = True
+                return
+            if reply.events:
+                self._stream(reply)
                 return
             payload = (reply.text if reply.text is not None else json.dumps(reply.body)).encode("utf-8")
             self.send_response(reply.status)
@@ -206,6 +248,36 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _stream(self, reply: Reply) -> None:
+            """Send ``reply.events`` as server-sent events; note a client that hung up mid-stream."""
+            self.close_connection = True
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for number, data in enumerate(reply.events):
+                    if reply.stall_after is not None and number >= reply.stall_after:
+                        self._wait_for_hangup()  # silent, connection open, until the client leaves
+                        return
+                    if reply.event_delay and server._stopping.wait(reply.event_delay):
+                        return
+                    self.wfile.write(f"data: {data}\n\n".encode("utf-8"))
+                    self.wfile.flush()
+            except OSError:
+                with server._lock:
+                    server.abandoned_streams += 1
+
+        def _wait_for_hangup(self) -> None:
+            while not server._stopping.wait(0.02):
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    with server._lock:
+                        server.abandoned_streams += 1
+                    return
+
+        do_GET = do_POST  # noqa: N815 - server-info routes (/props, /v1/models) are GETs
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             return None
@@ -260,6 +332,28 @@ def chat_reply(*, text: str | None = None, tool_calls: Iterable[ToolCallSpec] = 
             "choices": [{"index": 0, "message": message,
                          "finish_reason": finish_reason or ("tool_calls" if calls else "stop")}],
             "usage": dict(usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})}
+
+
+def chat_stream_events(*, text: str = "", tool_calls: Iterable[ToolCallSpec] = (), pieces: int = 3,
+                       usage: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    """The events of a streamed chat completion: ``text`` in ``pieces`` deltas, each tool call
+    as a name event then its arguments in two fragments, a finish event with usage, [DONE]."""
+    events: list[dict[str, Any]] = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
+    size = max(1, -(-len(text) // pieces))
+    for start in range(0, len(text), size):
+        events.append({"choices": [{"index": 0, "delta": {"content": text[start:start + size]}}]})
+    calls = list(tool_calls)
+    for index, call in enumerate(calls):
+        name, arguments, call_id = _call_parts(call, index)
+        half = len(arguments) // 2
+        events.append({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}]}}]})
+        for part in (arguments[:half], arguments[half:]):
+            events.append({"choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": index, "function": {"arguments": part}}]}}]})
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if calls else "stop"}],
+                   "usage": dict(usage or {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})})
+    return tuple(json.dumps(event) for event in events) + ("[DONE]",)
 
 
 def openai_error(status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,

@@ -1,6 +1,8 @@
 """The shared HTTP layer against the fake server: retries, Retry-After, errors, deadlines, secrets."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.fakes.openai_server import (
@@ -13,8 +15,19 @@ from tests.fakes.openai_server import (
     server_error,
     unauthorized,
 )
+from tests.fakes.trickle import TrickleServer, http_answer
+from tests.harness import free_port
 from tests.models.conftest import API_KEY, Recorder, model_config
-from workers.models.base import ModelAuthError, ModelContextTooLong, ModelError, ModelQuotaError
+from workers.failures import FailureClass, JobFailure
+from workers.models.base import (
+    ModelAnswerTooLarge,
+    ModelAuthError,
+    ModelContextTooLong,
+    ModelDeadlineExceeded,
+    ModelEndpointDown,
+    ModelError,
+    ModelQuotaError,
+)
 from workers.models.http_client import ContextOverflow, ModelHttpClient
 
 OK = Reply(body={"id": "resp_ok", "output": []})
@@ -178,12 +191,93 @@ def test_plain_http_is_refused_except_on_loopback(server: FakeOpenAIServer, reco
 def test_session_is_reused_and_recreated_after_close(server: FakeOpenAIServer, recorder: Recorder) -> None:
     server.queue("responses", OK, OK, OK)
     client = client_for(server, recorder)
-    assert client._session is None  # created lazily, in the process that uses it
+    assert client._http._session is None  # created lazily, in the process that uses it
     client.post("responses", {})
-    first = client._session
+    first = client._http._session
     client.post("responses", {})
-    assert client._session is first
+    assert client._http._session is first
     client.close()
-    assert client._session is None
+    assert client._http._session is None
     client.post("responses", {})
-    assert client._session is not None and client._session is not first
+    assert client._http._session is not None and client._http._session is not first
+
+
+# ---------------------------------------------------------------- bounded tries (issue 14)
+
+TRICKLED = http_answer(b'{"id": "resp_slow", "output": []}' + b" " * 400)
+
+
+def test_a_trickling_server_ends_at_the_call_timeout_and_is_not_retried(recorder: Recorder) -> None:
+    # One byte every 50 ms never trips the 1 s read timeout; before BoundedSession the call
+    # waited for all ~440 bytes (22 s) and then retried.
+    with TrickleServer(TRICKLED, byte_delay=0.05) as slow:
+        client = ModelHttpClient(base_url=f"{slow.url}/v1", api_key=None, connect_timeout=1, read_timeout=1,
+                                 max_attempts=4, call_timeout=0.5, on_request=recorder.on_request,
+                                 sleep=recorder.sleep)
+        with pytest.raises(ModelError) as caught:
+            client.post("responses", {})
+    assert caught.value.code == "timeout" and not isinstance(caught.value, ModelDeadlineExceeded)
+    assert "model.call_timeout (0.5s)" in caught.value.reason
+    assert recorder.codes == ["timeout"] and recorder.sleeps == [] and slow.served == 1
+
+
+def test_the_job_deadline_inside_a_call_is_a_job_deadline(recorder: Recorder) -> None:
+    with TrickleServer(TRICKLED, byte_delay=0.05) as slow:
+        client = ModelHttpClient(base_url=f"{slow.url}/v1", api_key=None, connect_timeout=1, read_timeout=1,
+                                 max_attempts=4, call_timeout=60, on_request=recorder.on_request,
+                                 sleep=recorder.sleep)
+        with pytest.raises(ModelDeadlineExceeded) as caught:
+            client.post("responses", {}, timeout=0.5)
+    assert isinstance(caught.value, JobFailure) and caught.value.reason.startswith("job deadline exceeded")
+    assert caught.value.kind is FailureClass.DEADLINE  # counted as a job deadline, not a model error
+    assert recorder.codes == ["timeout"]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked-or-unknown"])
+def test_an_oversized_answer_is_a_typed_error_never_retried(recorder: Recorder, declared: bool) -> None:
+    body = b'{"id": "huge", "output": "' + b"x" * 5000 + b'"}'
+    answer = http_answer(body) if declared else http_answer(body).replace(
+        f"Content-Length: {len(body)}\r\n".encode(), b"")
+    with TrickleServer(answer) as big:
+        client = ModelHttpClient(base_url=f"{big.url}/v1", api_key=None, connect_timeout=1, read_timeout=5,
+                                 max_attempts=4, max_answer_bytes=1024, on_request=recorder.on_request,
+                                 sleep=recorder.sleep)
+        with pytest.raises(ModelAnswerTooLarge) as caught:
+            client.post("responses", {})
+    assert "1024 bytes" in caught.value.reason and caught.value.code == "answer_too_large"
+    assert big.served == 1 and recorder.sleeps == []
+
+
+def test_each_retry_is_logged_with_its_reason(server: FakeOpenAIServer, recorder: Recorder,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    server.queue("responses", server_error(503, "overloaded right now"), Reply(drop=True), OK)
+    with caplog.at_level(logging.WARNING, logger="xenon.worker.model"):
+        client_for(server, recorder).post("responses", {})
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2
+    assert "try 1/4 failed (503 server_error: overloaded right now); retrying in" in lines[0]
+    assert "try 2/4 failed (network error (" in lines[1] and "connection" in lines[1]  # reset or closed
+
+
+def test_a_refused_connection_is_named_without_the_server_address(recorder: Recorder) -> None:
+    port = free_port()  # nothing listens there
+    client = ModelHttpClient(base_url=f"http://127.0.0.1:{port}/v1", api_key=None, connect_timeout=1,
+                             read_timeout=1, max_attempts=2, on_request=recorder.on_request, sleep=recorder.sleep)
+    with pytest.raises(ModelError) as caught:
+        client.post("chat/completions", {})
+    assert isinstance(caught.value, ModelEndpointDown)  # every job would fail the same way: pause the pool
+    assert "connection refused" in caught.value.reason
+    assert "127.0.0.1" not in caught.value.reason and str(port) not in caught.value.reason
+    assert recorder.codes == ["network", "network"]
+
+
+def test_a_500_the_server_repeats_about_our_request_is_not_retried_blindly(server: FakeOpenAIServer,
+                                                                            recorder: Recorder) -> None:
+    # llama-cpp-python's answer to an assistant turn with "content": null; it was tried 4 times.
+    choked = openai_error(500, 'can only concatenate str (not "NoneType") to str', type="internal_server_error")
+    server.queue("chat/completions", choked, choked, choked, choked)
+    with pytest.raises(ModelError) as caught:
+        client_for(server, recorder).post("chat/completions", {})
+    assert caught.value.code == "request_rejected" and "NoneType" in caught.value.reason
+    assert "failed the same way twice" in caught.value.reason
+    assert len(server.requests) == 2 and server.pending("chat/completions") == 2

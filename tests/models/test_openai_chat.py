@@ -41,7 +41,7 @@ def test_request_shape_and_message_history(server: FakeOpenAIServer, recorder: R
     assert first["messages"] == [{"role": "system", "content": "Be useful."},
                                  {"role": "user", "content": "make steps"}]
     assert second["messages"][2:] == [
-        {"role": "assistant", "content": None, "tool_calls": [
+        {"role": "assistant", "content": "", "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "create_list",
                                                               "arguments": json.dumps(LIST_ARGS)}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": '{"ok": true, "detail": "created"}'}]
@@ -73,6 +73,20 @@ def test_loose_servers_missing_ids_object_arguments_and_malformed_json(server: F
     history = server.requests_for("chat/completions")[1].json["messages"]
     assert [call["id"] for call in history[1]["tool_calls"]] == ["call_1_0", "call_1_1", "given"]
     assert [message["tool_call_id"] for message in history[2:]] == ["call_1_0", "call_1_1", "given"]
+
+
+@pytest.mark.parametrize("sent", [
+    json.dumps(LIST_ARGS), LIST_ARGS, json.dumps(LIST_ARGS).replace('"', "&quot;"),
+    "```json\n" + json.dumps(LIST_ARGS) + "\n```", json.dumps(json.dumps(LIST_ARGS))],
+    ids=["json-text", "object", "html-escaped", "code-fence", "json-string-of-json"])
+def test_arguments_are_read_in_every_shape_servers_send(server: FakeOpenAIServer, recorder: Recorder,
+                                                        sent: object) -> None:
+    body = {"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "create_list", "arguments": sent}}]}}]}
+    server.queue("chat/completions", Reply(body=body))
+    [call] = handle_for(server, recorder).open_session(instructions="", tools=[LIST_TOOL]).send(
+        [UserText(text="x")]).tool_calls
+    assert json.loads(call.arguments) == LIST_ARGS
 
 
 def test_content_given_as_parts_is_joined(server: FakeOpenAIServer, recorder: Recorder) -> None:
@@ -121,7 +135,8 @@ def test_context_overflow_trims_the_longest_user_message_once(server: FakeOpenAI
     assert len(trimmed) < len(long_text) * 0.5
     session.send([ToolResult(call_id=call.call_id, output="{}")])
     later = server.requests_for("chat/completions")[2].json["messages"]
-    assert later[1]["content"] == trimmed  # the trimmed history is kept for later rounds
+    # The trimmed history is kept; the window learnt from the error plans the later round.
+    assert later[1]["content"].startswith("BEGIN ") and len(later[1]["content"]) <= len(trimmed)
 
 
 def test_second_overflow_raises_model_context_too_long(server: FakeOpenAIServer, recorder: Recorder) -> None:

@@ -149,6 +149,18 @@ def test_model_401_fails_the_job_without_leaking_the_key_and_pauses_the_pool(har
     assert len(harness.openai.requests_for("responses")) == 1   # never retried
 
 
+def test_a_wrong_model_endpoint_fails_the_job_and_pauses_the_pool(harness: Harness) -> None:
+    # Before: a 404 on the API path was a plain model error, and the pool failed job after job.
+    harness.enqueue(messages=[{"text": "Hello"}])
+    harness.openai.queue("responses", Reply(status=404, body={"detail": "Not Found"}))
+
+    finished = harness.run()
+
+    assert finished.outcome == "failed" and finished.model_unavailable
+    assert finished.reason.startswith("model error:") and "404" in finished.reason
+    assert "127.0.0.1" not in finished.reason
+
+
 def test_lease_lost_on_heartbeat_stops_the_job_without_completing(harness: Harness) -> None:
     workspace_id = harness.enqueue(messages=[{"text": "Hello"}])
     client = harness.client()

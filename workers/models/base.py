@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, Union, runtime_checkable
 
+from workers.failures import FailureClass, JobFailure
+
 
 @dataclass(frozen=True, kw_only=True)
 class ToolSpec:
@@ -67,16 +69,42 @@ class ModelError(Exception):
         self.code = code
 
 
-class ModelAuthError(ModelError):
+class ModelUnavailable(ModelError):
+    """The model endpoint cannot serve any job now: the job fails and the pool pauses leasing
+    (instead of failing the whole queue in seconds)."""
+
+
+class ModelAuthError(ModelUnavailable):
     """401/403 from the model endpoint: the API key is wrong or lacks access."""
 
 
-class ModelQuotaError(ModelError):
+class ModelQuotaError(ModelUnavailable):
     """429 ``insufficient_quota``: retrying cannot help until billing changes."""
+
+
+class ModelEndpointDown(ModelUnavailable):
+    """The model endpoint is unreachable, has no such API (404 on its path), or answered
+    5xx to every try."""
 
 
 class ModelContextTooLong(ModelError):
     """The input does not fit the model's context even after the handle's one trimmed retry."""
+
+
+class ModelAnswerTooLarge(ModelError):
+    """The model's answer body was larger than ``model.max_answer_bytes``: refused, not buffered."""
+
+
+class ModelDeadlineExceeded(ModelError, JobFailure):
+    """The time the caller gave a model call (the job's remaining time) ran out during it.
+
+    Also a ``JobFailure`` of class ``DEADLINE``: the job ends as a deadline, not as a model
+    error, wherever it catches the two.
+    """
+
+    def __init__(self, reason: str) -> None:
+        ModelError.__init__(self, reason, code="timeout")
+        self.kind = FailureClass.DEADLINE
 
 
 @runtime_checkable

@@ -1,9 +1,11 @@
 """Pick and build the worker's model handle from ``model.name``.
 
-Names: ``openai-responses``, ``openai-chat``, ``builtin``, or ``package.module:callable``
-for an operator's own handle. The callable is called once per worker as
+Names: ``openai-responses``, ``openai-chat``, ``builtin``, ``llama-cpp`` (optional extra),
+or ``package.module:callable`` for an operator's own handle. The callable is called once per worker as
 ``callable(config=<ModelConfig>)`` and must return an object with ``open_session``,
-``summarize`` and ``close`` (``workers.models.base.ModelHandle``). Every way loading can
+``summarize`` and ``close`` (``workers.models.base.ModelHandle``). The OpenAI handles probe
+their endpoint once when built: a server without the configured API fails the load naming
+the ``model.name`` it does serve. Every way loading can
 fail raises ``ModelLoadError`` with a reason fit for the log; the worker then exits with
 its reserved "model load failed" code instead of crash-looping.
 """
@@ -17,6 +19,7 @@ from workers.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
 from workers.models.http_client import RequestObserver
+from workers.models.http_handle import HttpModelHandle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 
@@ -27,9 +30,11 @@ _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _CALLABLE_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")
 
 _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle]] = {
-    "openai-responses": lambda config, on_request: OpenAIResponsesHandle(config=config, on_request=on_request),
-    "openai-chat": lambda config, on_request: OpenAIChatHandle(config=config, on_request=on_request),
+    "openai-responses": lambda config, on_request: _probed(OpenAIResponsesHandle(config=config,
+                                                                                  on_request=on_request)),
+    "openai-chat": lambda config, on_request: _probed(OpenAIChatHandle(config=config, on_request=on_request)),
     "builtin": lambda config, on_request: BuiltinModelHandle(latency=config.latency),
+    "llama-cpp": lambda config, on_request: _llama_cpp_handle(config),
 }
 BUILT_IN_NAMES: tuple[str, ...] = tuple(_BUILT_IN)
 
@@ -69,6 +74,18 @@ def load_model_handle(config: ModelConfig, *,
         except ValueError as exc:
             raise ModelLoadError(f"model {config.name}: {redact(exc)}") from None
     return _load_callable_handle(config)
+
+
+def _llama_cpp_handle(config: ModelConfig) -> ModelHandle:
+    from workers.models.llama_cpp_handle import LlamaCppHandle  # imports llama_cpp only when asked for
+
+    return LlamaCppHandle(config=config)
+
+
+def _probed(handle: HttpModelHandle) -> HttpModelHandle:
+    """``handle`` after its start-up probe (a wrong API raises ``ValueError``)."""
+    handle.probe()
+    return handle
 
 
 def _load_callable_handle(config: ModelConfig) -> ModelHandle:

@@ -4,17 +4,31 @@ Chat completions are stateless, so the session keeps the message list itself: a 
 message (the instructions), user messages, assistant messages with their ``tool_calls``
 and one ``tool`` message per call, answered by ``tool_call_id``. Local servers are loose
 about the answer's shape, so parsing tolerates ``content: null``, tool calls without ids
-(stable ones are made up and kept in the history), and arguments sent as a JSON object
-instead of a string. Tool calls are read from ``message.tool_calls``, never from
-``finish_reason``.
+(stable ones are made up and kept in the history), and arguments sent as a JSON object,
+HTML-escaped or fenced instead of a JSON string. Strict about what we send: an assistant
+turn that carries tool calls has ``content: ""`` (never null: llama.cpp rejects it). Tool
+calls are read from ``message.tool_calls``, never from ``finish_reason``.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec
-from workers.models.http_client import ModelHttpClient
+from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
+from workers.http.bounded import StreamedAnswer
+from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
+from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
+from workers.models.manners import (
+    EMPTY_ANSWER_PROMPT,
+    NO_ANSWER,
+    SMALL_MODEL_TOOL_TURNS,
+    SessionManners,
+    is_empty,
+)
+from workers.models.request_plan import SMALL_WINDOW, ChatPlan, plan_chat_request
 from workers.models.rounds import (
     arguments_text,
     content_text,
@@ -23,50 +37,136 @@ from workers.models.rounds import (
     token_usage,
     with_one_trim,
 )
-from workers.models.trimming import shrink_within
+from workers.models.trimming import shrink_within, trim_middle
+from workers.models.window import ServerFacts
+
+if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
+    from supervisor.config.sections import ModelConfig
+
+log = logging.getLogger("xenon.worker.model")
 
 ENDPOINT = "chat/completions"
+DEFAULT_ANSWER_RESERVE = 1024  # tokens kept for the answer when model.max_output_tokens is 0
 Message = dict[str, Any]
 
 
 class OpenAIChatHandle(HttpModelHandle):
-    """One per worker: holds the HTTP client; each job gets a ``ChatSession``."""
+    """One per worker: holds the HTTP client and what the server told about its window;
+    each job gets a ``ChatSession``."""
 
     endpoint = ENDPOINT
+    other_api = ("openai-responses", "responses")
+
+    def __init__(self, *, config: ModelConfig, on_request: RequestObserver | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(config=config, on_request=on_request, sleep=sleep)
+        self._facts = ServerFacts(base_url=config.base_url, model=config.model,
+                                  configured_window=config.context_window, fetch=self._client.fetch_json)
+        self._max_output_tokens = config.max_output_tokens
+        self._stream = config.stream == "on"
+        self._sampling = {name: value for name, value in (("temperature", config.temperature), ("seed", config.seed))
+                          if value is not None}
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ChatSession:
-        return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools)
+        return ChatSession(client=self._client, model=self._model, instructions=instructions, tools=tools,
+                           facts=self._facts, max_output_tokens=self._max_output_tokens,
+                           stream=self._stream, sampling=self._sampling)
 
     def _summary_body(self, prompt: str, *, instructions: str) -> dict[str, Any]:
-        return {"model": self._summary_model, "stream": False,
+        body = {"model": self._summary_model, "stream": False, **self._sampling,
                 "messages": _system(instructions) + [{"role": "user", "content": prompt}]}
+        if self._max_output_tokens:
+            body["max_tokens"] = self._max_output_tokens
+        return body
 
     def _answer_text(self, data: dict[str, Any]) -> str:
         return parse_chat_answer(data, round_number=0)[0].text
 
+    def _post(self, body: dict[str, Any], *, timeout: float | None) -> dict[str, Any]:
+        if self._stream:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        return post_chat(self._client, body, stream=self._stream, timeout=timeout)
+
+    def _fit_summary_input(self, text: str, *, instructions: str) -> str:
+        window = self._facts.window()
+        if window is None:
+            return text
+        reserve = self._max_output_tokens or min(DEFAULT_ANSWER_RESERVE, window // 4)  # tokens
+        estimate = self._facts.estimate()
+        room = window - reserve - estimate.of_messages([{"content": instructions}, {"content": ""}])  # tokens
+        return trim_middle(text, max(0, int(room * estimate.chars_per_token)))
+
 
 class ChatSession:
-    """One job's conversation; the whole message list travels with every round."""
+    """One job's conversation; the whole message list travels with every round, planned to
+    fit the model's window when it is known (``request_plan``)."""
 
-    def __init__(self, *, client: ModelHttpClient, model: str, instructions: str,
-                 tools: Sequence[ToolSpec]) -> None:
+    def __init__(self, *, client: ModelHttpClient, model: str, instructions: str, tools: Sequence[ToolSpec],
+                 facts: ServerFacts | None = None, max_output_tokens: int = 0, stream: bool = False,
+                 sampling: Mapping[str, Any] | None = None) -> None:
         self._client = client
         self._model = model
-        self._tools = [chat_tool(spec) for spec in tools]
+        self._tools = list(tools)
+        self._facts = facts
+        self._max_output_tokens = max_output_tokens  # tokens; 0 = the server's default
+        self._stream = stream
+        self._sampling = dict(sampling or {})  # temperature, seed: sent as they are
         self._messages: list[Message] = _system(instructions)
         self._rounds = 0
+        self._manners = SessionManners(self._tools)
+        self._clock = time.monotonic
 
     def send(self, items: Sequence[InputItem], *, timeout: float | None = None) -> ModelTurn:
-        """One round. On a context overflow the longest user message loses its middle and
-        the round is retried once; the trimmed history is kept for later rounds."""
+        """One round, planned to fit the window (see ``_round``). An empty answer gets one
+        repair round with tools off, then fails as ``manners.NO_ANSWER``."""
+        started = self._clock()
+        for item in items:
+            if isinstance(item, UserText):
+                self._manners.note_ask(item.text)
+        turn = self._round(items, timeout, tool_choice=self._manners.tool_choice())
+        if is_empty(turn):
+            log.warning("the model returned an empty answer; asking once more for a text reply (tools off)")
+            self._messages.pop()  # an empty assistant turn renders as a broken turn in some chat templates
+            remaining = None if timeout is None else max(0.0, timeout - (self._clock() - started))
+            turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], remaining, tool_choice="none")
+            if is_empty(turn):
+                raise ModelError(f"{ENDPOINT}: {NO_ANSWER} (an empty answer twice)", code="empty_answer")
+        window = self._window()
+        small = window is not None and window <= SMALL_WINDOW
+        self._manners.observe(turn, tool_turn_limit=SMALL_MODEL_TOOL_TURNS if small else None)
+        return turn
+
+    def _round(self, items: Sequence[InputItem], timeout: float | None, *, tool_choice: str) -> ModelTurn:
+        """One request. On a context overflow the window the error names is learnt and the
+        round planned again (when the window stays unknown, the longest user message loses
+        its middle); one retry. The sent history is kept."""
         results, texts = split_items(items)
         messages = self._messages + [
             {"role": "tool", "tool_call_id": result.call_id, "content": result.output} for result in results
         ] + [{"role": "user", "content": item.text} for item in texts]
 
         def attempt(ratio: float | None, remaining: float | None) -> tuple[list[Message], dict[str, Any]]:
-            sent = messages if ratio is None else shorten_longest_user_message(messages, ratio)
-            return sent, self._client.post(ENDPOINT, self._body(sent), timeout=remaining)
+            plan = self._plan(messages)
+            sent = plan.messages
+            if ratio is not None and self._window() is None:
+                sent = shorten_longest_user_message(sent, ratio)
+            try:
+                body = self._body(sent, plan.tools, tool_choice=tool_choice)
+                # A server seen to cut streams that let the model choose tools (llama-cpp-python
+                # cannot stream its automatic tool choice) gets those rounds unstreamed from then on.
+                auto_tools = bool(body.get("tools")) and body.get("tool_choice") == "auto"
+                stream = self._stream and not (auto_tools and self._facts is not None
+                                               and self._facts.tool_streams_fail)
+                if stream != self._stream:
+                    body = {**body, "stream": False}
+                    body.pop("stream_options", None)
+                return sent, post_chat(self._client, body, stream=stream, timeout=remaining,
+                                       on_cut=self._note_cut_tool_stream if auto_tools else None)
+            except ContextOverflow as overflow:
+                if self._facts is not None:
+                    self._facts.learn_overflow(limit=overflow.limit,
+                                               fit_ratio=overflow.fit_ratio if plan.tokens else None)
+                raise
 
         sent, data = with_one_trim(attempt, timeout=timeout)
         self._rounds += 1
@@ -74,10 +174,35 @@ class ChatSession:
         self._messages = sent + [assistant]
         return turn
 
-    def _body(self, messages: list[Message]) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": False}
-        if self._tools:
-            body.update(tools=self._tools, tool_choice="auto", parallel_tool_calls=True)
+    def _note_cut_tool_stream(self) -> None:
+        if self._facts is not None and not self._facts.tool_streams_fail:
+            log.warning("the model server cuts streams that offer tools: those rounds go unstreamed from now on")
+            self._facts.tool_streams_fail = True
+
+    def _window(self) -> int | None:
+        return self._facts.window() if self._facts is not None else None
+
+    def _plan(self, messages: list[Message]) -> ChatPlan:
+        """The request to send: as it is while the window is unknown, else fitted to it."""
+        window = self._window()
+        if window is None or self._facts is None:
+            return ChatPlan(messages=messages, tools=self._tools, tokens=0)
+        self._facts.calibrate(json.dumps([chat_tool(spec) for spec in self._tools]) + _system_text(messages))
+        reserve = self._max_output_tokens or min(DEFAULT_ANSWER_RESERVE, window // 4)  # tokens
+        return plan_chat_request(messages=messages, tools=self._tools, window=window, reserve=reserve,
+                                 estimate=self._facts.estimate(), render_tool=chat_tool)
+
+    def _body(self, messages: list[Message], tools: Sequence[ToolSpec], *, tool_choice: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self._model, "messages": messages, "stream": self._stream,
+                                **self._sampling}
+        if self._stream:
+            body["stream_options"] = {"include_usage": True}
+        if self._max_output_tokens:
+            body["max_tokens"] = self._max_output_tokens
+        if tools:
+            body.update(tools=[chat_tool(spec) for spec in tools], tool_choice=tool_choice)
+            if tool_choice == "auto":
+                body["parallel_tool_calls"] = True
         return body
 
 
@@ -127,13 +252,43 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
     if not calls and not text and first.get("finish_reason") == "length":
         raise ModelError(f"{ENDPOINT}: answer cut at the output token limit with no text and no tool calls",
                          code="incomplete")
-    assistant: Message = {"role": "assistant", "content": text if text or not calls else None}
+    # "" and never null: llama.cpp's server answers 500 to a null (or missing) content.
+    assistant: Message = {"role": "assistant", "content": text}
     if calls:
         assistant["tool_calls"] = [
             {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
             for call in calls]
     usage = token_usage(data.get("usage"), input_key="prompt_tokens", output_key="completion_tokens")
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
+
+
+def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None,
+              on_cut: Callable[[], None] | None = None) -> dict[str, Any]:
+    """One chat-completions call, streamed when ``stream``. A stream cut short is asked again
+    without streaming, once, so the server's error (a prompt over its window: learnt, then
+    planned around) reaches us as an HTTP status instead of a silent end; when that unstreamed
+    try succeeds, ``on_cut`` is told (the server cannot stream such a request)."""
+    if not stream:
+        return client.post(ENDPOINT, body, timeout=timeout)
+    started = time.monotonic()
+    try:
+        return client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+    except StreamEndedEarly as early:
+        log.warning("%s; asking again without streaming to read the server's error", early.reason)
+    plain = {key: value for key, value in body.items() if key != "stream_options"}
+    remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
+    answer = client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
+    if on_cut is not None:  # the same request answered unstreamed: the stream itself is what fails
+        on_cut()
+    return answer
+
+
+def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:
+    return collect_chat_stream(answer.iter_chunks(), endpoint=ENDPOINT)
+
+
+def _system_text(messages: list[Message]) -> str:
+    return "".join(message["content"] for message in messages if message.get("role") == "system")
 
 
 def _system(instructions: str) -> list[Message]:

@@ -31,6 +31,7 @@ class OpenAIResponsesHandle(HttpModelHandle):
     """One per worker: holds the HTTP client; each job gets a ``ResponsesSession``."""
 
     endpoint = ENDPOINT
+    other_api = ("openai-chat", "chat/completions")
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ResponsesSession:
         return ResponsesSession(client=self._client, model=self._model, instructions=instructions, tools=tools)

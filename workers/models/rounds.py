@@ -2,7 +2,9 @@
 and the lenient readers of answer fields (content, tool arguments, usage)."""
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
@@ -11,6 +13,8 @@ from workers.models.http_client import ContextOverflow
 from workers.models.trimming import keep_ratio
 
 T = TypeVar("T")
+
+_CODE_FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
 
 RoundAttempt = Callable[[float | None, float | None], T]
 """``attempt(keep_ratio, timeout)``: keep_ratio None = send as is, else the share to keep."""
@@ -66,13 +70,48 @@ def token_usage(usage: Any, *, input_key: str, output_key: str) -> dict[str, int
 
 
 def arguments_text(value: Any) -> str:
-    """Tool-call arguments as JSON text: strings pass through raw (even malformed), objects
-    some servers send are serialised, a missing value becomes ``{}``."""
-    if isinstance(value, str):
-        return value
+    """Tool-call arguments as JSON text, however the server sent them.
+
+    A JSON object passes through as sent. Servers and small models also send an object
+    (serialised here), HTML-escaped JSON (``{&quot;a&quot;: 1}``), JSON wrapped in a code
+    fence, or a JSON string holding the JSON text; each is unwrapped when that gives a JSON
+    object. Anything else passes through raw (the tool answers the model with the parse
+    error); a missing value becomes ``{}``.
+    """
     if value is None:
         return "{}"
-    return json.dumps(value)
+    if not isinstance(value, str):
+        return json.dumps(value)
+    for candidate in _argument_readings(value):
+        try:
+            parsed = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(parsed, str) and _is_json_object(parsed):
+            return parsed.strip()
+        if isinstance(parsed, dict):
+            return candidate if candidate is value else json.dumps(parsed)
+    return value
+
+
+def _argument_readings(text: str) -> list[str]:
+    """``text`` itself first, then the unwrapped readings of it worth trying."""
+    readings = [text]
+    stripped = text.strip()
+    fence = _CODE_FENCE.fullmatch(stripped)
+    if fence:
+        stripped = fence.group(1).strip()
+    readings.append(stripped)
+    if "&" in stripped:
+        readings.append(html.unescape(stripped))
+    return readings
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def plain_json(value: Any) -> Any:

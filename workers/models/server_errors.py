@@ -22,6 +22,9 @@ MAX_REASON_CHARS = 300  # server messages are cut to this (after redaction) befo
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
 _CONTEXT_WORDING = ("context length", "context_length", "context size", "context window")
 _LIMIT_TOKENS = re.compile(r"maximum context length is (\d+)", re.IGNORECASE)
+_SHAPE_FAILURE = re.compile(
+    r"NoneType|not subscriptable|has no attribute|can only concatenate|object is not|unexpected keyword"
+    r"|validation error|Input should be|field required|KeyError|TypeError|jinja|template", re.IGNORECASE)
 _REQUESTED_TOKENS = re.compile(r"(?:you requested|resulted in|requested)\s+(\d+)\s+tokens", re.IGNORECASE)
 
 
@@ -93,6 +96,22 @@ def context_fit_ratio(error: ServerError) -> float | None:
     if limit <= 0 or requested <= 0:
         return None
     return limit / requested
+
+
+def context_limit(error: ServerError) -> int | None:
+    """The model's context window in tokens when an overflow error names it, else None."""
+    limit = error.details.get("n_ctx")
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        return limit
+    match = _LIMIT_TOKENS.search(error.message)
+    return int(match.group(1)) if match else None
+
+
+def is_request_shape_failure(error: ServerError) -> bool:
+    """A 500 whose message is a program error about what it was sent (llama-cpp-python's
+    template choking on a null content: "can only concatenate str (not \"NoneType\") …"),
+    not load: the same request will fail the same way, so retrying it blindly cannot help."""
+    return error.status == 500 and bool(_SHAPE_FAILURE.search(error.message))
 
 
 def _text_or_none(value: Any) -> str | None:
