@@ -38,6 +38,7 @@ class Generation:
     collector: DeliverableCollector
     model_rounds: int
     repair_rounds: int
+    output_tokens: int | None  # tokens the model generated over all rounds; None when the server did not say
 
 
 def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint,
@@ -61,7 +62,7 @@ def generate(*, model: ModelHandle, model_input: str, checkpoint: Checkpoint,
     if missing:
         raise GenerationFailed(mismatch_reason(missing), kind=FailureClass.PLACEHOLDER_MISMATCH)
     return Generation(message=_fit_message(message), collector=collector, model_rounds=loop.rounds,
-                      repair_rounds=repairs)
+                      repair_rounds=repairs, output_tokens=loop.output_tokens)
 
 
 class _ToolLoop:
@@ -72,6 +73,7 @@ class _ToolLoop:
         self._checkpoint = checkpoint
         self._round_limit = round_limit  # seconds
         self.rounds = 0
+        self.output_tokens: int | None = None  # summed from the turns' usage, when servers report it
 
     def run(self, items: Sequence[InputItem]) -> str:
         """Send ``items`` and keep answering tool calls; the final turn's text."""
@@ -86,7 +88,11 @@ class _ToolLoop:
         seconds_left = self._checkpoint()
         self.rounds += 1
         with bounded_wait(min(seconds_left, self._round_limit), what=f"model round {self.rounds}"):
-            return self._session.send(items, timeout=seconds_left)
+            turn = self._session.send(items, timeout=seconds_left)
+        produced = turn.usage.get("output_tokens")
+        if produced is not None:
+            self.output_tokens = (self.output_tokens or 0) + produced
+        return turn
 
 
 def _fit_message(message: str) -> str:

@@ -197,10 +197,11 @@ class JobRunner:
         finished = self._result(ticket, JobOutcome.COMPLETED, "")
         self._report(ticket, finished)
         log.info("completed %s attempt=%d rounds=%d repairs=%d prior=%s deliverables=%s "
-                 "context=%.2fs model=%.2fs complete=%.2fs total=%.2fs",
+                 "context=%.2fs model=%.2fs %s complete=%.2fs total=%.2fs",
                  ticket.workspace_id, ticket.attempt, generation.model_rounds, generation.repair_rounds,
                  prior_source, _format_counts(counts), timings.get("context", 0), timings.get("model", 0),
-                 timings.get("complete", 0), finished.duration)
+                 _throughput(generation.output_tokens, timings.get("model", 0)), timings.get("complete", 0),
+                 finished.duration)
         return finished
 
     def _claim_finish(self) -> bool:
@@ -282,3 +283,12 @@ class _timed:
 
 def _format_counts(counts: Mapping[str, int]) -> str:
     return ",".join(f"{kind}:{count}" for kind, count in counts.items() if count) or "none"
+
+
+def _throughput(output_tokens: int | None, model_seconds: float) -> str:
+    """``tokens_out=N (R tok/s)`` for the job log line: what operators compare models by."""
+    if output_tokens is None:
+        return "tokens_out=n/a"
+    if model_seconds <= 0:
+        return f"tokens_out={output_tokens}"
+    return f"tokens_out={output_tokens} ({output_tokens / model_seconds:.1f} tok/s)"

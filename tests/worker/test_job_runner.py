@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -271,3 +272,18 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     finished = [m for m in harness.sent if isinstance(m, JobFinished)]
     assert [(m.outcome, m.reason) for m in finished] == [("failed", "runner shutting down")]
     assert "/completeWorkspaceJob" not in harness.routes_called()
+
+
+def test_the_job_log_line_shows_output_tokens_and_their_rate(harness: Harness,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    harness.enqueue(messages=[{"text": "Chart the quarter."}])
+    harness.openai.queue(PATH["chat"],
+                         Reply(body=chat_reply(tool_calls=[bar_chart("q3")],
+                                               usage={"prompt_tokens": 50, "completion_tokens": 30})),
+                         Reply(body=chat_reply(text="Done: {{artifact:chart:q3}}",
+                                               usage={"prompt_tokens": 80, "completion_tokens": 12})))
+    with caplog.at_level("INFO", logger="xenon.worker.job"):
+        finished = harness.run(protocol="chat")
+    assert finished.outcome == "completed", finished.reason
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("completed ")]
+    assert re.search(r" model=\d+\.\d\ds tokens_out=42 \(\d+\.\d tok/s\) ", line), line  # 30 + 12 over both rounds
