@@ -367,7 +367,9 @@ class PoolManager:
             started_at=self._started, supervisor_pid=os.getpid(), supervisor_rss_bytes=rss, supervisor_cpu_percent=cpu,
             memory_limit_bytes=self.config.pool.max_worker_memory, cloud_url=self._cloud.url,
             model=self.config.model.name, recovering_jobs=self.recovery.queued(),
-            lease_backoff_seconds=self.gate.backoff_left(), version=__version__, stop_reason=self.shutdown.reason))
+            lease_backoff_seconds=self.gate.backoff_left(), model_pauses=self.messages.model_pause.count,
+            model_pause_left=self.messages.model_pause.left(now=now), version=__version__,
+            stop_reason=self.shutdown.reason))
 
     def snapshot(self) -> PoolSnapshot:
         """The latest published snapshot (safe from any thread: a reference read)."""

@@ -160,6 +160,7 @@ class ModelPause:
     def __init__(self) -> None:
         self.seconds = 0.0   # length of the current (or last) pause
         self.until = 0.0     # supervisor clock seconds
+        self.count = 0       # pauses begun since start (for xenon_runner_model_pauses_total)
 
     @property
     def active(self) -> bool:
@@ -171,7 +172,12 @@ class ModelPause:
             return None
         self.seconds = min(MODEL_PAUSE_MAX, max(MODEL_PAUSE_MIN, self.seconds * 2))
         self.until = now + self.seconds
+        self.count += 1
         return self.seconds
+
+    def left(self, *, now: float) -> float:
+        """Seconds until the current pause ends; 0 when leasing is not paused for the model."""
+        return max(0.0, self.until - now)
 
     def clear(self) -> None:
         """The model answered (a job completed, or the operator reloaded the config)."""

@@ -2,7 +2,7 @@
 
 Pool state lives in the supervisor alone, so these gauges need no multiprocess files:
 ``xenon_runner_workers{state}``, per-slot RSS and CPU, the desired pool size, draining,
-the memory limit and the supervisor's own RSS, and ``xenon_runner_config_reloads_total{result}``
+the memory limit and the supervisor's own RSS, model pauses (count and seconds left), and ``xenon_runner_config_reloads_total{result}``
 (SIGHUP reloads, ok or error), which the arbiter adds to each snapshot it hands out.
 """
 from __future__ import annotations
@@ -50,6 +50,11 @@ class PoolCollector(Collector):
                                 value=snap.supervisor_rss_bytes)
         yield GaugeMetricFamily("xenon_runner_recovering_jobs", "Jobs of dead workers waiting for a re-run.",
                                 value=snap.recovering_jobs)
+        yield CounterMetricFamily("xenon_runner_model_pauses", "Leasing pauses begun because the model endpoint "
+                                  "refused the runner or was down (bad key, no quota, wrong URL, unreachable).",
+                                  value=snap.model_pauses)
+        yield GaugeMetricFamily("xenon_runner_model_pause_seconds", "Seconds until leasing resumes after a model "
+                                "pause (0 = not paused for the model).", value=snap.model_pause_left)
         reloads = CounterMetricFamily("xenon_runner_config_reloads", "SIGHUP configuration reloads by result: "
                                       "ok (applied) or error (refused, the running config kept).", labels=["result"])
         counts = snap.extra.get(CONFIG_RELOADS, {})

@@ -58,6 +58,8 @@ class PoolSnapshot:
     model: str = ""
     recovering_jobs: int = 0
     lease_backoff_seconds: float = 0.0
+    model_pauses: int = 0            # leasing pauses begun because the model endpoint refused us or was down
+    model_pause_left: float = 0.0    # seconds until the current model pause ends (0 = none)
     version: str = ""
     stop_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -32,3 +32,12 @@ def test_a_model_that_answers_again_ends_the_doubling() -> None:
     pause.clear()                         # a job completed, or the operator reloaded (SIGHUP)
     assert not pause.active
     assert pause.refused(now=31.0) == 30.0
+
+
+def test_pauses_are_counted_and_their_time_left_is_known_for_the_metrics() -> None:
+    pause = ModelPause()
+    assert pause.count == 0 and pause.left(now=0.0) == 0.0
+    pause.refused(now=0.0)
+    assert pause.count == 1 and pause.left(now=10.0) == 20.0
+    pause.refused(now=29.5)               # already paused: not a new pause
+    assert pause.count == 1 and pause.left(now=31.0) == 0.0

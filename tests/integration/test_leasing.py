@@ -88,6 +88,8 @@ def test_model_refusing_the_key_fails_the_job_and_pauses_leasing(
     assert sum(states[w]["state"] == "pending" and states[w]["leaseCount"] == 0 for w in jobs) >= 4
     assert "the model endpoint refused the runner" in runner.log()
     assert len(refusing_model.requests) <= 2
+    assert runner.metric("xenon_runner_model_pauses_total") == 1  # pauses are visible to alerting, too
+    assert runner.metric("xenon_runner_model_pause_seconds") > 20
 
     # The operator fixes the model and sends SIGHUP: leasing resumes at once.
     runner.config["model"] = {"name": "tests.fakes.chaos_model:make_handle"}
