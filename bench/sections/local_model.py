@@ -89,8 +89,14 @@ def run(ctx: SectionContext) -> SectionResult:
                                         "stream": "on", "read_timeout": 120, **_common_model()})
         server_pss = sample_process(server.pid, unique=True)
     finally:
+        # llama.cpp's server finishes the generation in hand before it exits on TERM; a bench
+        # must not leave it running, so it is KILLed after 10 s.
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
     result.rows += [
         Row(metric=f"jobs/s, {WORKERS} workers, {JOBS} sample jobs", unit="jobs/s", ours=local["jobs_per_second"],
             baseline=served["jobs_per_second"], baseline_name="llama.cpp server + openai-chat"),
