@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 from emulator.jsstrings import JS_SPACE_CLASS, ascii_pattern, js_trim, utf16_cut, utf16_length
 from workers.deliverables import limits as L
+from workers.http.json_types import json_type_with_article
 
 
 class Refused(Exception):
@@ -36,29 +37,18 @@ def _refuse(path: str, reason: str) -> NoReturn:
     raise Refused(path, reason)
 
 
-def type_name(value: Any) -> str:
-    """The JSON type of ``value`` with its article, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 # --- fields --------------------------------------------------------------------------------
 def _object(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        _refuse(path, f"expected an object, got {type_name(value)}")
+        _refuse(path, f"expected an object, got {json_type_with_article(value)}")
     return value
 
 
 def _string(value: Any, path: str, *, limit: int | None = None) -> str:
     if not isinstance(value, str):
-        _refuse(path, f"expected a string, got {type_name(value)}")
+        _refuse(path, f"expected a string, got {json_type_with_article(value)}")
     if limit is not None and utf16_length(value) > limit:
         _refuse(path, f"is {utf16_length(value):,} characters; the limit is {limit:,}")
     return value
@@ -79,7 +69,7 @@ def _count(count: int, nouns: str) -> str:
 def _array(value: Any, path: str, *, noun: str, low: int = 0, high: int | None = None) -> list[Any]:
     """An array of ``low``..``high`` elements; ``noun`` names them (plural)."""
     if not isinstance(value, list):
-        _refuse(path, f"expected an array of {noun}, got {type_name(value)}")
+        _refuse(path, f"expected an array of {noun}, got {json_type_with_article(value)}")
     if len(value) < low:
         _refuse(path, f"has {_count(len(value), noun)}; at least {low} needed")
     if high is not None and len(value) > high:
@@ -89,7 +79,7 @@ def _array(value: Any, path: str, *, noun: str, low: int = 0, high: int | None =
 
 def _number(value: Any, path: str, *, non_negative: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _refuse(path, f"expected a number, got {type_name(value)}")
+        _refuse(path, f"expected a number, got {json_type_with_article(value)}")
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an integer beyond any double: JavaScript reads Infinity
@@ -260,7 +250,7 @@ def check_list(raw: Any, path: str) -> str:
     ref = _artifact_id(obj, path, safe=True)
     _title(obj, path)
     if obj.get("ordered") is not None and not isinstance(obj["ordered"], bool):
-        _refuse(f"{path}.ordered", f"expected a boolean, got {type_name(obj['ordered'])}")
+        _refuse(f"{path}.ordered", f"expected a boolean, got {json_type_with_article(obj['ordered'])}")
     _strings(obj, path, "items", noun="items", low=1, high=L.MAX_LIST_ITEMS, limit=L.MAX_LIST_ITEM_CHARS)
     return ref
 
@@ -284,7 +274,7 @@ def check_checklist(raw: Any, path: str) -> str:
         label, label_at = _field(item, here, "label")
         _string(label, label_at, limit=L.MAX_CHECKLIST_LABEL_CHARS)
         if not isinstance(item.get("checked"), bool):
-            _refuse(f"{here}.checked", f"expected a boolean, got {type_name(item.get('checked'))}")
+            _refuse(f"{here}.checked", f"expected a boolean, got {json_type_with_article(item.get('checked'))}")
     return ref
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from emulator.completion_items import CHECKS, Refused, type_name
+from emulator.completion_items import CHECKS, Refused
 from emulator.jsstrings import js_trim, utf16_length
 from workers.deliverables import limits as L
+from workers.http.json_types import json_type_with_article
 
 MAX_PROBLEMS = 50  # problems listed; the rest are counted in one last line
 _TOP_LEVEL = ("workspaceId", "assistantMessage", *L.COMPLETION_ARRAYS)
@@ -34,14 +35,14 @@ def completion_problems(body: Any) -> list[str]:
     message with no artifacts at all.
     """
     if not isinstance(body, Mapping):
-        return [f"body: expected an object, got {type_name(body)}"]
+        return [f"body: expected an object, got {json_type_with_article(body)}"]
     problems = [_unknown(key) for key in body if key not in _TOP_LEVEL]
     workspace_id = body.get("workspaceId")
     if not isinstance(workspace_id, str) or not js_trim(workspace_id):
-        problems.append(f"workspaceId: expected a non-blank string, got {type_name(workspace_id)}")
+        problems.append(f"workspaceId: expected a non-blank string, got {json_type_with_article(workspace_id)}")
     message = body.get("assistantMessage")
     if not isinstance(message, str):
-        problems.append(f"assistantMessage: expected a string, got {type_name(message)}")
+        problems.append(f"assistantMessage: expected a string, got {json_type_with_article(message)}")
     elif utf16_length(message) > L.MAX_MESSAGE_CHARS:
         problems.append(f"assistantMessage: is {utf16_length(message):,} characters; "
                         f"the limit is {L.MAX_MESSAGE_CHARS:,}")
@@ -49,7 +50,7 @@ def completion_problems(body: Any) -> list[str]:
     for spec in L.KINDS.values():
         items = body.get(spec.array)
         if not isinstance(items, list):
-            got = "nothing" if spec.array not in body else type_name(items)
+            got = "nothing" if spec.array not in body else json_type_with_article(items)
             problems.append(f"{spec.array}: expected a list (send [] when there are no {spec.plural}), got {got}")
             continue
         artifacts += len(items)
