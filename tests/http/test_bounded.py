@@ -23,7 +23,8 @@ SLOW_ANSWER = http_answer(b'{"leased": false}' + b" " * 200)  # ~300 bytes: 30 s
 def _post(url: str, limits: ExchangeLimits = LIMITS, session: BoundedSession | None = None) -> tuple[object, float]:
     started = time.monotonic()
     try:
-        result: object = (session or BoundedSession()).post(url + "/x", data=b"{}", headers={}, limits=limits)
+        result: object = (session or BoundedSession()).request("POST", url + "/x", data=b"{}", headers={},
+                                                                limits=limits)
     except requests.RequestException as exc:
         result = exc
     return result, time.monotonic() - started
@@ -95,7 +96,7 @@ def test_exchanges_on_many_threads_share_one_timer_thread() -> None:
 def test_a_stream_left_early_closes_its_connection() -> None:
     session = BoundedSession()
     with TrickleServer(SLOW_ANSWER, byte_delay=0.01, chunk=10) as slow:
-        with session.stream_post(slow.url + "/x", data=b"{}", headers={},
+        with session.stream("POST", slow.url + "/x", data=b"{}", headers={},
                                  limits=ExchangeLimits(connect_timeout=2, read_timeout=5, deadline=30,
                                                        max_bytes=10_000)) as streamed:
             first = next(streamed.iter_chunks())

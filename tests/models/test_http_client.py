@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import requests
 
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
@@ -28,6 +29,7 @@ from workers.models.base import (
     ModelError,
     ModelQuotaError,
 )
+from workers.models import http_client
 from workers.models.http_client import ContextOverflow, ModelHttpClient
 
 OK = Reply(body={"id": "resp_ok", "output": []})
@@ -281,3 +283,16 @@ def test_a_500_the_server_repeats_about_our_request_is_not_retried_blindly(serve
     assert caught.value.code == "request_rejected" and "NoneType" in caught.value.reason
     assert "failed the same way twice" in caught.value.reason
     assert len(server.requests) == 2 and server.pending("chat/completions") == 2
+
+
+def test_a_quick_question_to_a_trickling_server_ends_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /props, /tokenize and the start-up probe go through BoundedSession too: before, they were
+    # bounded only by 10 s of silence, so a server trickling bytes held the worker's start-up.
+    monkeypatch.setattr(http_client, "PROBE_DEADLINE", 0.5)
+    with TrickleServer(TRICKLED, byte_delay=0.05) as slow:
+        client = ModelHttpClient(base_url=f"{slow.url}/v1", api_key=None, connect_timeout=1, read_timeout=1,
+                                 max_attempts=1)
+        with pytest.raises(requests.Timeout):
+            client.fetch_json("GET", f"{slow.url}/props")
+        status, detail = client.probe("responses")
+    assert status is None and detail  # the probe says the server could not be reached in time

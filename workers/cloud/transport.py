@@ -142,7 +142,7 @@ class JsonTransport:
         """One HTTP try: a ``Reply`` on 2xx, a ``_FailedTry`` when a retry may help, else raise."""
         started = time.monotonic()
         try:
-            response = self._session.post(self._base_url + route, data=data, headers=self._headers,
+            response = self._session.request("POST", self._base_url + route, data=data, headers=self._headers,
                                           auth=self._auth, limits=self._limits)
         except requests.RequestException as exc:
             code = ("timeout" if isinstance(exc, requests.Timeout)

@@ -17,7 +17,7 @@ needs to promise a deadline:
 
 Both errors are ``requests.RequestException`` subclasses: a caller that already treats
 network failures as transient keeps doing so; ``DeadlineExceeded`` is also a
-``requests.Timeout``. ``stream_post`` serves callers that consume an answer as it arrives
+``requests.Timeout``. ``stream`` serves callers that consume an answer as it arrives
 (server-sent events): the read timeout still fails a stalled stream fast, the deadline bounds
 the whole of it.
 """
@@ -106,7 +106,7 @@ class StreamedAnswer:
 
 
 class BoundedSession:
-    """POSTs through one ``requests.Session`` (made lazily in the process that uses it) with
+    """Sends requests through one ``requests.Session`` (made lazily in the process that uses it) with
     every try bounded by ``ExchangeLimits``."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -114,26 +114,26 @@ class BoundedSession:
         self._session: requests.Session | None = None
         self._session_pid = 0
 
-    def post(self, url: str, *, data: bytes, headers: Mapping[str, str], limits: ExchangeLimits,
-             auth: requests.auth.AuthBase | None = None) -> Answer:
-        """POST ``data`` and return the whole answer, or raise a ``requests.RequestException``
-        (``DeadlineExceeded`` and ``AnswerTooLarge`` included)."""
-        with self.stream_post(url, data=data, headers=headers, limits=limits, auth=auth) as streamed:
+    def request(self, method: str, url: str, *, data: bytes | None, headers: Mapping[str, str],
+                limits: ExchangeLimits, auth: requests.auth.AuthBase | None = None) -> Answer:
+        """Send ``method`` with ``data`` and return the whole answer, or raise a
+        ``requests.RequestException`` (``DeadlineExceeded`` and ``AnswerTooLarge`` included)."""
+        with self.stream(method, url, data=data, headers=headers, limits=limits, auth=auth) as streamed:
             content = streamed.read()
             return Answer(status=streamed.status, headers=streamed.headers, content=content)
 
     @contextmanager
-    def stream_post(self, url: str, *, data: bytes, headers: Mapping[str, str], limits: ExchangeLimits,
-                    auth: requests.auth.AuthBase | None = None) -> Iterator[StreamedAnswer]:
-        """POST ``data`` and yield the answer before its body is read; leaving the block closes
-        the connection unless the body was read whole. The deadline covers the whole block."""
+    def stream(self, method: str, url: str, *, data: bytes | None, headers: Mapping[str, str],
+               limits: ExchangeLimits, auth: requests.auth.AuthBase | None = None) -> Iterator[StreamedAnswer]:
+        """Send ``method`` with ``data`` and yield the answer before its body is read; leaving the
+        block closes the connection unless the body was read whole. The deadline covers the whole block."""
         exchange = _Exchange()
         ticket = _guillotine().arm(self._clock() + limits.deadline, exchange.fire, clock=self._clock)
         outer, _current.exchange = _current.exchange, exchange
         try:
             with exchange.translating_errors():
-                response = self._get_session().post(
-                    url, data=data, headers=dict(headers), auth=auth, stream=True, allow_redirects=False,
+                response = self._get_session().request(
+                    method, url, data=data, headers=dict(headers), auth=auth, stream=True, allow_redirects=False,
                     timeout=(min(limits.connect_timeout, limits.deadline), min(limits.read_timeout, limits.deadline)))
             with response:
                 try:

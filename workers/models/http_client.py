@@ -68,6 +68,8 @@ DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024  # the default of model.max_answer_b
 _USER_AGENT = "xenonflare-runner"
 PROBE_TIMEOUT = 10.0  # seconds of silence allowed to a quick question (window, tokenizer, health)
 PROBE_MAX_BYTES = 1024 * 1024  # largest answer to a quick question
+PROBE_DEADLINE = 30.0  # seconds for a whole quick question: connect, send and the whole answer
+PROBE_DETAIL_BYTES = 4096  # of a probe's answer read for its error detail
 PROBE_HEADER = "X-Xenon-Probe"  # marks the start-up probe, so a test server can tell it from real calls
 
 log = logging.getLogger("xenon.worker.model")
@@ -158,8 +160,8 @@ class ModelHttpClient:
             limits = self._limits(endpoint, timeout, deadline, streamed=streamed)
             with self._observed(endpoint) as observe:
                 try:
-                    with self._http.stream_post(f"{self._base_url}/{endpoint}", data=payload,
-                                                headers=self._headers(streamed), limits=limits) as answer:
+                    with self._http.stream("POST", f"{self._base_url}/{endpoint}", data=payload,
+                                           headers=self._headers(streamed), limits=limits) as answer:
                         observe(str(answer.status))
                         headers = answer.headers
                         if 200 <= answer.status < 300:
@@ -190,31 +192,33 @@ class ModelHttpClient:
     def fetch_json(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> Any:
         """One quick, unretried question to the server (``/props``, ``/tokenize``, …): the
         decoded JSON of a 2xx answer; raises ``ModelError`` or a ``requests`` error otherwise.
-        Bounded by ``PROBE_TIMEOUT`` of silence and ``PROBE_MAX_BYTES``."""
-        with requests.request(method, url, json=body, headers=self._headers(), stream=True, allow_redirects=False,
-                              timeout=(self._connect_timeout, PROBE_TIMEOUT)) as response:
-            raw = b""
-            for chunk in response.iter_content(64 * 1024):
-                raw += chunk
-                if len(raw) > PROBE_MAX_BYTES:
-                    raise ModelAnswerTooLarge(f"{url.rsplit('/', 1)[-1]}: answer over {PROBE_MAX_BYTES} bytes")
-            if not 200 <= response.status_code < 300:
-                raise ModelError(redact(parse_server_error(response.status_code, raw).summary()),
-                                 status=response.status_code)
-        return json.loads(raw)
+        Bounded like every exchange (``_PROBE_LIMITS``): a server that trickles cannot hold start-up."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        answer = self._http.request(method, url, data=data, headers=self._headers(), limits=self._probe_limits())
+        if not 200 <= answer.status < 300:
+            raise ModelError(redact(parse_server_error(answer.status, answer.content).summary()), status=answer.status)
+        return json.loads(answer.content)
 
     def probe(self, endpoint: str) -> tuple[int | None, str]:
         """POST an empty body to ``endpoint`` once (no retries; a server that has the API
         answers 4xx without running the model): ``(status, detail)``, status None when the
-        server could not be reached."""
+        server could not be reached. Reads at most the first 4 KiB of the answer."""
         headers = {**self._headers(), PROBE_HEADER: "1"}
         try:
-            with requests.post(f"{self._base_url}/{endpoint}", data=b"{}", headers=headers, stream=True,
-                               allow_redirects=False, timeout=(self._connect_timeout, PROBE_TIMEOUT)) as response:
-                return response.status_code, redact(parse_server_error(response.status_code,
-                                                                        response.raw.read(4096)).summary())
+            with self._http.stream("POST", f"{self._base_url}/{endpoint}", data=b"{}", headers=headers,
+                                   limits=self._probe_limits()) as answer:
+                head = b""
+                for chunk in answer.iter_chunks():
+                    head += chunk
+                    if len(head) >= PROBE_DETAIL_BYTES:
+                        break
+                return answer.status, redact(parse_server_error(answer.status, head[:PROBE_DETAIL_BYTES]).summary())
         except requests.RequestException as exc:
             return None, network_failure(exc)
+
+    def _probe_limits(self) -> ExchangeLimits:
+        return ExchangeLimits(connect_timeout=self._connect_timeout, read_timeout=PROBE_TIMEOUT,
+                              deadline=PROBE_DEADLINE, max_bytes=PROBE_MAX_BYTES)
 
     def close(self) -> None:
         """Close the pooled connections; the next call opens fresh ones."""

@@ -31,7 +31,6 @@ TOOL_OVERHEAD_TOKENS = 16  # the template's framing of each tool, per tool
 REQUEST_OVERHEAD_TOKENS = 64  # the tool-calling preamble servers add when tools are offered
 OLLAMA_DEFAULT_NUM_CTX = 2048  # Ollama's window when the model's num_ctx is not raised (older releases)
 
-_PROBE_TIMEOUT = 10.0  # seconds for each of the few start-up questions to the server
 _NUM_CTX = re.compile(r"^\s*num_ctx\s+(\d+)", re.MULTILINE)
 
 Fetch = Callable[[str, str, "Mapping[str, Any] | None"], Any]
