@@ -15,7 +15,6 @@ length to ``workers.liveness`` so the supervisor can tell a slow call from a stu
 """
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
@@ -31,7 +30,7 @@ from workers.cloud.errors import (CloudError, TransientCloudError, describe_stat
                                   quote_server_text)
 from workers.http.bounded import AnswerTooLarge, BoundedSession, ExchangeLimitExceeded, ExchangeLimits
 from workers.http.redact import register_secret
-from workers.http.retry import RetryPolicy, retry_after_seconds
+from workers.http.retry import RetryPolicy, http_date_epoch, retry_after_seconds
 from workers.http.urls import insecure_url_problem
 
 logger = logging.getLogger(__name__)
@@ -237,11 +236,8 @@ def check_credential(credential: str, *, name: str) -> None:
 def clock_offset(date_header: str | None, *, received_at: float) -> float | None:
     """Seconds the server's clock (its ``Date`` header, 1 s resolution) is ahead of ours at
     ``received_at`` (epoch seconds); None when absent, unparseable or implausibly far."""
-    if not date_header or len(date_header) > 64:
-        return None
-    try:
-        sent = email.utils.parsedate_to_datetime(date_header).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
+    sent = http_date_epoch(date_header)
+    if sent is None:
         return None
     offset = sent - received_at
     return offset if abs(offset) <= MAX_CLOCK_OFFSET else None

@@ -66,14 +66,11 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    when = http_date_epoch(value)
     if when is None:
         return None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return max(0.0, when - current)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -81,3 +78,14 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key in headers:
             return headers[key]
     return None
+
+
+def http_date_epoch(value: str | None) -> float | None:
+    """An HTTP date (``Retry-After``, ``Date``) as epoch seconds, or None when absent or not a
+    plausible date. Hostile values (huge years, 10 kB strings) give None, never an exception."""
+    if not value or len(value) > 64:  # an HTTP date is 29 characters
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
