@@ -13,9 +13,9 @@ from typing import Any
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
-from workers.cloud.jobs import COMPLETE, CONTEXT, FAIL, HEARTBEAT, LEASE, SUMMARY
-from workers.http.redact import register_secret
+from shared.config.sections import EmulatorConfig
+from shared.cloud.jobs import COMPLETE, CONTEXT, FAIL, HEARTBEAT, LEASE, SUMMARY
+from shared.http.redact import register_secret
 
 # A bench job: one table, so the builtin model takes exactly 2 rounds (tool call, narrative).
 BENCH_JOB: dict[str, Any] = {

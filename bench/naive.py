@@ -15,8 +15,8 @@ import random
 import threading
 from typing import Any
 
-from workers.cloud.jobs import JobClient
-from workers.http.retry import RetryPolicy
+from shared.cloud.jobs import JobClient
+from shared.http.retry import RetryPolicy
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 30.0   # seconds
 NARRATIVE = "Here is the overview you asked for, prepared by the benchmark's naive runner."

@@ -20,8 +20,8 @@ import re
 from typing import Any, Callable, Mapping, NoReturn
 
 from emulator.jsstrings import JS_SPACE_CLASS, ascii_pattern, js_trim, utf16_cut, utf16_length
-from workers.deliverables import limits as L
-from workers.http.json_types import json_type_with_article
+from shared.protocol import limits as L
+from shared.http.json_types import json_type_with_article
 
 
 class Refused(Exception):

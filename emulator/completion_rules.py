@@ -8,7 +8,7 @@ one is stricter (it wants items already in normal form) and written by the same 
 the runner, so the emulator running it could neither accept everything the real cloud
 accepts (the official runner sends ``title: ""``, negative pie values, names it sanitises
 its own way, JavaScript whitespace) nor catch a runner bug. Only the limits table
-(``workers.deliverables.limits``, plain data) is shared. The item rules are in
+(``shared.protocol.limits``, plain data) is shared. The item rules are in
 ``emulator.completion_items``.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Mapping
 
 from emulator.completion_items import CHECKS, Refused
 from emulator.jsstrings import js_trim, utf16_length
-from workers.deliverables import limits as L
-from workers.http.json_types import json_type_with_article
+from shared.protocol import limits as L
+from shared.http.json_types import json_type_with_article
 
 MAX_PROBLEMS = 50  # problems listed; the rest are counted in one last line
 _TOP_LEVEL = ("workspaceId", "assistantMessage", *L.COMPLETION_ARRAYS)

@@ -10,7 +10,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 from emulator.errors import ApiError
-from workers.http.json_types import json_type
+from shared.http.json_types import json_type
 
 
 def _reject_constant(name: str) -> Any:

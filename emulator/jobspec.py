@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from emulator.contexts import DEFAULT_SUMMARY_THRESHOLD
 from emulator.records import INSTANCE_KINDS, USER
-from workers.http.json_types import json_type
+from shared.http.json_types import json_type
 
 SPEC_KEYS = ("target", "owner", "title", "legacyIdea", "messages", "summaryThreshold")
 MAX_MESSAGES = 1000

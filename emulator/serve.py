@@ -8,7 +8,7 @@ from types import FrameType
 from typing import Callable
 
 from emulator.server import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 
 log = logging.getLogger("xenon.emulator")
 

@@ -22,7 +22,7 @@ from emulator.routes import ProtocolRoutes, check_instance_kind
 from emulator.routing import RouteTable
 from emulator.state import EmulatorState
 from emulator.stats import Stats
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 
 log = logging.getLogger("xenon.emulator")
 

@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping
 from supervisor import __version__
 from supervisor.config import ConfigError, Problem, load_config
 from supervisor.config.errors import PATH_CHARS, quote
-from supervisor.config.sections import RunnerConfig
-from workers.http.redact import redact
+from shared.config.sections import RunnerConfig
+from shared.http.redact import redact
 
 from .cloud_target import CloudTarget, configured_keys, connect_cloud
 from .exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from supervisor.config.sections import RunnerConfig
-from workers.http.redact import register_secret
+from shared.config.sections import RunnerConfig
+from shared.http.redact import register_secret
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import signal
 
-from supervisor.config.sections import PoolConfig
-from workers.failures import Failure, FailureClass
-from workers.messages import WorkerExit
+from shared.config.sections import PoolConfig
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import WorkerExit
 
 from .slots import WorkerStop
 

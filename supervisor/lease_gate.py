@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from workers.messages import LeaseOutcome
+from shared.pipe.messages import LeaseOutcome
 
 
 @dataclass

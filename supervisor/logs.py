@@ -7,7 +7,7 @@ redaction filter once more on the way out, so a secret cannot reach the output e
 code path forgot to redact it.
 
 Untrusted text (messages, workspace ids, logger names, exception texts) cannot forge a
-record or drive the terminal (``workers.http.escape``). Text logs: a record is exactly one
+record or drive the terminal (``shared.http.escape``). Text logs: a record is exactly one
 line starting with its timestamp, control characters shown escaped (``\\n``, ``\\x1b``,
 ``\\u2028``); a traceback follows on continuation lines that all start with
 ``TRACE_PREFIX`` (``"  | "``), so no line of it can pass for a record. JSON logs: one object
@@ -24,10 +24,10 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from supervisor.config.sections import LoggingConfig
-from workers.http.escape import cap, escape_controls, escape_json_line, shown
-from workers.http.redact import redact
-from workers.logs import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
+from shared.config.sections import LoggingConfig
+from shared.http.escape import cap, escape_controls, escape_json_line, shown
+from shared.http.redact import redact
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(slot)-4s %(workspace_id)s %(name)s: %(message)s"
 TRACE_PREFIX = "  | "  # starts every traceback line of a text record; a record starts with a digit

@@ -2,7 +2,7 @@
 
 Stale files from an earlier run would add old counts to new ones, so the directory starts
 empty. Its size stays bounded because files are named by worker slot, not pid
-(see ``workers.metrics``).
+(see ``shared.metrics``).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
-from workers.metrics import install, touch_known_labels
+from shared.metrics import install, touch_known_labels
 
 SUPERVISOR_IDENTIFIER = "supervisor"
 

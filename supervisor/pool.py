@@ -20,11 +20,11 @@ from typing import Any, Callable, Collection
 from prometheus_client import multiprocess
 
 from supervisor import __version__
-from supervisor.config.sections import RunnerConfig
-from workers.cloud.jobs import JobClient
-from workers.http.redact import describe_token
-from workers.messages import Abort, JobOutcome, LeasePermit, WorkerExit
-from workers.metrics import metrics
+from shared.config.sections import RunnerConfig
+from shared.cloud.jobs import JobClient
+from shared.http.redact import describe_token
+from shared.pipe.messages import Abort, JobOutcome, LeasePermit, WorkerExit
+from shared.metrics import metrics
 
 from .cloud_target import CloudTarget
 from .deaths import FAILURES, death_cause, restart_reason

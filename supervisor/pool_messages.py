@@ -1,6 +1,6 @@
 """What the pool does with each message a worker sends (``WorkerMessages``, a collaborator of ``PoolManager``).
 
-Workers speak over their own pipes (``workers.messages``): READY after boot, WantWork when
+Workers speak over their own pipes (``shared.pipe.messages``): READY after boot, WantWork when
 idle, the result of each permitted lease request, renewed leases, finished jobs, log
 records and last words before a planned exit code. Any message is a sign of life; the main
 thread's own messages (``Progress`` included) also feed the watchdog's ``MainThreadClock``.
@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable, Collection, Mapping
 
-from workers.messages import (Alive, AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed,
+from shared.pipe.messages import (Alive, AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed,
                               LeaseResult, LogRecordMessage, Progress, Ready, Stop, WantWork, WorkerExit)
 
 from .lease_gate import LeaseGate

@@ -5,7 +5,7 @@ dies mid-job, the job is queued for another worker of the same runner key while
 ``max_job_attempts`` allows and the lease has time left; otherwise it is failed at once with
 the cause (``worker crashed (signal 9 SIGKILL, possible OOM)``), so no job waits for its lease to
 expire because of us. Queued jobs are kept alive with heartbeats until a worker takes them:
-by the rule the workers use (``workers.heartbeat.next_renewal``), and early enough that a
+by the rule the workers use (``shared.cloud.renewal.next_renewal``), and early enough that a
 re-run always finds ``MIN_LEASE_LEFT`` seconds of lease, but never more often than every
 ``MIN_RENEW_GAP`` seconds whatever the lease length (a failed heartbeat is retried no sooner
 either). A lease time in the past leaves the job too little lease to re-run: it is failed,
@@ -25,12 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Protocol
 
-from workers.cloud.errors import CloudError, LeaseLost
-from workers.cloud.jobs import FailOutcome
-from workers.failures import Failure, FailureClass
-from workers.heartbeat import MIN_INTERVAL, RETRY_INTERVAL, next_renewal
-from workers.messages import JobOutcome
-from workers.metrics import metrics
+from shared.cloud.errors import CloudError, LeaseLost
+from shared.cloud.jobs import FailOutcome
+from shared.pipe.failures import Failure, FailureClass
+from shared.cloud.renewal import MIN_INTERVAL, RETRY_INTERVAL, next_renewal
+from shared.pipe.messages import JobOutcome
+from shared.metrics import metrics
 
 from .slots import InFlightJob
 
@@ -42,7 +42,7 @@ MIN_RENEW_GAP = MIN_INTERVAL  # seconds between two heartbeats of one queued job
 CALL_THREADS = 4
 
 class RecoveryClientLike(Protocol):
-    """What recovery needs of the cloud for one runner key (``workers.cloud.jobs.JobClient``; fakes in tests)."""
+    """What recovery needs of the cloud for one runner key (``shared.cloud.jobs.JobClient``; fakes in tests)."""
 
     def heartbeat(self, workspace_id: str) -> int: ...
 

@@ -20,8 +20,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Mapping, Optional
 
-from workers.failures import Failure
-from workers.messages import SupervisorMessage
+from shared.pipe.failures import Failure
+from shared.pipe.messages import SupervisorMessage
 
 import psutil
 

@@ -12,9 +12,9 @@ import os
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from supervisor.config.sections import RunnerConfig
+from shared.config.sections import RunnerConfig
 from workers.main import run_worker
-from workers.spec import WorkerSpec
+from shared.pipe.spec import WorkerSpec
 
 # Seconds between a silent worker's Alive messages. Each one wakes the supervisor's loop, so
 # an idle pool of N workers costs N / ALIVE_MAX turns a second at the default hung_timeout.

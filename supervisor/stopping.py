@@ -15,9 +15,9 @@ import enum
 import logging
 from typing import Callable
 
-from supervisor.config.sections import PoolConfig
-from workers.failures import Failure, FailureClass
-from workers.messages import WorkerExit
+from shared.config.sections import PoolConfig
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import WorkerExit
 
 from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_OK
 

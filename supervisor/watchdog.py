@@ -25,8 +25,8 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from supervisor.config.sections import PoolConfig
-from workers.messages import JobFinished, LeaseResult, Progress, Ready, WantWork
+from shared.config.sections import PoolConfig
+from shared.pipe.messages import JobFinished, LeaseResult, Progress, Ready, WantWork
 
 from .deaths import mib
 from .slots import SlotState, WorkerSlot, WorkerStop

@@ -2,7 +2,7 @@
 
 Parsing checks every field of §3 and ignores unknown extras, so a malformed answer fails the
 job with a reason naming the field and the rule instead of crashing deep in generation: ids
-follow ``workers.cloud.fields.id_problem`` (non-empty, bounded, no control characters) and
+follow ``shared.cloud.fields.id_problem`` (non-empty, bounded, no control characters) and
 the context must be the job's own; numbers are finite and in range before any conversion;
 lists and the title are bounded. The long texts are bounded by the answer size cap
 (``cloud.max_answer_bytes``).
@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .cloud.fields import id_problem
-from .failures import FailureClass, JobFailure
+from shared.cloud.fields import id_problem
+from shared.pipe.failures import FailureClass, JobFailure
 
 SECTION_SEPARATOR = "\n\n---\n\n"
 MAX_TITLE_CHARS = 2_000        # characters of a workspace title

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .deliverables.collector import DeliverableCollector
-from .deliverables.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
+from shared.protocol.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
 from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
 from .deliverables.tools import TOOL_SPECS
-from .failures import FailureClass, JobFailure
-from .liveness import bounded_wait
+from shared.pipe.failures import FailureClass, JobFailure
+from shared.pipe.liveness import bounded_wait
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
 

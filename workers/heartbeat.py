@@ -7,14 +7,8 @@ runner. A 409 means the lease is lost: ``lost`` is set and the job stops at its 
 point. Failed heartbeats are retried sooner; once the lease has run out by our own clock
 without a renewal, it is treated as lost too.
 
-Lease times come from another machine's clock, so they are not trusted as they are: the
-lease's length is measured once, when the answer arrives (``leaseExpiresAt`` minus this
-machine's wall clock), clamped to ``MAX_LEASE_SECONDS``, and from then on kept on the
-monotonic clock. Heartbeats are never closer than ``MIN_INTERVAL`` (1 s); a lease time that
-is not credibly in the future (in the past, or less than ``MIN_CREDIBLE_LEASE`` away: a cloud
-clock behind ours, or nonsense) is renewed every ``UNCREDIBLE_INTERVAL`` (5 s), never in a
-hot loop (and is taken to last 3 such intervals when heartbeats fail), and a time absurdly
-far ahead is renewed every ``MAX_INTERVAL``.
+The timing rules (credible lease times, the interval bounds) are in ``shared.cloud.renewal``,
+which the supervisor's recovery shares.
 """
 from __future__ import annotations
 
@@ -23,42 +17,12 @@ import threading
 import time
 from typing import Callable
 
-from .cloud.errors import CloudError, LeaseLost
-from .metrics import metrics
+from shared.cloud.errors import CloudError, LeaseLost
+from shared.cloud.renewal import (MIN_CREDIBLE_LEASE, MIN_INTERVAL, RETRY_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds,
+                                  renewal_interval)
+from shared.metrics import metrics
 
 log = logging.getLogger("xenon.worker.heartbeat")
-
-MAX_INTERVAL = 120.0       # seconds between heartbeats at most
-MIN_INTERVAL = 1.0         # seconds between heartbeats at least, whatever the lease says
-RETRY_INTERVAL = 5.0       # seconds before retrying a failed heartbeat (less if the lease is shorter)
-MIN_CREDIBLE_LEASE = 1.5   # seconds: a lease shorter than this at receipt is clock skew or nonsense
-UNCREDIBLE_INTERVAL = 5.0  # seconds between heartbeats of a lease whose time is not credible
-MAX_LEASE_SECONDS = 86_400.0  # a lease length is clamped to this (a day)
-
-
-def lease_seconds(expires_at_ms: int, *, epoch_now: float) -> float:
-    """The lease's length as measured at receipt (epoch seconds ``epoch_now``), clamped to
-    0..``MAX_LEASE_SECONDS``."""
-    return min(MAX_LEASE_SECONDS, max(0.0, expires_at_ms / 1000.0 - epoch_now))
-
-
-def renewal_interval(length: float) -> float:
-    """Seconds from a renewal to the next one for a lease ``length`` seconds long: once a third
-    of it is left, between ``MIN_INTERVAL`` and ``MAX_INTERVAL``; ``UNCREDIBLE_INTERVAL`` for a
-    lease too short to be believed."""
-    if length < MIN_CREDIBLE_LEASE:
-        return UNCREDIBLE_INTERVAL
-    return min(MAX_INTERVAL, max(MIN_INTERVAL, length * 2 / 3))
-
-
-def next_renewal(*, now: float, expires_at: float) -> float:
-    """When a lease just renewed (or leased) at ``now`` should be renewed next (``renewal_interval``
-    of what is left of it). Seconds in and out, on one clock.
-
-    The supervisor keeps jobs waiting for a re-run alive by the same rule.
-    """
-    return now + renewal_interval(min(MAX_LEASE_SECONDS, max(0.0, expires_at - now)))
-
 
 class LeaseKeeper:
     """One job's lease: when it expires, renewing it, and whether it was lost."""

@@ -14,18 +14,18 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Protocol
 
-from .cloud.errors import CloudError, LeaseLost, ValidationRejected
-from .cloud.jobs import CompleteOutcome, FailOutcome
+from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
+from shared.cloud.jobs import CompleteOutcome, FailOutcome
 from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
-from .failures import Failure, FailureClass, JobFailure
+from shared.pipe.failures import Failure, FailureClass, JobFailure
 from .generation import GenerationFailed, generate
 from .heartbeat import LeaseKeeper
-from .http.redact import redact, redact_and_cut
-from .liveness import bounded_wait
+from shared.http.redact import redact, redact_and_cut
+from shared.pipe.liveness import bounded_wait
 from .logs import JobTag
-from .messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
-from .metrics import metrics
+from shared.pipe.messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
+from shared.metrics import metrics
 from .models.base import ModelError, ModelHandle, ModelUnavailable
 from .summaries import resolve_prior_section
 
@@ -37,7 +37,7 @@ COMPLETE_LEASE_MARGIN = 30.0  # seconds
 
 
 class JobClientLike(Protocol):
-    """What a job needs of the cloud (``workers.cloud.jobs.JobClient``; a fake in tests)."""
+    """What a job needs of the cloud (``shared.cloud.jobs.JobClient``; a fake in tests)."""
 
     def heartbeat(self, workspace_id: str) -> int: ...
 

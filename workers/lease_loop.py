@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from .cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
-from .cloud.jobs import FailOutcome, Lease
-from .http.redact import redact
+from shared.cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
+from shared.cloud.jobs import FailOutcome, Lease
+from shared.http.redact import redact
 from .job import JobRunner, JobTicket
 from .link import SupervisorLink
-from .messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
-from .metrics import metrics
+from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
+from shared.metrics import metrics
 
 log = logging.getLogger("xenon.worker")
 
@@ -27,7 +27,7 @@ _THROTTLE_STATUS = (429, 503)
 
 
 class LeaseClientLike(Protocol):
-    """What the lease loop needs of the cloud (``workers.cloud.jobs.JobClient``; a fake in tests)."""
+    """What the lease loop needs of the cloud (``shared.cloud.jobs.JobClient``; a fake in tests)."""
 
     def lease(self) -> Lease | None: ...
 

@@ -15,13 +15,8 @@ import logging
 import traceback
 from typing import Callable
 
-from .http.redact import redact_and_cut
-from .messages import LogRecordMessage, WorkerMessage
-
-# Caps of what one log record may show, in characters (the supervisor's formatters apply them too).
-MESSAGE_LIMIT = 8192   # the message
-FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
-TRACE_LIMIT = 16384    # a traceback
+from shared.http.redact import redact_and_cut
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT, LogRecordMessage, WorkerMessage
 
 
 class JobTag:

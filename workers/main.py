@@ -14,22 +14,22 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 
-from . import liveness
-from .cloud.jobs import JobClient
-from .failures import Failure
-from .http.redact import register_secret
-from .http.retry import RetryPolicy
+from shared.pipe import liveness
+from shared.cloud.jobs import JobClient
+from shared.pipe.failures import Failure
+from shared.http.redact import register_secret
+from shared.http.retry import RetryPolicy
 from .job import JobRunner
 from .lease_loop import LeaseLoop
 from .link import SupervisorLink
 from .logs import install_pipe_logging
-from .messages import Fatal, Ready, WorkerExit
-from .metrics import install as install_metrics
-from .metrics import metrics
+from shared.pipe.messages import Fatal, Ready, WorkerExit
+from shared.metrics import install as install_metrics
+from shared.metrics import metrics
 from .models.loader import load_model_handle
-from .spec import WorkerSpec
+from shared.pipe.spec import WorkerSpec
 
 log = logging.getLogger("xenon.worker")
 

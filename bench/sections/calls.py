@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.cloud import calls_per_job, route_totals
 from bench.report import Row, SectionResult, Target
-from workers.cloud.jobs import LEASE
+from shared.cloud.jobs import LEASE
 
 from .common import SectionContext
 

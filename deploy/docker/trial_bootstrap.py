@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from workers.http.redact import describe_token, register_secret
-from workers.http.urls import is_loopback_host
+from shared.http.redact import describe_token, register_secret
+from shared.http.urls import is_loopback_host
 
 WAIT_ENV = "XENON_TRIAL_WAIT_SECONDS"
 DEFAULT_WAIT_SECONDS = 60.0   # how long the emulator may take to start answering

@@ -5,8 +5,8 @@ import argparse
 
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
-from workers.http.escape import shown
-from workers.http.redact import redact
+from shared.http.escape import shown
+from shared.http.redact import redact
 
 from .common import PROBLEM_LIMIT, load_or_report
 

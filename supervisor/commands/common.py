@@ -5,8 +5,8 @@ import sys
 from typing import Any, Mapping
 
 from supervisor.config import ConfigError, RunnerConfig, load_config
-from workers.http.escape import shown
-from workers.http.redact import redact
+from shared.http.escape import shown
+from shared.http.redact import redact
 
 PROBLEM_LIMIT = 1000  # characters of one printed config problem
 

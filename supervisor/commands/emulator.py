@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
 from supervisor.logs import TextFormatter
-from workers.http.escape import shown
+from shared.http.escape import shown
 
 from .common import PROBLEM_LIMIT, load_or_report
 

@@ -6,7 +6,7 @@ pool in one go and prints them once, as ``export`` lines plus the YAML that refe
 them. Exit codes: 0 success, 1 other failure, 2 usage, 3 credential rejected.
 
 What the cloud answers (ids, names, error texts) is shown escaped and capped
-(``workers.http.escape``): a control character in it cannot forge output or drive the terminal.
+(``shared.http.escape``): a control character in it cannot forge output or drive the terminal.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import socket
 import sys
 from typing import Any, Callable, Sequence
 
-from supervisor.config.sections import DEFAULT_CLOUD_URL
+from shared.config.sections import DEFAULT_CLOUD_URL
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
-from workers.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
-from workers.http.escape import escape_controls, shown
-from workers.http.retry import RetryPolicy
+from shared.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
+from shared.http.escape import escape_controls, shown
+from shared.http.retry import RetryPolicy
 
 API_BASE_ENV = "RUNNER_API_BASE"
 ID_TOKEN_ENV = "XENONFLARE_ID_TOKEN"

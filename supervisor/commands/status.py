@@ -2,7 +2,7 @@
 
 Every value in the table comes from an HTTP answer and may hold anything a cloud sent (a
 workspaceId with a newline or an ANSI escape): each cell is redacted, escaped and capped
-(``workers.http.escape.shown``), so one worker is one line and nothing moves the cursor.
+(``shared.http.escape.shown``), so one worker is one line and nothing moves the cursor.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 import requests
 
 from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
-from workers.http.escape import shown
-from workers.http.redact import redact
+from shared.http.escape import shown
+from shared.http.redact import redact
 
 HELP = "show a running pool's workers and jobs (reads /status)"
 COLUMNS = ("slot", "pid", "state", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from workers.http.redact import redact
+from shared.http.redact import redact
 
 QUOTE_CHARS = 60   # characters of a quoted value shown before "…"
 PATH_CHARS = 300   # characters of a quoted file path (paths are long and never secret by themselves)

@@ -11,10 +11,10 @@ from collections import abc
 from dataclasses import Field
 from typing import Any, Mapping, Union, get_args, get_origin
 
-from workers.http.urls import insecure_url_problem
+from shared.http.urls import insecure_url_problem
 
 from .errors import quote
-from .sections import EMBEDDED
+from shared.config.sections import EMBEDDED
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _SIZE_FACTORS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,

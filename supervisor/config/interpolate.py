@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from workers.http.redact import register_secret
+from shared.http.redact import register_secret
 
 from .errors import Problem, escape
 from .files import MAX_SECRET_FILE_BYTES, FileProblem, read_text

@@ -11,7 +11,7 @@ import json
 from typing import Any, get_args, get_origin, get_type_hints
 
 from .fields import unwrap_optional
-from .sections import RunnerConfig
+from shared.config.sections import RunnerConfig
 
 # A ``${VAR}`` reference is allowed where a number is expected; the loader checks it later.
 _ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}

@@ -12,7 +12,7 @@ import re
 from typing import Any, get_type_hints
 
 from .fields import describe
-from .sections import RunnerConfig
+from shared.config.sections import RunnerConfig
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 

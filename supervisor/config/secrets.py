@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from workers.http.redact import register_secret
+from shared.http.redact import register_secret
 
 # Env variables that hold credentials, with the official runner's names and the Studio token's.
 SECRET_ENV = ("RUNNER_TOKEN", "OPENAI_API_KEY", "XENONFLARE_ID_TOKEN")

@@ -11,7 +11,7 @@ import os
 import stat
 
 from .errors import PATH_CHARS, Problem, quote
-from .sections import LoggingConfig, MetricsConfig
+from shared.config.sections import LoggingConfig, MetricsConfig
 
 
 def path_problems(logging: LoggingConfig, metrics: MetricsConfig) -> list[Problem]:

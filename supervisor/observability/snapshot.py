@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from workers.http.redact import describe_token, redact
+from shared.http.redact import describe_token, redact
 
 from ..slots import WorkerSlot
 

@@ -11,7 +11,7 @@ from bench.cloud import calls_per_job
 from bench.numbers import percentile
 from bench.report import Row, SectionResult, Target, format_number, format_table, summary_line
 from bench.settings import make_settings
-from workers.cloud.jobs import COMPLETE, CONTEXT, HEARTBEAT, LEASE
+from shared.cloud.jobs import COMPLETE, CONTEXT, HEARTBEAT, LEASE
 
 
 def test_row_ratio_and_verdict() -> None:

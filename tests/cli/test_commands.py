@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.harness import REPO, Runner, free_port, runner_env, wait_for
 
 

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from supervisor.config.sections import LoggingConfig
+from shared.config.sections import LoggingConfig
 from supervisor.logs import emit_worker_record, setup_logging
-from workers.http.redact import register_secret
+from shared.http.redact import register_secret
 
 SECRET = "cred-77.tracebacks-must-not-show-this"
 

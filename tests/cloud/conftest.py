@@ -5,8 +5,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from workers.cloud import InstanceClient, JobClient
-from workers.http.retry import RetryPolicy
+from shared.cloud import InstanceClient, JobClient
+from shared.http.retry import RetryPolicy
 
 RUNNER_KEY = "cred-test.s3cr3t-runner-key-value"
 ID_TOKEN = "eyJhbGciOi.fake-firebase-id-token.signature"

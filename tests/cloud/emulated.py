@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 
 ADMIN_TIMEOUT = (5.0, 30.0)  # seconds (connect, read) for admin calls
 SAFETY_TIMEOUT = 10.0  # seconds: waiting for server-side state that must arrive much sooner

@@ -8,8 +8,8 @@ import pytest
 
 from tests.cloud.cli import run
 from tests.cloud.emulated import Cloud, running_cloud
-from workers.cloud import CredentialRejected, InstanceClient, JobClient
-from workers.http.retry import RetryPolicy
+from shared.cloud import CredentialRejected, InstanceClient, JobClient
+from shared.http.retry import RetryPolicy
 
 EXPORT = re.compile(r"^export (RUNNER_TOKEN(?:_\d+)?)=(\S+)$", re.MULTILINE)
 

@@ -7,9 +7,9 @@ from typing import Any, Iterator
 import pytest
 
 from tests.cloud.emulated import DONE_PAYLOAD, Cloud, running_cloud
-from workers.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, LeaseLost,
+from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, LeaseLost,
                            MalformedResponse, TransientCloudError, ValidationRejected)
-from workers.http.retry import RetryPolicy
+from shared.http.retry import RetryPolicy
 
 HEARTBEAT = "/heartbeatWorkspaceJob"
 

@@ -8,11 +8,11 @@ import pytest
 
 from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
-from workers.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, Lease,
+from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, Lease,
                            LeaseLost, MalformedResponse, TransientCloudError, ValidationRejected)
-from workers.cloud.errors import InvalidRequest
-from workers.cloud.instances import INSTANCE_ROUTES
-from workers.cloud.jobs import JOB_ROUTES
+from shared.cloud.errors import InvalidRequest
+from shared.cloud.instances import INSTANCE_ROUTES
+from shared.cloud.jobs import JOB_ROUTES
 
 PAYLOAD = {"workspaceId": "ws-1", "assistantMessage": "done", "files": [], "charts": [], "datasets": [],
            "svgs": [], "lists": [], "checklists": []}

@@ -9,13 +9,13 @@ from typing import Callable
 
 import pytest
 
-from supervisor.config.sections import CloudConfig
+from shared.config.sections import CloudConfig
 from tests.cloud.conftest import RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, answer
-from workers.cloud import (CloudError, CredentialRejected, JobClient, LeaseLost, TransientCloudError,
+from shared.cloud import (CloudError, CredentialRejected, JobClient, LeaseLost, TransientCloudError,
                            ValidationRejected)
-from workers.cloud.transport import JsonTransport
-from workers.http.retry import RetryPolicy
+from shared.cloud.transport import JsonTransport
+from shared.http.retry import RetryPolicy
 
 HEARTBEAT_OK = {"ok": True, "leaseExpiresAt": 1_700_000_600_000}
 
@@ -168,7 +168,7 @@ def test_a_failing_observer_does_not_change_the_outcome(sleeps: list[float], cap
     with StandIn(answer(200, HEARTBEAT_OK)) as server:
         client = JobClient(base_url=server.url, token=RUNNER_KEY, connect_timeout=5, read_timeout=5,
                            retry=RetryPolicy(), on_request=broken, sleep=sleeps.append)
-        with caplog.at_level(logging.WARNING, logger="workers.cloud"):
+        with caplog.at_level(logging.WARNING, logger="shared.cloud"):
             assert client.heartbeat("ws-1") == HEARTBEAT_OK["leaseExpiresAt"]
         client.close()
     assert "request observer failed" in caplog.text

@@ -15,7 +15,7 @@ import yaml
 
 from supervisor.config.jsonschema import config_schema
 from supervisor.config.reference import embed
-from supervisor.config.sections import RunnerConfig
+from shared.config.sections import RunnerConfig
 from tests.harness import REPO, runner_env
 
 

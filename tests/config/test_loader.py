@@ -184,7 +184,7 @@ def test_cross_field_rules(tmp_path: Path) -> None:
 
 
 def test_loading_registers_secrets_for_redaction() -> None:
-    from workers.http.redact import redact
+    from shared.http.redact import redact
     load_config(None, env=ENV)
     assert KEY not in redact(f"Authorization failed for {KEY}")
     assert isinstance(load_config(None, env=ENV), RunnerConfig)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from supervisor.config.errors import QUOTE_CHARS, ConfigError, Problem, quote
 from supervisor.config.usable import directory_problem, log_file_problem
-from workers.http.redact import register_secret
+from shared.http.redact import register_secret
 
 
 def test_quote_redacts_before_it_cuts_so_no_part_of_a_secret_survives() -> None:

@@ -10,10 +10,10 @@ import signal
 
 import pytest
 
-from supervisor.config.sections import PoolConfig
+from shared.config.sections import PoolConfig
 from supervisor.deaths import FAILURES, death_cause, restart_reason
-from workers.failures import Failure, FailureClass
-from workers.messages import WorkerExit
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import WorkerExit
 
 POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max_worker_memory=512 * 2 ** 20)
 

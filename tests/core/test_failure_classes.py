@@ -1,4 +1,4 @@
-"""Failure classes travel with the failure (workers/failures.py), never read back from its text.
+"""Failure classes travel with the failure (shared/pipe/failures.py), never read back from its text.
 
 Each way a job fails in ``JobRunner`` carries its class to ``JobFinished.failure`` and to the
 ``xenon_runner_job_failures_total{reason}`` label; the enums keep the exact metric label words.
@@ -13,12 +13,12 @@ import pytest
 
 from supervisor.stopping import StopReason
 from tests.core.fakes import FakeClock
-from workers.cloud.errors import CloudError, LeaseLost, ValidationRejected
-from workers.failures import Failure, FailureClass, JobFailure
+from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
+from shared.pipe.failures import Failure, FailureClass, JobFailure
 from workers.generation import GenerationFailed
 from workers.job import JobRunner, JobTicket
-from workers.messages import JobFinished, JobOutcome, LeaseOutcome
-from workers.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
+from shared.pipe.messages import JobFinished, JobOutcome, LeaseOutcome
+from shared.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
 
 EXPIRES_MS = int((time.time() + 3600) * 1000)   # epoch ms: far enough that the lease keeper never renews
 CONTEXT = {"workspaceId": "ws-1", "messageCount": 1, "recentText": "make a plan"}

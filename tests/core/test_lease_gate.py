@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from supervisor.lease_gate import LeaseGate
 from tests.core.fakes import FakeClock, ScriptedRandom
-from workers.messages import LeaseOutcome
+from shared.pipe.messages import LeaseOutcome
 
 POLL = 4.0   # seconds: poll_interval (a power of two, so every delay below is exact)
 

@@ -9,8 +9,9 @@ step rules are pinned in tests/hostile/test_cloud_lease_times.py.
 from __future__ import annotations
 
 from tests.core.fakes import FakeClock, FakeCloud
-from workers.cloud.errors import CloudError, LeaseLost
-from workers.heartbeat import MAX_INTERVAL, LeaseKeeper
+from shared.cloud.errors import CloudError, LeaseLost
+from shared.cloud.renewal import MAX_INTERVAL
+from workers.heartbeat import LeaseKeeper
 from workers.job import COMPLETE_LEASE_MARGIN
 
 EPOCH = 1_800_000_000.0   # seconds: the wall clock when each test starts

@@ -8,9 +8,9 @@ The receiver is driven in the test's own thread (``_receive`` returns at the pip
 from __future__ import annotations
 
 from tests.core.fakes import FakeClock, FakeConn
-from workers.failures import Failure, FailureClass
+from shared.pipe.failures import Failure, FailureClass
 from workers.link import SupervisorLink
-from workers.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
+from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
 
 ALIVE = 4.0   # seconds: alive_interval
 

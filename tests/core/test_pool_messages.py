@@ -16,8 +16,8 @@ from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 from supervisor.stopping import Shutdown, StopReason
 from supervisor.watchdog import MainThreadClock
 from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
-from workers.failures import Failure, FailureClass
-from workers.messages import (AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed, LeaseResult, Ready,
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import (AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed, LeaseResult, Ready,
                               Stop, WantWork, WorkerExit)
 
 KEY = "k.s"

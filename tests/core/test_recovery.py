@@ -14,8 +14,8 @@ import pytest
 from supervisor.recovery import MIN_LEASE_LEFT, RENEW_MARGIN, Recovery
 from supervisor.slots import InFlightJob
 from tests.core.fakes import FakeClock, FakeCloud, Wakes
-from workers.cloud.errors import CloudError, LeaseLost
-from workers.failures import Failure, FailureClass
+from shared.cloud.errors import CloudError, LeaseLost
+from shared.pipe.failures import Failure, FailureClass
 
 EPOCH = 1_800_000_000.0   # seconds: the wall clock when each test starts
 KEYS = ("k.a", "k.b")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 
-from supervisor.config.sections import PoolConfig
+from shared.config.sections import PoolConfig
 from supervisor.slots import InFlightJob, SlotState
 from supervisor.watchdog import DEADLINE_GRACE, SAMPLE_EVERY, Watchdog
 from tests.core.fakes import FakeSlot, live_slot

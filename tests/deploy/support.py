@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import yaml
 
-from supervisor.config.sections import PoolConfig
+from shared.config.sections import PoolConfig
 from tests.harness import REPO, runner_env
 
 DEPLOY = REPO / "deploy"

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.deploy.containers import EMULATOR_PORT, METRICS_PORT, STOP_GRACE, http_get, metric_value, unique
 from tests.deploy.engine import Podman
 from tests.deploy.support import DOCKER

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.deploy.support import DOCKER, run_tool
 from tests.harness import free_port, runner_env
 

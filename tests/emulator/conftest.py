@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 
 START = 1_800_000_000.0  # epoch seconds of the fake clock
 HTTP_TIMEOUT = 10.0  # seconds; a safety net only

@@ -30,7 +30,7 @@ from emulator.admin import AdminRoutes
 from emulator.routing import PROTOCOL_ROUTES
 from supervisor.cli import build_parser
 from supervisor.config import load_config
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.deploy.support import markdown_anchors
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"

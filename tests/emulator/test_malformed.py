@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.emulator.conftest import HTTP_TIMEOUT, Cloud
 
 

@@ -6,7 +6,7 @@ import requests
 
 from emulator import EmulatorServer, sample_jobs
 from emulator.jobspec import parse_job_spec
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.emulator.conftest import HTTP_TIMEOUT
 
 PHRASES = ("bar chart comparing", "table of", "checklist", "file specs/", "SVG diagram", "pie chart",

@@ -9,7 +9,7 @@ import requests
 
 from emulator import EmulatorServer, serve
 from emulator.server import parse_listen
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.emulator.conftest import HTTP_TIMEOUT
 
 

@@ -33,7 +33,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 from workers.models.base import InputItem, ModelTurn, ToolSpec, UserText
 from workers.models.builtin import BuiltinModelHandle
 

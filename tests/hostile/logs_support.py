@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping
 
 import pytest
 
-from supervisor.config.sections import LoggingConfig
+from shared.config.sections import LoggingConfig
 from supervisor.logs import emit_worker_record, setup_logging
 
 FORGED = "\n2026-12-01 00:00:00,000 ERROR   sup  - xenon.supervisor: pool stopped by operator"

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cloud.standin import StandIn, answer
-from workers.cloud import CloudError, InstanceClient, JobClient
+from shared.cloud import CloudError, InstanceClient, JobClient
 from workers.context import ContextError, parse_context
-from workers.http.redact import register_secret
-from workers.http.retry import RetryPolicy
+from shared.http.redact import register_secret
+from shared.http.retry import RetryPolicy
 
 RUNNER_KEY = "cred-hostile.Zq8vK3pW9xL2mN7rT4yB"
 ID_TOKEN = "eyJhbGciOi.hostile-id-token.Gx5Hc2Jv8Qw"

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.cloud.standin import StandIn, answer
-from workers.cloud import JobClient, TransientCloudError
-from workers.cloud.errors import MAX_QUOTED_CHARS
-from workers.http.redact import register_secret
-from workers.http.retry import RetryPolicy
+from shared.cloud import JobClient, TransientCloudError
+from shared.cloud.errors import MAX_QUOTED_CHARS
+from shared.http.redact import register_secret
+from shared.http.retry import RetryPolicy
 from workers.models.server_errors import MAX_REASON_CHARS, parse_server_error
 
 OPENAI_KEY = "sk-SECRETKEY-0123456789abcdefghij"

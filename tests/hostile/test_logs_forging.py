@@ -12,10 +12,11 @@ import sys
 
 from supervisor.logs import TRACE_PREFIX
 from tests.hostile.logs_support import ANSI, FORGED, RECORD_START, Captured, captured  # noqa: F401 - fixture
-from workers.http.escape import UNSAFE
-from workers.http.redact import register_secret
-from workers.logs import FIELD_LIMIT, MESSAGE_LIMIT, JobTag, PipeLogHandler
-from workers.messages import LogRecordMessage, WorkerMessage
+from shared.http.escape import UNSAFE
+from shared.http.redact import register_secret
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT
+from workers.logs import JobTag, PipeLogHandler
+from shared.pipe.messages import LogRecordMessage, WorkerMessage
 
 
 def records(capture: Captured) -> list[str]:

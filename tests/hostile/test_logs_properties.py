@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from supervisor.logs import TRACE_PREFIX
 from tests.hostile.logs_support import RECORD_START, capture_logs
-from workers.http.escape import UNSAFE, shown
-from workers.http.redact import MIN_PARTIAL, redact_and_cut, register_secret
-from workers.logs import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
+from shared.http.escape import UNSAFE, shown
+from shared.http.redact import MIN_PARTIAL, redact_and_cut, register_secret
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 SECRETS = ("QX7RZ9KVMW3TPJ8LHN", "HVNXQ2W8ZK4RTM9PCE")     # registered like an API key

@@ -29,7 +29,7 @@ from tests.cloud.conftest import ID_TOKEN
 from tests.cloud.standin import StandIn, answer
 from tests.harness import REPO, runner_env
 from tests.hostile.logs_support import ANSI, FORGED
-from workers.http.escape import UNSAFE
+from shared.http.escape import UNSAFE
 
 URL_PASSWORD = "pa55-in-the-url-0xZ"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.cloud.transport import clock_offset
-from workers.http.retry import http_date_epoch, retry_after_seconds
+from shared.cloud.transport import clock_offset
+from shared.http.retry import http_date_epoch, retry_after_seconds
 
 HUGE_YEAR = "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"  # OverflowError in the stdlib parser
 

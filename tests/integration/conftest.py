@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.harness import Runner
 
 LEASE_SECONDS = 60.0

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 from tests.fakes.openai_server import FakeOpenAIServer
 from workers.models.base import ToolSpec
 

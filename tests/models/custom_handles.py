@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 from workers.models.base import ModelTurn, ToolSpec
 
 CALLS: list[ModelConfig] = []

@@ -50,7 +50,7 @@ def test_the_start_up_probe_fails_a_base_url_without_either_api(server: FakeOpen
 
 
 def test_an_unreachable_endpoint_at_start_up_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
-    from supervisor.config.sections import ModelConfig
+    from shared.config.sections import ModelConfig
     config = ModelConfig(name="openai-chat", base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="k-local",
                          connect_timeout=1)
     with caplog.at_level(logging.WARNING, logger="xenon.worker.model"):

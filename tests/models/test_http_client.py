@@ -19,7 +19,7 @@ from tests.fakes.openai_server import (
 from tests.fakes.trickle import TrickleServer, http_answer
 from tests.harness import free_port
 from tests.models.conftest import API_KEY, Recorder, model_config
-from workers.failures import FailureClass, JobFailure
+from shared.pipe.failures import FailureClass, JobFailure
 from workers.models.base import (
     ModelAnswerTooLarge,
     ModelAuthError,

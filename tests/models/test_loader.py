@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 from tests.models import custom_handles
 from workers.models.base import ModelHandle, UserText
 from workers.models.builtin import BuiltinModelHandle
-from workers.models.loader import ModelLoadError, describe_model_name_problem, load_model_handle
+from shared.config.model_names import BUILT_IN_NAMES, describe_model_name_problem
+from workers.models import loader
+from workers.models.loader import ModelLoadError, load_model_handle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 
@@ -99,3 +101,8 @@ def test_model_modules_import_first_without_a_cycle_and_without_supervisor_confi
             "assert 'supervisor.config' not in sys.modules, 'model modules must not import supervisor.config'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_config_check_knows_exactly_the_names_the_worker_builds() -> None:
+    """The supervisor validates ``model.name`` from a list the worker does not own; keep them equal."""
+    assert set(BUILT_IN_NAMES) == set(loader._BUILT_IN)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 from tests.realmodel.conftest import SEED, smollm2_weights
 from workers.deliverables.tools import TOOL_SPECS
 from workers.models.base import ModelDeadlineExceeded, ToolResult, UserText

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig, ModelConfig
+from shared.config.sections import EmulatorConfig, ModelConfig
 from tests.harness import Runner, wait_for
 from tests.realmodel.conftest import SEED, LlamaServer
 from workers.deliverables.tools import TOOL_SPECS

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig
+from shared.config.sections import EmulatorConfig
 from tests.harness import REPO, Runner, free_port, job_states, wait_for
 
 PROMETHEUS = shutil.which("prometheus")

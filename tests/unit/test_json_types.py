@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from workers.http.json_types import json_type, json_type_with_article
+from shared.http.json_types import json_type, json_type_with_article
 
 
 @pytest.mark.parametrize(("value", "bare", "with_article"), [

@@ -10,12 +10,12 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from supervisor.config.sections import EmulatorConfig, ModelConfig
+from shared.config.sections import EmulatorConfig, ModelConfig
 from tests.fakes.openai_server import FakeOpenAIServer
-from workers.cloud.jobs import JobClient
-from workers.http.retry import RetryPolicy
+from shared.cloud.jobs import JobClient
+from shared.http.retry import RetryPolicy
 from workers.job import JobRunner, JobTicket
-from workers.messages import JobFinished
+from shared.pipe.messages import JobFinished
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 

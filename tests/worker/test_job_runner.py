@@ -13,7 +13,7 @@ from tests.fakes.openai_server import (RecordedRequest, Reply, chat_reply, rate_
 from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
 from tests.worker.conftest import API_KEY, Harness
 from workers.job import JobTicket
-from workers.messages import JobFinished, LeaseRenewed
+from shared.pipe.messages import JobFinished, LeaseRenewed
 
 PROTOCOLS = ("responses", "chat")
 REPLY = {"responses": responses_reply, "chat": chat_reply}
@@ -255,7 +255,7 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     client = harness.client()
     lease = client.lease()
     assert lease is not None
-    from workers.failures import Failure, FailureClass
+    from shared.pipe.failures import Failure, FailureClass
     from workers.job import JobRunner
     runner = JobRunner(client=client, model=harness.model(), job_timeout=60, send=harness.sent.append)
     thread = threading.Thread(target=runner.run, args=(JobTicket(workspace_id=lease.workspace_id,

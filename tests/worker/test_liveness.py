@@ -1,6 +1,6 @@
 """Liveness means main-thread progress (issue 9, defect 2, second half); fake clocks only.
 
-The worker side (``workers.liveness``) declares each bounded wait of the main thread and
+The worker side (``shared.pipe.liveness``) declares each bounded wait of the main thread and
 reports when back; the supervisor side (``supervisor.watchdog.MainThreadClock``) kills a worker
 whose main thread is past its declared time plus ``pool.hung_timeout`` even while its link
 thread keeps sending ``Alive``.
@@ -12,11 +12,11 @@ from typing import Iterator
 
 import pytest
 
-from supervisor.config.sections import PoolConfig
+from shared.config.sections import PoolConfig
 from supervisor.watchdog import MainThreadClock, Watchdog
 from tests.core.fakes import PID, FakeSlot, live_slot
-from workers import liveness
-from workers.messages import Alive, JobFinished, LeaseResult, Progress, WantWork
+from shared.pipe import liveness
+from shared.pipe.messages import Alive, JobFinished, LeaseResult, Progress, WantWork
 
 HUNG = 10.0   # seconds: pool.hung_timeout below
 

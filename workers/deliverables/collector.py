@@ -13,7 +13,7 @@ import math
 from typing import Any, Mapping
 
 from workers.deliverables.errors import DeliverableError
-from workers.deliverables.limits import FILE, KINDS, TABLE
+from shared.protocol.limits import FILE, KINDS, TABLE
 from workers.deliverables.paths import sanitize_file_name
 from workers.deliverables.text import describe_value, encodable, is_blank, js_number_text, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, TOOL_NAMES, WRAPPER_TOOLS, citation

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from workers.deliverables.errors import DeliverableError, Where
-from workers.deliverables.limits import CITATION_BREAKERS, MAX_ID_CHARS, MAX_TITLE_CHARS, SAFE_ID_RE
+from shared.protocol.limits import CITATION_BREAKERS, MAX_ID_CHARS, MAX_TITLE_CHARS, SAFE_ID_RE
 from workers.deliverables.text import (
     count_text,
     describe_value,

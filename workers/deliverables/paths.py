@@ -13,7 +13,7 @@ completion check demand that stored names be already sanitised.
 from __future__ import annotations
 
 from workers.deliverables.errors import DeliverableError
-from workers.deliverables.limits import (
+from shared.protocol.limits import (
     FILE_EXTENSIONS,
     FILE_SEGMENT_UNSAFE_RE,
     MAX_FILE_FOLDERS,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from workers.deliverables.errors import DeliverableError
-from workers.deliverables.limits import CHART, FILE, KINDS
+from shared.protocol.limits import CHART, FILE, KINDS
 from workers.deliverables.paths import sanitize_file_name
 from workers.deliverables.text import JS_WHITESPACE_CLASS, js_trim, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, WRAPPER_TOOLS, citation

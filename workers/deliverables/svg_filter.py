@@ -23,7 +23,7 @@ import html
 import re
 from typing import NamedTuple
 
-from workers.deliverables.limits import SVG_FORBIDDEN_ELEMENTS, SVG_FORBIDDEN_SCHEME
+from shared.protocol.limits import SVG_FORBIDDEN_ELEMENTS, SVG_FORBIDDEN_SCHEME
 from workers.deliverables.text import JS_WHITESPACE
 
 _SKIPPED = "[" + re.escape(JS_WHITESPACE) + r"\x00-\x1f\x7f]*"  # what a parser may skip between characters

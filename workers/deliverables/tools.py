@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from workers.deliverables.limits import (
+from shared.protocol.limits import (
     BAR_ORIENTATIONS,
     CHART,
     CHART_KINDS,

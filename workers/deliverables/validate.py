@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from workers.deliverables.errors import DeliverableError
-from workers.deliverables.limits import COMPLETION_ARRAYS, FILE, KINDS, MAX_MESSAGE_CHARS, KindSpec
+from shared.protocol.limits import COMPLETION_ARRAYS, FILE, KINDS, MAX_MESSAGE_CHARS, KindSpec
 from workers.deliverables.text import count_text, describe_value, is_blank, js_length, lone_surrogate, quote
 from workers.deliverables.validate_charts import validate_chart
 from workers.deliverables.validate_items import (

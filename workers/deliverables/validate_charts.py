@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from workers.deliverables.errors import Where
 from workers.deliverables.fields import Reader, is_absent
-from workers.deliverables.limits import (
+from shared.protocol.limits import (
     BAR_ORIENTATIONS,
     CATEGORY_CHART_KINDS,
     CHART_KINDS,

@@ -9,7 +9,7 @@ from typing import Any
 
 from workers.deliverables.errors import DeliverableError, Where
 from workers.deliverables.fields import Reader, is_absent
-from workers.deliverables.limits import (
+from shared.protocol.limits import (
     MAX_CELL_CHARS,
     MAX_CHECKLIST_ITEM_ID_CHARS,
     MAX_CHECKLIST_ITEMS,

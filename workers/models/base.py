@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, Union, runtime_checkable
 
-from workers.failures import FailureClass, JobFailure
+from shared.pipe.failures import FailureClass, JobFailure
 
 
 @dataclass(frozen=True, kw_only=True)

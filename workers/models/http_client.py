@@ -29,14 +29,14 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import requests
 
-from workers.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits, StreamedAnswer
-from workers.http.redact import redact, register_secret
-from workers.http.retry import RETRYABLE_STATUS, RetryPolicy
-from workers.http.urls import insecure_url_problem
+from shared.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits, StreamedAnswer
+from shared.http.redact import redact, register_secret
+from shared.http.retry import RETRYABLE_STATUS, RetryPolicy
+from shared.http.urls import insecure_url_problem
 from workers.models.base import (
     ModelAnswerTooLarge,
     ModelAuthError,
@@ -57,8 +57,7 @@ from workers.models.server_errors import (
     parse_server_error,
 )
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 
 RequestObserver = Callable[[str, str, float], None]
 """``(endpoint, code, seconds)`` once per HTTP try; code is the status or "network"/"timeout"."""

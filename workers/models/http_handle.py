@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 from workers.models.http_client import ModelHttpClient, RequestObserver
 from workers.models.rounds import with_one_trim
@@ -15,8 +15,7 @@ from workers.models.trimming import cut_text, shrink_within
 
 log = logging.getLogger("xenon.worker.model")
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 
 
 class HttpModelHandle:

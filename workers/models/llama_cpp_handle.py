@@ -22,16 +22,15 @@ import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
-from workers.http.bounded import StreamedAnswer
+from shared.http.bounded import StreamedAnswer
 from workers.models.base import ModelDeadlineExceeded, ModelError
 from workers.models.http_client import ContextOverflow
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.window import ServerFacts
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 

@@ -12,10 +12,10 @@ its reserved "model load failed" code instead of crash-looping.
 from __future__ import annotations
 
 import importlib
-import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from workers.http.redact import redact, register_secret
+from shared.config.model_names import describe_model_name_problem
+from shared.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
 from workers.models.http_client import RequestObserver
@@ -23,11 +23,7 @@ from workers.models.http_handle import HttpModelHandle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
-
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
-_CALLABLE_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")
+from shared.config.sections import ModelConfig
 
 _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle]] = {
     "openai-responses": lambda config, on_request: _probed(OpenAIResponsesHandle(config=config,
@@ -36,7 +32,6 @@ _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle
     "builtin": lambda config, on_request: BuiltinModelHandle(latency=config.latency),
     "llama-cpp": lambda config, on_request: _llama_cpp_handle(config),
 }
-BUILT_IN_NAMES: tuple[str, ...] = tuple(_BUILT_IN)
 
 
 class ModelLoadError(Exception):
@@ -45,18 +40,6 @@ class ModelLoadError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def describe_model_name_problem(name: str) -> str | None:
-    """What is wrong with ``name`` as a ``model.name``, or None. Syntax only: imports nothing."""
-    if not isinstance(name, str) or not name.strip():
-        return f"expected one of {', '.join(BUILT_IN_NAMES)} or package.module:callable, got {name!r}"
-    if name in _BUILT_IN or _CALLABLE_NAME.match(name):
-        return None
-    if ":" in name:
-        return (f"{name!r} is not a valid package.module:callable reference (dotted Python names on both "
-                "sides of one ':', e.g. mypkg.handles:make_handle)")
-    return f"unknown model {name!r}: expected one of {', '.join(BUILT_IN_NAMES)} or package.module:callable"
 
 
 def load_model_handle(config: ModelConfig, *,

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
-from workers.http.bounded import StreamedAnswer
+from shared.http.bounded import StreamedAnswer
 from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
@@ -40,8 +40,7 @@ from workers.models.rounds import (
 from workers.models.trimming import shrink_within, trim_middle
 from workers.models.window import ServerFacts
 
-if TYPE_CHECKING:  # type-only: importing supervisor.config here would be circular
-    from supervisor.config.sections import ModelConfig
+from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from workers.http.redact import redact
+from shared.http.redact import redact
 from workers.models.trimming import cut_text
 
 MAX_REASON_CHARS = 300  # server messages are cut to this (after redaction) before they reach logs

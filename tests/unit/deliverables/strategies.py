@@ -17,7 +17,7 @@ from typing import Any, Callable
 from hypothesis import strategies as st
 
 from tests.unit.deliverables.samples import TOOL_ARGS
-from workers.deliverables.limits import (
+from shared.protocol.limits import (
     KINDS,
     MAX_CELL_CHARS,
     MAX_CHART_LABEL_CHARS,

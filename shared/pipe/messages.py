@@ -60,7 +60,7 @@ class Alive:
 
 @dataclass(frozen=True)
 class Progress:
-    """From the main thread only (``workers.liveness``): it starts a wait of at most ``within``
+    """From the main thread only (``shared.pipe.liveness``): it starts a wait of at most ``within``
     seconds on ``what`` (a cloud call, a model round), or with ``within=0`` it is back."""
 
     within: float
@@ -109,6 +109,13 @@ class JobFinished:
     duration: float = 0.0   # seconds, lease to complete/fail
     model_unavailable: bool = False
     failure: Optional[FailureClass] = None
+
+
+# Caps of what one log record may show, in characters (capped in the worker, and again by the
+# supervisor's formatters: a record is hostile text).
+MESSAGE_LIMIT = 8192   # the message
+FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
+TRACE_LIMIT = 16384    # a traceback
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from workers.cloud.errors import MalformedResponse
-from workers.cloud.fields import MAX_NAME_CHARS, json_object, optional_str, require_id, require_str
-from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
+from shared.cloud.errors import MalformedResponse
+from shared.cloud.fields import MAX_NAME_CHARS, json_object, optional_str, require_id, require_str
+from shared.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
                                      TransportClient, check_credential)
-from workers.http.bounded import BoundedSession
-from workers.http.redact import register_secret
-from workers.http.retry import RetryPolicy
+from shared.http.bounded import BoundedSession
+from shared.http.redact import register_secret
+from shared.http.retry import RetryPolicy
 
 CREATE = "/createRunnerInstance"
 RENAME = "/updateRunnerInstance"

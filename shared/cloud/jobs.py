@@ -12,15 +12,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from workers.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
-from workers.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
+from shared.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
+from shared.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
                                   require_id)
-from workers.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
+from shared.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
                                      RequestObserver, TransportClient)
-from workers.http.bounded import BoundedSession
-from workers.http.redact import redact_and_cut
-from workers.http.retry import RetryPolicy
-from supervisor.config.sections import EMBEDDED, CloudConfig
+from shared.http.bounded import BoundedSession
+from shared.http.redact import redact_and_cut
+from shared.http.retry import RetryPolicy
+from shared.config.sections import EMBEDDED, CloudConfig
 
 LEASE = "/leaseWorkspaceJob"
 HEARTBEAT = "/heartbeatWorkspaceJob"
@@ -68,7 +68,7 @@ class JobClient(TransportClient):
     ``on_request(route, code, seconds)`` hears of every HTTP try (for
     ``xenon_runner_api_requests_total``). Lease times are returned on this machine's clock
     when the answer's ``Date`` shows the cloud's differs (``SKEW_TOLERANCE``). Errors are the
-    typed ``CloudError`` family of ``workers.cloud.errors``.
+    typed ``CloudError`` family of ``shared.cloud.errors``.
 
     Create it inside the worker process (its HTTP session must not cross a fork). The job thread and a heartbeat thread may call it at the same time: each
     call is a separate request over the session's thread-safe connection pool.

@@ -2,7 +2,7 @@
 
 One ``JsonTransport`` belongs to one client (a ``TransportClient``) and knows the only
 routes that client may call, so a credential cannot be sent to a route meant for the other
-credential. Every HTTP try goes through ``workers.http.bounded.BoundedSession``: connect
+credential. Every HTTP try goes through ``shared.http.bounded.BoundedSession``: connect
 and read timeouts, a wall-clock ``call_timeout`` for the whole try (connect, headers and
 body: a server that trickles one byte a second cannot hold a worker) and a
 ``max_answer_bytes`` cap on the answer body. Each try is reported to
@@ -11,7 +11,7 @@ body: a server that trickles one byte a second cannot hold a worker) and a
 passed deadline or an answer over the cap, is retried under the shared ``RetryPolicy``
 (jittered backoff, ``Retry-After`` honoured). Waiting goes through an injectable ``sleep``
 so tests never sleep for real. A whole call (tries and waits) declares its worst-case
-length to ``workers.liveness`` so the supervisor can tell a slow call from a stuck thread.
+length to ``shared.pipe.liveness`` so the supervisor can tell a slow call from a stuck thread.
 """
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from typing import Any, Callable, TypeVar
 import requests
 from requests.auth import AuthBase
 
-from workers import liveness
-from workers.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
+from shared.pipe import liveness
+from shared.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
                                   quote_server_text)
-from workers.http.bounded import AnswerTooLarge, BoundedSession, ExchangeLimitExceeded, ExchangeLimits
-from workers.http.redact import register_secret
-from workers.http.retry import RetryPolicy, http_date_epoch, retry_after_seconds
-from workers.http.urls import insecure_url_problem
+from shared.http.bounded import AnswerTooLarge, BoundedSession, ExchangeLimitExceeded, ExchangeLimits
+from shared.http.redact import register_secret
+from shared.http.retry import RetryPolicy, http_date_epoch, retry_after_seconds
+from shared.http.urls import insecure_url_problem
 
 logger = logging.getLogger(__name__)
 

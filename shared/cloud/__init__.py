@@ -5,11 +5,11 @@ three instance routes with a Studio ID token. Both raise the ``CloudError`` fami
 """
 from __future__ import annotations
 
-from workers.cloud.errors import (CloudError, CredentialRejected, InvalidRequest, LeaseLost, MalformedLease,
+from shared.cloud.errors import (CloudError, CredentialRejected, InvalidRequest, LeaseLost, MalformedLease,
                                   MalformedResponse, TransientCloudError, ValidationRejected)
-from workers.cloud.instances import CreatedInstance, InstanceClient
-from workers.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, Lease
-from workers.cloud.transport import RequestObserver
+from shared.cloud.instances import CreatedInstance, InstanceClient
+from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, Lease
+from shared.cloud.transport import RequestObserver
 
 __all__ = [
     "CloudError", "CompleteOutcome", "CreatedInstance", "CredentialRejected", "FailOutcome", "InstanceClient",

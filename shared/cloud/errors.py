@@ -2,7 +2,7 @@
 
 Every message is one short line that starts with the route (``POST /heartbeatWorkspaceJob:
 HTTP 409 …``), quotes at most ``MAX_QUOTED_CHARS`` of what the server said and passes
-through ``workers.http.redact`` both when built and when printed, so a runner key or ID
+through ``shared.http.redact`` both when built and when printed, so a runner key or ID
 token never reaches a log line or a traceback. Errors survive pickling (workers send them
 to the supervisor).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from workers.http.redact import redact, redact_and_cut
+from shared.http.redact import redact, redact_and_cut
 
 MAX_QUOTED_CHARS = 300  # characters of server text (error, detail, body) quoted in a message
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supervisor.config.sections import RunnerConfig
+from shared.config.sections import RunnerConfig
 
 
 @dataclass(frozen=True, kw_only=True)

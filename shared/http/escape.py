@@ -5,7 +5,7 @@ raw to a text log or a terminal, a ``\\n`` forges a log record, an ANSI escape m
 or recolours the screen, a bidi override reorders what is shown, and a 1 MB id makes a 1 MB
 line. Every place that writes such text for a human (the supervisor's text log formatter, the
 ``status`` table, the commands' messages) goes through ``shown``; JSON output goes through
-``cap`` and ``escape_json_line``. Redact first (``workers.http.redact``), then escape and cut.
+``cap`` and ``escape_json_line``. Redact first (``shared.http.redact``), then escape and cut.
 
 What is escaped (``UNSAFE``): C0 controls (tab and newline included), DEL, C1 controls, the
 Unicode line and paragraph separators U+2028/U+2029, the bidi embeddings, overrides and

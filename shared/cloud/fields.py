@@ -14,9 +14,9 @@ import math
 import unicodedata
 from typing import Any
 
-from workers.cloud.errors import MalformedResponse, quote_server_text
-from workers.cloud.transport import Reply
-from workers.http.json_types import json_type_with_article
+from shared.cloud.errors import MalformedResponse, quote_server_text
+from shared.cloud.transport import Reply
+from shared.http.json_types import json_type_with_article
 
 
 MAX_ID_CHARS = 256  # characters of an id (workspaceId, instanceId, message id, ...)

@@ -1,0 +1,1 @@
+"""The configuration schema both sides read: typed sections (``sections``) and ``model.name`` rules."""
