@@ -92,8 +92,8 @@ class WorkerMessages:
         elif isinstance(message, JobFinished):
             self._on_job_finished(slot, message)
         elif isinstance(message, LeaseRenewed):
-            if slot.job is not None and slot.job.workspace_id == message.workspace_id:
-                slot.job.lease_expires_at_ms = message.lease_expires_at_ms
+            if slot.job is not None and slot.job.lease.workspace_id == message.workspace_id:
+                slot.job = slot.job.renewed(message.lease_expires_at_ms)
         elif isinstance(message, Ready):
             self._on_ready(slot)
         elif isinstance(message, Fatal):
@@ -115,15 +115,14 @@ class WorkerMessages:
         job = self._recovery.take(slot.key)
         if job is not None:
             slot.assigned(replace(job, started_at=self._clock()))
-            slot.send(AssignJob(job.workspace_id, job.lease_expires_at_ms, job.attempt, dict(job.workspace)))
+            slot.send(AssignJob(job.lease))
             return
         self._gate.want(slot.slot, slot.key)
 
     def _on_lease_result(self, slot: WorkerSlot, result: LeaseResult) -> None:
         self._gate.report(slot.slot, slot.key, result.result, result.retry_after)
-        if result.result == LeaseOutcome.LEASED and result.workspace_id and result.lease_expires_at_ms is not None:
-            slot.assigned(InFlightJob(workspace_id=result.workspace_id, lease_expires_at_ms=result.lease_expires_at_ms,
-                                      attempt=1, key=slot.key, started_at=self._clock(), workspace=result.workspace))
+        if result.result == LeaseOutcome.LEASED and result.lease is not None:
+            slot.assigned(InFlightJob(lease=result.lease, key=slot.key, started_at=self._clock()))
         elif result.result == LeaseOutcome.THROTTLED:
             log.warning("the cloud throttled leasing (%s); the whole pool pauses %.1fs", result.detail,
                         result.retry_after or self._gate.poll_interval)

@@ -89,14 +89,14 @@ class Recovery:
 
     def worker_lost(self, job: InFlightJob, cause: Failure, *, may_retry: bool) -> None:
         """Decide the fate of ``job`` whose worker died of ``cause``."""
-        left = self._lease_left(job)
-        if may_retry and job.attempt < self._max_attempts and left > MIN_LEASE_LEFT and job.key in self._keys:
+        left, attempt = self._lease_left(job), job.lease.attempt
+        if may_retry and attempt < self._max_attempts and left > MIN_LEASE_LEFT and job.key in self._keys:
             metrics().jobs.labels("retried").inc()
             log.warning("%s: %s; re-running it (attempt %d of %d, %.0fs of lease left)",
-                        job.workspace_id, cause.reason, job.attempt + 1, self._max_attempts, left)
-            self._queue(replace(job, attempt=job.attempt + 1, lost_to=cause))
+                        job.lease.workspace_id, cause.reason, attempt + 1, self._max_attempts, left)
+            self._queue(replace(job, lease=replace(job.lease, attempt=attempt + 1), lost_to=cause))
             return
-        why = cause if job.attempt < self._max_attempts else cause.amended(f"gave up after {job.attempt} attempt(s)")
+        why = cause if attempt < self._max_attempts else cause.amended(f"gave up after {attempt} attempt(s)")
         self.fail(job, why)
 
     def reconfigure(self, *, make_client: ClientFactory, keys: Iterable[str], max_attempts: int) -> None:
@@ -130,9 +130,9 @@ class Recovery:
                 if self._lease_left(job) <= MIN_LEASE_LEFT:
                     jobs.remove(job)
                     self._fail_ran_low(job)
-                elif job.workspace_id not in self._renewing and now >= job.renew_at:
-                    self._renewing.add(job.workspace_id)
-                    self._submit(self._heartbeat, job.key, job.workspace_id)
+                elif job.lease.workspace_id not in self._renewing and now >= job.renew_at:
+                    self._renewing.add(job.lease.workspace_id)
+                    self._submit(self._heartbeat, job.key, job.lease.workspace_id)
 
     def fail_queued(self, failure: Failure) -> None:
         """Fail every job still waiting for a worker (shutdown)."""
@@ -142,7 +142,7 @@ class Recovery:
 
     def fail(self, job: InFlightJob, failure: Failure) -> None:
         """Fail ``job`` in the cloud with ``failure`` (on a call thread; the result comes back via ``results``)."""
-        self._submit(self._fail, job.key, job.workspace_id, failure)
+        self._submit(self._fail, job.key, job.lease.workspace_id, failure)
 
     def results(self) -> list[CallResult]:
         """Finished cloud calls since the last look; also applies heartbeat results to queued jobs."""
@@ -187,7 +187,7 @@ class Recovery:
 
     def _renewal_due(self, job: InFlightJob) -> float:
         """Epoch seconds at which a queued job, just queued or renewed, needs its next heartbeat."""
-        now, expires_at = self._epoch(), job.lease_expires_at_ms / 1000.0
+        now, expires_at = self._epoch(), job.lease.lease_expires_at_ms / 1000.0
         keep_enough = expires_at - MIN_LEASE_LEFT - RENEW_MARGIN
         return max(now + MIN_RENEW_GAP, min(next_renewal(now=now, expires_at=expires_at), keep_enough))
 
@@ -250,14 +250,14 @@ class Recovery:
         now = self._epoch()
         for jobs in self._queues.values():
             for index, job in enumerate(jobs):
-                if job.workspace_id != result.workspace_id:
+                if job.lease.workspace_id != result.workspace_id:
                     continue
                 if result.lease_lost:
                     del jobs[index]
                     metrics().jobs.labels(JobOutcome.LEASE_LOST).inc()
-                    log.warning("%s: lease lost while waiting for a worker", job.workspace_id)
+                    log.warning("%s: lease lost while waiting for a worker", job.lease.workspace_id)
                 elif result.lease_expires_at_ms:
-                    renewed = replace(job, lease_expires_at_ms=result.lease_expires_at_ms)
+                    renewed = job.renewed(result.lease_expires_at_ms)
                     jobs[index] = replace(renewed, renew_at=self._renewal_due(renewed))
                 else:   # the heartbeat failed: try again soon, as a worker would
                     retry_in = max(MIN_RENEW_GAP, min(RETRY_INTERVAL, self._lease_left(job) / 3))
@@ -265,4 +265,4 @@ class Recovery:
                 return
 
     def _lease_left(self, job: InFlightJob) -> float:
-        return job.lease_expires_at_ms / 1000.0 - self._epoch()
+        return job.lease.lease_expires_at_ms / 1000.0 - self._epoch()

@@ -15,11 +15,12 @@ from __future__ import annotations
 import enum
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Mapping, Optional
+from typing import Optional
 
+from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure
 from shared.pipe.messages import SupervisorMessage
 
@@ -76,21 +77,25 @@ class InvalidTransition(RuntimeError):
         self.transition, self.from_state = transition, state
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class InFlightJob:
-    """The job a worker holds; kept so it can be recovered or failed if the worker dies.
+    """The supervisor's copy of a job a worker holds, kept so it can be re-run or failed if the worker dies.
 
-    ``key`` is the runner key that leased it: only that key may heartbeat, complete or fail it.
+    ``lease`` is the job record itself (the one the cloud client made); this wraps it with what
+    only the supervisor needs. ``key`` is the runner key that leased it: only that key may
+    heartbeat, complete or fail it. A renewal or a re-run replaces the record (``renewed``,
+    ``dataclasses.replace``).
     """
 
-    workspace_id: str
-    lease_expires_at_ms: int
-    attempt: int
+    lease: LeasedJob
     key: str = field(repr=False)
     started_at: float                      # supervisor clock seconds
-    workspace: Mapping[str, Any] = field(default_factory=dict)
     renew_at: float = 0.0                  # epoch seconds: next heartbeat while it waits for a re-run
     lost_to: Optional[Failure] = None      # why its last worker died, while it waits for a re-run
+
+    def renewed(self, lease_expires_at_ms: int) -> InFlightJob:
+        """This job with its lease extended to ``lease_expires_at_ms`` (epoch ms)."""
+        return replace(self, lease=replace(self.lease, lease_expires_at_ms=lease_expires_at_ms))
 
 
 @dataclass

@@ -125,7 +125,7 @@ class Watchdog:
                       now - stuck.at, stuck.within, pool.hung_timeout)
             slot.terminate(now=now, reason=WorkerStop.STUCK)
         elif slot.job is not None and now - slot.job.started_at > pool.job_timeout + DEADLINE_GRACE:
-            log.error("worker %s overran the job deadline on %s: killing it", slot.name, slot.job.workspace_id)
+            log.error("worker %s overran the job deadline on %s: killing it", slot.name, slot.job.lease.workspace_id)
             slot.terminate(now=now, reason=WorkerStop.DEADLINE)
 
     def _check_memory(self, slot: WorkerSlot, now: float) -> None:

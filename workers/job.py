@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Protocol
 
 from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
-from shared.cloud.jobs import CompleteOutcome, FailOutcome
+from shared.cloud.jobs import CompleteOutcome, FailOutcome, LeasedJob
 from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
 from shared.pipe.failures import Failure, FailureClass, JobFailure
@@ -51,16 +51,6 @@ class JobClientLike(Protocol):
     def fail(self, workspace_id: str, error: str) -> FailOutcome: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class JobTicket:
-    """A job this worker holds the lease of."""
-
-    workspace_id: str
-    lease_expires_at_ms: int
-    attempt: int = 1
-    workspace: Mapping[str, Any] = field(default_factory=dict)
-
-
 class JobStopped(Exception):
     """The job must stop now: failed with ``failure`` (deadline, abort), or its lease is lost (None)."""
 
@@ -83,7 +73,7 @@ class JobRunner:
         self._send = send
         self._clock = clock
         self._finish_lock = threading.Lock()
-        self._current: JobTicket | None = None
+        self._current: LeasedJob | None = None
         self._finished = True          # someone has ended the job in hand (guarded by _finish_lock)
         self._ended_by_main = False    # ... and it was the job thread, not an abort
         self._reported = threading.Event()   # the outcome of the job in hand went to the supervisor
@@ -91,20 +81,20 @@ class JobRunner:
         self._abort: Failure | None = None   # set by the link thread: fail the job in hand with it
         self._started = 0.0
 
-    def run(self, ticket: JobTicket) -> JobFinished:
-        """Run ``ticket`` to its end and report the outcome to the supervisor."""
+    def run(self, job: LeasedJob) -> JobFinished:
+        """Run ``job`` to its end and report the outcome to the supervisor."""
         with self._finish_lock:
-            self._current, self._started = ticket, self._clock()
+            self._current, self._started = job, self._clock()
             self._finished = self._ended_by_main = False
             self._reported.clear()
-        JobTag.workspace_id, JobTag.attempt = ticket.workspace_id, ticket.attempt
+        JobTag.workspace_id, JobTag.attempt = job.workspace_id, job.attempt
         metrics().jobs_in_progress.set(1)
-        keeper = LeaseKeeper(heartbeat=self._client.heartbeat, workspace_id=ticket.workspace_id,
-                             lease_expires_at_ms=ticket.lease_expires_at_ms,
-                             on_renewed=lambda ms: self._send(LeaseRenewed(ticket.workspace_id, ms)))
+        keeper = LeaseKeeper(heartbeat=self._client.heartbeat, workspace_id=job.workspace_id,
+                             lease_expires_at_ms=job.lease_expires_at_ms,
+                             on_renewed=lambda ms: self._send(LeaseRenewed(job.workspace_id, ms)))
         keeper.start()
         try:
-            return self._run(ticket, keeper)
+            return self._run(job, keeper)
         finally:
             keeper.stop()
             metrics().jobs_in_progress.set(0)
@@ -120,15 +110,15 @@ class JobRunner:
         """
         self._abort = failure
         with self._finish_lock:
-            ticket, ending_elsewhere = self._current, self._finished
+            job, ending_elsewhere = self._current, self._finished
             self._finished = True
-        if ticket is None or ending_elsewhere:
+        if job is None or ending_elsewhere:
             self._reported.wait()
             return
-        log.warning("aborting job %s: %s", ticket.workspace_id, failure.reason)
-        self._report(ticket, self._fail(ticket, failure))
+        log.warning("aborting job %s: %s", job.workspace_id, failure.reason)
+        self._report(job, self._fail(job, failure))
 
-    def _run(self, ticket: JobTicket, keeper: LeaseKeeper) -> JobFinished:
+    def _run(self, job: LeasedJob, keeper: LeaseKeeper) -> JobFinished:
         timings: dict[str, float] = {}
 
         def checkpoint() -> float:
@@ -145,20 +135,20 @@ class JobRunner:
 
         try:
             with _timed(timings, "context"):
-                context = parse_context(self._client.get_context(ticket.workspace_id),
-                                        workspace_id=ticket.workspace_id)
+                context = parse_context(self._client.get_context(job.workspace_id),
+                                        workspace_id=job.workspace_id)
                 left = checkpoint()
                 with bounded_wait(min(left, self._model_call_limit), what="the prior-context summary"):
                     prior, prior_source = resolve_prior_section(
                         context, model=self._model, timeout=left,
                         persist=lambda text, first, last: self._client.update_summary(
-                            workspace_id=ticket.workspace_id, summary_text=text, from_message_id=first,
+                            workspace_id=job.workspace_id, summary_text=text, from_message_id=first,
                             through_message_id=last))
                 model_input = compose_model_input(context, prior)
             with _timed(timings, "model"):
                 generation = generate(model=self._model, model_input=model_input, checkpoint=checkpoint,
                                       round_limit=self._model_call_limit)
-            payload = generation.collector.payload(workspace_id=ticket.workspace_id, message=generation.message)
+            payload = generation.collector.payload(workspace_id=job.workspace_id, message=generation.message)
             problems = validate_completion(payload)
             if problems:
                 raise GenerationFailed("invalid_payload: " + "; ".join(problems[:5]))
@@ -167,38 +157,38 @@ class JobRunner:
             checkpoint()
             with _timed(timings, "complete"):
                 if not self._claim_finish():
-                    return self._aborted(ticket)
+                    return self._aborted(job)
                 if self._client.complete(payload) is CompleteOutcome.PROBABLY_COMPLETED_EARLIER:
                     log.warning("the completion of %s was answered 409 on a retry: an earlier try most likely "
-                                "landed after its answer was lost; counting it as completed", ticket.workspace_id)
+                                "landed after its answer was lost; counting it as completed", job.workspace_id)
         except JobStopped as stop:
-            return self._end(ticket, stop.failure) if stop.failure else self._lease_lost(ticket, stop.reason)
+            return self._end(job, stop.failure) if stop.failure else self._lease_lost(job, stop.reason)
         except LeaseLost as exc:
-            return self._lease_lost(ticket, f"lease lost: {exc}")
+            return self._lease_lost(job, f"lease lost: {exc}")
         except ValidationRejected as exc:
-            return self._end(ticket, Failure(FailureClass.CLOUD_REJECTED,
+            return self._end(job, Failure(FailureClass.CLOUD_REJECTED,
                                              f"cloud rejected the completion: {exc.detail or exc}"))
         except JobFailure as exc:
-            return self._end(ticket, Failure(exc.kind, exc.reason))
+            return self._end(job, Failure(exc.kind, exc.reason))
         except ModelUnavailable as exc:  # refused key, no quota, endpoint down or wrong: pause the pool
-            return self._end(ticket, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"),
+            return self._end(job, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"),
                              model_unavailable=True)
         except ModelError as exc:
-            return self._end(ticket, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"))
+            return self._end(job, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"))
         except CloudError as exc:
-            return self._end(ticket, Failure(FailureClass.OTHER, f"cloud error: {exc}"))
+            return self._end(job, Failure(FailureClass.OTHER, f"cloud error: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not strand it
-            log.exception("unexpected error in job %s", ticket.workspace_id)
-            return self._end(ticket, Failure(FailureClass.OTHER, f"internal error: {type(exc).__name__}: {exc}"))
+            log.exception("unexpected error in job %s", job.workspace_id)
+            return self._end(job, Failure(FailureClass.OTHER, f"internal error: {type(exc).__name__}: {exc}"))
         counts = generation.collector.counts()
         for kind, count in counts.items():
             if count:
                 metrics().deliverables.labels(kind).inc(count)
-        finished = self._result(ticket, JobOutcome.COMPLETED, "")
-        self._report(ticket, finished)
+        finished = self._result(job, JobOutcome.COMPLETED, "")
+        self._report(job, finished)
         log.info("completed %s attempt=%d rounds=%d repairs=%d prior=%s deliverables=%s "
                  "context=%.2fs model=%.2fs %s complete=%.2fs total=%.2fs",
-                 ticket.workspace_id, ticket.attempt, generation.model_rounds, generation.repair_rounds,
+                 job.workspace_id, job.attempt, generation.model_rounds, generation.repair_rounds,
                  prior_source, _format_counts(counts), timings.get("context", 0), timings.get("model", 0),
                  _throughput(generation.output_tokens, timings.get("model", 0)), timings.get("complete", 0),
                  finished.duration)
@@ -212,48 +202,48 @@ class JobRunner:
             self._finished = self._ended_by_main = True
             return True
 
-    def _end(self, ticket: JobTicket, failure: Failure, *, model_unavailable: bool = False) -> JobFinished:
+    def _end(self, job: LeasedJob, failure: Failure, *, model_unavailable: bool = False) -> JobFinished:
         """Fail the job with ``failure`` unless an abort already ended it."""
         if not self._claim_finish():
-            return self._aborted(ticket)
-        finished = self._fail(ticket, failure)
+            return self._aborted(job)
+        finished = self._fail(job, failure)
         if model_unavailable:
             finished = replace(finished, model_unavailable=True)
-        self._report(ticket, finished)
+        self._report(job, finished)
         return finished
 
-    def _lease_lost(self, ticket: JobTicket, reason: str) -> JobFinished:
+    def _lease_lost(self, job: LeasedJob, reason: str) -> JobFinished:
         """End the job as lease_lost (neither completed nor failed) unless an abort already ended it."""
         if not self._claim_finish():
-            return self._aborted(ticket)
-        finished = self._result(ticket, JobOutcome.LEASE_LOST, reason)
-        self._report(ticket, finished)
+            return self._aborted(job)
+        finished = self._result(job, JobOutcome.LEASE_LOST, reason)
+        self._report(job, finished)
         return finished
 
-    def _fail(self, ticket: JobTicket, failure: Failure) -> JobFinished:
+    def _fail(self, job: LeasedJob, failure: Failure) -> JobFinished:
         """Report the failure to the cloud; the outcome is lease_lost if the lease was already gone."""
         reason = redact_and_cut(failure.reason, MAX_REASON_CHARS)  # redact first: a cut could halve a secret
         try:
-            self._client.fail(ticket.workspace_id, reason)
+            self._client.fail(job.workspace_id, reason)
         except LeaseLost:
-            return self._result(ticket, JobOutcome.LEASE_LOST,
+            return self._result(job, JobOutcome.LEASE_LOST,
                                 f"lease lost before the failure was reported: {reason}")
         except CloudError as exc:
             log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
-                      "expires", ticket.workspace_id, exc)
+                      "expires", job.workspace_id, exc)
         except Exception as exc:  # noqa: BLE001 - failing a job must end it, whatever the client does
             log.error("could not report the failure of %s (internal error %s: %s); the cloud will re-queue it "
-                      "when the lease expires", ticket.workspace_id, type(exc).__name__, redact(str(exc)))
-        return self._result(ticket, JobOutcome.FAILED, reason, failure=failure.kind)
+                      "when the lease expires", job.workspace_id, type(exc).__name__, redact(str(exc)))
+        return self._result(job, JobOutcome.FAILED, reason, failure=failure.kind)
 
-    def _result(self, ticket: JobTicket, outcome: JobOutcome, reason: str,
+    def _result(self, job: LeasedJob, outcome: JobOutcome, reason: str,
                 failure: FailureClass | None = None) -> JobFinished:
-        return JobFinished(ticket.workspace_id, outcome, reason, self._clock() - self._started, failure=failure)
+        return JobFinished(job.workspace_id, outcome, reason, self._clock() - self._started, failure=failure)
 
-    def _report(self, ticket: JobTicket, finished: JobFinished) -> None:
+    def _report(self, job: LeasedJob, finished: JobFinished) -> None:
         if finished.outcome != JobOutcome.COMPLETED:
             log.warning("%s %s attempt=%d after %.2fs: %s", finished.outcome.replace("_", " "),
-                        ticket.workspace_id, ticket.attempt, finished.duration, finished.reason)
+                        job.workspace_id, job.attempt, finished.duration, finished.reason)
         installed = metrics()
         installed.jobs.labels(finished.outcome).inc()
         installed.job_duration.observe(finished.duration)
@@ -262,10 +252,10 @@ class JobRunner:
         self._send(finished)
         self._reported.set()
 
-    def _aborted(self, ticket: JobTicket) -> JobFinished:
+    def _aborted(self, job: LeasedJob) -> JobFinished:
         """What the job thread returns when an abort ended the job first (the abort reported it)."""
         abort = self._abort or Failure(FailureClass.OTHER, "aborted")
-        return self._result(ticket, JobOutcome.FAILED, abort.reason, failure=abort.kind)
+        return self._result(job, JobOutcome.FAILED, abort.reason, failure=abort.kind)
 
 
 class _timed:

@@ -14,9 +14,9 @@ import logging
 from typing import Protocol
 
 from shared.cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
-from shared.cloud.jobs import FailOutcome, Lease
+from shared.cloud.jobs import FailOutcome, LeasedJob
 from shared.http.redact import redact
-from .job import JobRunner, JobTicket
+from .job import JobRunner
 from .link import SupervisorLink
 from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
 from shared.metrics import metrics
@@ -29,7 +29,7 @@ _THROTTLE_STATUS = (429, 503)
 class LeaseClientLike(Protocol):
     """What the lease loop needs of the cloud (``shared.cloud.jobs.JobClient``; a fake in tests)."""
 
-    def lease(self) -> Lease | None: ...
+    def lease(self) -> LeasedJob | None: ...
 
     def fail(self, workspace_id: str, error: str) -> FailOutcome: ...
 
@@ -50,16 +50,15 @@ class LeaseLoop:
             if isinstance(work, Stop):
                 return work.exit_code
             if isinstance(work, AssignJob):
-                log.info("resuming %s (attempt %d) after its previous worker died", work.workspace_id, work.attempt)
-                ticket: JobTicket | None = JobTicket(workspace_id=work.workspace_id,
-                                                     lease_expires_at_ms=work.lease_expires_at_ms,
-                                                     attempt=work.attempt, workspace=work.workspace)
+                job: LeasedJob | None = work.job
+                log.info("resuming %s (attempt %d) after its previous worker died", work.job.workspace_id,
+                         work.job.attempt)
             else:
-                ticket = self._lease()
-            if ticket is not None:
-                self._runner.run(ticket)
+                job = self._lease()
+            if job is not None:
+                self._runner.run(job)
 
-    def _lease(self) -> JobTicket | None:
+    def _lease(self) -> LeasedJob | None:
         try:
             lease = self._client.lease()
         except CredentialRejected as exc:
@@ -88,11 +87,9 @@ class LeaseLoop:
             self._link.send(LeaseResult(LeaseOutcome.EMPTY))
             return None
         metrics().lease_requests.labels(LeaseOutcome.LEASED).inc()
-        self._link.send(LeaseResult(LeaseOutcome.LEASED, workspace_id=lease.workspace_id,
-                                    lease_expires_at_ms=lease.lease_expires_at_ms, workspace=lease.workspace))
+        self._link.send(LeaseResult(LeaseOutcome.LEASED, lease=lease))
         log.info("leased %s", lease.workspace_id)
-        return JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=lease.lease_expires_at_ms,
-                         workspace=lease.workspace)
+        return lease
 
     def _fail_unusable(self, workspace_id: str, reason: str) -> None:
         """Fail a job whose lease answer we cannot use (best effort: else its lease runs out)."""

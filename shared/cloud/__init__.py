@@ -8,11 +8,11 @@ from __future__ import annotations
 from shared.cloud.errors import (CloudError, CredentialRejected, InvalidRequest, LeaseLost, MalformedLease,
                                   MalformedResponse, TransientCloudError, ValidationRejected)
 from shared.cloud.instances import CreatedInstance, InstanceClient
-from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, Lease
+from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, LeasedJob
 from shared.cloud.transport import RequestObserver
 
 __all__ = [
     "CloudError", "CompleteOutcome", "CreatedInstance", "CredentialRejected", "FailOutcome", "InstanceClient",
-    "InvalidRequest", "JobClient", "Lease", "LeaseLost", "MalformedLease", "MalformedResponse", "RequestObserver",
+    "InvalidRequest", "JobClient", "LeasedJob", "LeaseLost", "MalformedLease", "MalformedResponse", "RequestObserver",
     "TransientCloudError", "ValidationRejected",
 ]

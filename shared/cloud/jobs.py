@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shared.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
@@ -37,12 +37,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Lease:
-    """A leased job: its workspace, when the lease runs out (epoch ms) and the workspace record."""
+class LeasedJob:
+    """A job this runner holds the lease of: the one record of it from lease to outcome.
+
+    The cloud client makes it; it crosses the pipe whole (``LeaseResult.lease``, ``AssignJob.job``),
+    the worker's ``JobRunner`` runs it and the supervisor keeps it (``InFlightJob.lease``) to
+    re-run or fail the job if its worker dies. A renewal or a re-run is a new record
+    (``dataclasses.replace``): ``lease_expires_at_ms`` and ``attempt`` are those of this copy.
+    """
 
     workspace_id: str
-    lease_expires_at_ms: int
-    workspace: dict[str, Any]
+    lease_expires_at_ms: int                 # epoch ms, on this machine's clock
+    workspace: dict[str, Any] = field(default_factory=dict)   # the lease answer's workspace record
+    attempt: int = 1                         # runs of this lease so far, this one included
 
 
 class CompleteOutcome(enum.Enum):
@@ -100,7 +107,7 @@ class JobClient(TransportClient):
                    read_timeout=cfg.read_timeout, retry=RetryPolicy(max_attempts=cfg.max_attempts),
                    call_timeout=cfg.call_timeout, max_answer_bytes=cfg.max_answer_bytes, on_request=on_request)
 
-    def lease(self) -> Lease | None:
+    def lease(self) -> LeasedJob | None:
         """Lease the next job for this key, or None when the queue is empty.
 
         Tried once, never retried: the pool-wide lease gate paces leasing, so 429/503 and
@@ -115,8 +122,9 @@ class JobClient(TransportClient):
         try:
             workspace_id = require_id(reply, body, "workspaceId")
             expires_at_ms = require_epoch_ms(reply, body, "leaseExpiresAt")
-            return Lease(workspace_id=workspace_id, lease_expires_at_ms=self._on_our_clock(reply, expires_at_ms),
-                         workspace=optional_object(reply, body, "workspace"))
+            return LeasedJob(workspace_id=workspace_id,
+                             lease_expires_at_ms=self._on_our_clock(reply, expires_at_ms),
+                             workspace=optional_object(reply, body, "workspace"))
         except MalformedResponse as bad:
             raise MalformedLease(bad.args[0], workspace_id=workspace_id, route=LEASE, status=reply.status) from None
 

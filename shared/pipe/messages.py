@@ -7,10 +7,13 @@ the pipe). Any message from a worker is also a sign of life for the hung-worker 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from .failures import Failure, FailureClass
+
+if TYPE_CHECKING:  # a type only: the cloud client's transport imports shared.pipe.liveness, which imports us
+    from shared.cloud.jobs import LeasedJob
 
 
 class WorkerExit(enum.IntEnum):
@@ -76,20 +79,18 @@ class WantWork:
 class LeaseResult:
     """How the permitted lease request went.
 
-    ``retry_after`` is the server's hint in seconds (429/503). When leased, the job fields are set.
+    ``retry_after`` is the server's hint in seconds (429/503). When leased, ``lease`` is the job.
     """
 
     result: LeaseOutcome
     retry_after: Optional[float] = None
-    workspace_id: Optional[str] = None
-    lease_expires_at_ms: Optional[int] = None
-    workspace: Mapping[str, Any] = field(default_factory=dict)
+    lease: Optional[LeasedJob] = None
     detail: str = ""
 
 
 @dataclass(frozen=True)
 class LeaseRenewed:
-    """A heartbeat extended the lease of the job in hand."""
+    """A heartbeat extended the lease of the job ``workspace_id`` (to ``lease_expires_at_ms``, epoch ms)."""
 
     workspace_id: str
     lease_expires_at_ms: int
@@ -142,12 +143,9 @@ class LeasePermit:
 
 @dataclass(frozen=True)
 class AssignJob:
-    """Run this already-leased job (recovered from a worker that died) instead of leasing."""
+    """Run this already-leased job (recovered from a worker that died, ``job.attempt`` > 1) instead of leasing."""
 
-    workspace_id: str
-    lease_expires_at_ms: int
-    attempt: int
-    workspace: Mapping[str, Any] = field(default_factory=dict)
+    job: LeasedJob
 
 
 @dataclass(frozen=True)

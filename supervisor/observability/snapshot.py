@@ -36,7 +36,7 @@ class WorkerView:
         """The slot as /status shows it (its runner key as ``credentialId.***``)."""
         job = slot.job
         return cls(slot=slot.slot, pid=slot.pid, state=slot.state.value,
-                   workspaceId=job.workspace_id if job else None, attempt=job.attempt if job else None,
+                   workspaceId=job.lease.workspace_id if job else None, attempt=job.lease.attempt if job else None,
                    jobs_done=slot.jobs_total, restarts=slot.restarts, rss_bytes=slot.rss_bytes,
                    cpu_percent=slot.cpu_percent,
                    uptime_seconds=round(now - slot.started_at, 3) if slot.process is not None else None,

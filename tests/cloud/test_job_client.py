@@ -8,7 +8,7 @@ import pytest
 
 from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
-from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, Lease,
+from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, LeasedJob,
                            LeaseLost, MalformedResponse, TransientCloudError, ValidationRejected)
 from shared.cloud.errors import InvalidRequest
 from shared.cloud.instances import INSTANCE_ROUTES
@@ -123,7 +123,7 @@ def test_lease_parses_both_answers(job_client: Callable[..., JobClient]) -> None
         client = job_client(server.url)
         assert client.lease() is None
         lease = client.lease()
-    assert lease == Lease(workspace_id="ws-9", lease_expires_at_ms=1_700_000_000_000, workspace={"title": "T"})
+    assert lease == LeasedJob(workspace_id="ws-9", lease_expires_at_ms=1_700_000_000_000, workspace={"title": "T"})
     assert isinstance(lease.lease_expires_at_ms, int)
     assert server.requests[0].body == {}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Iterable
 
+from shared.cloud.jobs import LeasedJob
 from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 
 PID = 4242   # the pid of the one fake worker process a test needs
@@ -84,7 +85,8 @@ def walk_to(slot: WorkerSlot, state: SlotState, *, now: float = 0.0) -> None:
     elif state in (SlotState.IDLE, SlotState.BUSY):
         slot.booted()
         if state == SlotState.BUSY:
-            slot.assigned(InFlightJob(workspace_id="ws-0", lease_expires_at_ms=0, attempt=1, key="k.s", started_at=now))
+            slot.assigned(InFlightJob(lease=LeasedJob(workspace_id="ws-0", lease_expires_at_ms=0), key="k.s",
+                                      started_at=now))
             slot.job = None
     assert slot.state == state
 

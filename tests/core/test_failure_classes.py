@@ -16,7 +16,8 @@ from tests.core.fakes import FakeClock
 from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
 from shared.pipe.failures import Failure, FailureClass, JobFailure
 from workers.generation import GenerationFailed
-from workers.job import JobRunner, JobTicket
+from shared.cloud.jobs import LeasedJob
+from workers.job import JobRunner
 from shared.pipe.messages import JobFinished, JobOutcome, LeaseOutcome
 from shared.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
 
@@ -52,7 +53,7 @@ def _run(context: Any, *, job_timeout: float = 60.0) -> tuple[JobFinished, Scrip
     client, sent = ScriptedClient(context), []
     runner = JobRunner(client=client, model=NoModel(), job_timeout=job_timeout,  # type: ignore[arg-type]
                        send=sent.append, clock=FakeClock())
-    finished = runner.run(JobTicket(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS))
+    finished = runner.run(LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS))
     return finished, client, sent
 
 

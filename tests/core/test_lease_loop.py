@@ -15,8 +15,7 @@ import pytest
 
 from tests.core.fakes import FakeCloud
 from shared.cloud.errors import CredentialRejected, MalformedLease, MalformedResponse, TransientCloudError
-from shared.cloud.jobs import Lease
-from workers.job import JobTicket
+from shared.cloud.jobs import LeasedJob
 from workers.lease_loop import LeaseLoop
 from shared.pipe.messages import AssignJob, Fatal, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
 
@@ -39,10 +38,10 @@ class FakeLink:
 
 class FakeRunner:
     def __init__(self) -> None:
-        self.tickets: list[JobTicket] = []
+        self.jobs: list[LeasedJob] = []
 
-    def run(self, ticket: JobTicket) -> None:
-        self.tickets.append(ticket)
+    def run(self, job: LeasedJob) -> None:
+        self.jobs.append(job)
 
 
 def _run(link: FakeLink, cloud: FakeCloud) -> tuple[int, FakeRunner]:
@@ -56,25 +55,25 @@ def _lease_results(link: FakeLink) -> list[LeaseResult]:
 
 
 def test_a_worker_leases_only_when_permitted_and_runs_what_it_leased() -> None:
-    leased = Lease(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-1"})
+    leased = LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-1"})
     cloud = FakeCloud(leases=[leased, None])
     link = FakeLink(LeasePermit(), LeasePermit(), Stop(WorkerExit.RECYCLE))
     code, runner = _run(link, cloud)
     assert code == WorkerExit.RECYCLE
     assert link.sent == [WantWork(),
-                         LeaseResult("leased", workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
-                                     workspace={"id": "ws-1"}),
+                         LeaseResult("leased", lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
+                                                               workspace={"id": "ws-1"})),
                          WantWork(), LeaseResult("empty"), WantWork()]
-    assert runner.tickets == [JobTicket(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
-                                        workspace={"id": "ws-1"})]
+    assert runner.jobs == [LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-1"})]
 
 
 def test_an_assigned_job_runs_without_a_lease_request() -> None:
     cloud = FakeCloud(leases=[AssertionError("no lease request for a recovered job")])
-    link = FakeLink(AssignJob("ws-9", EXPIRES_MS, 2, {"id": "ws-9"}), Stop())
+    link = FakeLink(AssignJob(LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-9"},
+                                        attempt=2)), Stop())
     code, runner = _run(link, cloud)
-    assert code == 0 and runner.tickets == [JobTicket(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS, attempt=2,
-                                                      workspace={"id": "ws-9"})]
+    assert code == 0 and runner.jobs == [LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS, attempt=2,
+                                                   workspace={"id": "ws-9"})]
     assert link.sent == [WantWork(), WantWork()]
 
 

@@ -7,6 +7,7 @@ The receiver is driven in the test's own thread (``_receive`` returns at the pip
 """
 from __future__ import annotations
 
+from shared.cloud.jobs import LeasedJob
 from tests.core.fakes import FakeClock, FakeConn
 from shared.pipe.failures import Failure, FailureClass
 from workers.link import SupervisorLink
@@ -43,7 +44,7 @@ def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
 
 
 def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:
-    job = AssignJob("ws-1", 1_800_000_600_000, 2)
+    job = AssignJob(LeasedJob(workspace_id="ws-1", lease_expires_at_ms=1_800_000_600_000, attempt=2))
     rig = Rig(LeasePermit(), job)
     rig.link._receive()
     assert [rig.link.next_work(timeout=0), rig.link.next_work(timeout=0), rig.link.next_work(timeout=0)] == \

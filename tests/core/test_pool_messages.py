@@ -16,6 +16,7 @@ from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 from supervisor.stopping import Shutdown, StopReason
 from supervisor.watchdog import MainThreadClock
 from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
+from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import (AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed, LeaseResult, Ready,
                               Stop, WantWork, WorkerExit)
@@ -66,7 +67,7 @@ def rig() -> Iterator[Rig]:
 
 
 def _leased(workspace_id: str = "ws-1") -> LeaseResult:
-    return LeaseResult(LeaseOutcome.LEASED, workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS)
+    return LeaseResult(LeaseOutcome.LEASED, lease=LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS))
 
 
 def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
@@ -77,7 +78,8 @@ def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
     conn.incoming.extend([_leased(), LeaseRenewed("ws-1", EXPIRES_MS + 1)])
     rig.deliver(slot)
     assert slot.state == SlotState.BUSY and slot.job is not None
-    assert (slot.job.workspace_id, slot.job.lease_expires_at_ms, slot.job.started_at) == ("ws-1", EXPIRES_MS + 1, 2.0)
+    assert (slot.job.lease.workspace_id, slot.job.lease.lease_expires_at_ms, slot.job.started_at) == \
+        ("ws-1", EXPIRES_MS + 1, 2.0)
     conn.incoming.append(JobFinished("ws-1", JobOutcome.COMPLETED))
     rig.deliver(slot)
     assert (slot.state, slot.job, slot.jobs_done, rig.messages.outcomes["completed"]) == (SlotState.IDLE, None, 1, 1)
@@ -101,12 +103,13 @@ def test_while_draining_an_idle_worker_is_told_to_stop(rig: Rig) -> None:
 
 
 def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> None:
-    job = InFlightJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10, attempt=1, key=KEY, started_at=0.0)
+    job = InFlightJob(lease=LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10), key=KEY,
+                      started_at=0.0)
     rig.recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed (exit code 1)"),
                              may_retry=True)
     slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
     rig.deliver(slot)
-    assert conn.sent == [AssignJob("ws-9", EXPIRES_MS * 10, 2, {})]
+    assert conn.sent == [AssignJob(LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10, attempt=2))]
     assert slot.state == SlotState.BUSY and slot.job is not None and slot.job.started_at == 1.0
 
 

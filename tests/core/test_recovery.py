@@ -15,6 +15,7 @@ from supervisor.recovery import MIN_LEASE_LEFT, RENEW_MARGIN, Recovery
 from supervisor.slots import InFlightJob
 from tests.core.fakes import FakeClock, FakeCloud, Wakes
 from shared.cloud.errors import CloudError, LeaseLost
+from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 
 EPOCH = 1_800_000_000.0   # seconds: the wall clock when each test starts
@@ -55,8 +56,8 @@ def rig() -> Iterator[Rig]:
 
 def _job(left: float, *, attempt: int = 1, key: str = "k.a", workspace_id: str = "ws-1") -> InFlightJob:
     """A job whose lease has ``left`` seconds to run at the start of the test."""
-    return InFlightJob(workspace_id=workspace_id, lease_expires_at_ms=int((EPOCH + left) * 1000), attempt=attempt,
-                       key=key, started_at=0.0)
+    lease = LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=int((EPOCH + left) * 1000), attempt=attempt)
+    return InFlightJob(lease=lease, key=key, started_at=0.0)
 
 
 def _lost(cause: str, kind: FailureClass = FailureClass.WORKER_CRASHED) -> Failure:
@@ -68,9 +69,9 @@ def test_a_job_of_a_dead_worker_is_re_run_under_the_same_lease(rig: Rig) -> None
     rig.recovery.worker_lost(_job(600.0), _lost("worker crashed (exit code 1)"), may_retry=True)
     assert rig.recovery.take("k.b") is None   # only a worker of the key that leased it
     job = rig.recovery.take("k.a")
-    assert job is not None and (job.workspace_id, job.attempt, job.lost_to) == \
+    assert job is not None and (job.lease.workspace_id, job.lease.attempt, job.lost_to) == \
         ("ws-1", 2, _lost("worker crashed (exit code 1)"))
-    assert job.lease_expires_at_ms == int((EPOCH + 600) * 1000)
+    assert job.lease.lease_expires_at_ms == int((EPOCH + 600) * 1000)
     assert rig.recovery.take("k.a") is None and not rig.recovery.busy and rig.clients == {}
 
 
@@ -110,7 +111,7 @@ def test_a_queued_job_whose_lease_ran_low_is_failed_when_taken(rig: Rig) -> None
     rig.recovery.worker_lost(_job(60.0), _lost("worker crashed"), may_retry=True)
     rig.recovery.worker_lost(_job(600.0, workspace_id="ws-2"), _lost("worker hung", FailureClass.OTHER), may_retry=True)
     rig.clock.advance(60.0 - MIN_LEASE_LEFT)
-    assert rig.recovery.take("k.a").workspace_id == "ws-2"   # type: ignore[union-attr]
+    assert rig.recovery.take("k.a").lease.workspace_id == "ws-2"   # type: ignore[union-attr]
     rig.settle(1)
     assert rig.failed() == [("ws-1", "worker crashed; its lease ran low before a re-run could start")]
 

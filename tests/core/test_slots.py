@@ -11,6 +11,7 @@ import pathlib
 
 import pytest
 
+from shared.cloud.jobs import LeasedJob
 from supervisor.slots import TRANSITIONS, InFlightJob, InvalidTransition, SlotState, WorkerSlot, WorkerStop
 from tests.core.fakes import walk_to
 
@@ -30,7 +31,7 @@ SUPERVISOR = pathlib.Path(__file__).resolve().parents[2] / "supervisor"
 
 
 def _job() -> InFlightJob:
-    return InFlightJob(workspace_id="ws-1", lease_expires_at_ms=0, attempt=1, key="k.s", started_at=5.0)
+    return InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s", started_at=5.0)
 
 
 def _fire(slot: WorkerSlot, transition: str) -> None:

@@ -20,6 +20,7 @@ from tests.cloud.conftest import RUNNER_KEY
 from tests.fakes.trickle import TrickleServer, http_answer
 from shared.cloud import JobClient
 from shared.cloud.errors import TransientCloudError
+from shared.cloud.jobs import LeasedJob
 from shared.cloud.transport import clock_offset
 from shared.pipe.failures import Failure, FailureClass
 from shared.cloud.renewal import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds, next_renewal,
@@ -178,8 +179,8 @@ def test_a_queued_job_whose_renewal_answers_a_past_time_is_failed_not_renewed_in
     client = _RecoveryClient(answer_ms=int(EPOCH * 1000) - 60_000)   # the cloud says: expired a minute ago
     recovery = Recovery(make_client=lambda key: client, keys=["k.s"], max_attempts=2, wake=lambda: None,
                         epoch=clocks.epoch)
-    job = InFlightJob(workspace_id="ws-1", lease_expires_at_ms=int(EPOCH * 1000) + 600_000, attempt=1, key="k.s",
-                      started_at=0.0)
+    job = InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=int(EPOCH * 1000) + 600_000),
+                      key="k.s", started_at=0.0)
     try:
         recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed"), may_retry=True)
         [queued] = recovery._queues["k.s"]

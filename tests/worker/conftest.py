@@ -12,9 +12,9 @@ import requests
 from emulator import EmulatorServer
 from shared.config.sections import EmulatorConfig, ModelConfig
 from tests.fakes.openai_server import FakeOpenAIServer
-from shared.cloud.jobs import JobClient
+from shared.cloud.jobs import JobClient, LeasedJob
 from shared.http.retry import RetryPolicy
-from workers.job import JobRunner, JobTicket
+from workers.job import JobRunner
 from shared.pipe.messages import JobFinished
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
@@ -58,15 +58,14 @@ class Harness:
         return HANDLES[protocol](config=config, sleep=self.sleeps.append)
 
     def run(self, *, protocol: str = "responses", job_timeout: float = 60, client: JobClient | None = None,
-            ticket: JobTicket | None = None) -> JobFinished:
-        """Lease the next job with a real client and run it through a real ``JobRunner``."""
+            job: LeasedJob | None = None) -> JobFinished:
+        """Run ``job`` (else the next job, leased with a real client) through a real ``JobRunner``."""
         client = client or self.client()
-        if ticket is None:
-            lease = client.lease()
-            assert lease is not None, "nothing to lease"
-            ticket = JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=lease.lease_expires_at_ms)
+        if job is None:
+            job = client.lease()
+            assert job is not None, "nothing to lease"
         runner = JobRunner(client=client, model=self.model(protocol), job_timeout=job_timeout, send=self.sent.append)
-        return runner.run(ticket)
+        return runner.run(job)
 
     def job(self, workspace_id: str) -> dict[str, Any]:
         answer = requests.get(f"{self.cloud.url}/admin/jobs/{workspace_id}", timeout=5)

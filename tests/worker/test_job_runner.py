@@ -12,7 +12,7 @@ from tests.fakes.openai_server import (RecordedRequest, Reply, chat_reply, rate_
                                        unauthorized)
 from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
 from tests.worker.conftest import API_KEY, Harness
-from workers.job import JobTicket
+from shared.cloud.jobs import LeasedJob
 from shared.pipe.messages import JobFinished, LeaseRenewed
 
 PROTOCOLS = ("responses", "chat")
@@ -169,14 +169,14 @@ def test_lease_lost_on_heartbeat_stops_the_job_without_completing(harness: Harne
     assert lease is not None
     # A 3 s lease: the keeper heartbeats after 2 s, while the model is still thinking.
     # By then the emulator's clock has jumped past the lease, so the heartbeat gets 409.
-    short = JobTicket(workspace_id=workspace_id, lease_expires_at_ms=int((harness.clock() + 3) * 1000))
+    short = LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=int((harness.clock() + 3) * 1000))
 
     def slow_answer(request: RecordedRequest) -> Reply:
         harness.clock.offset += 3600
         return Reply(body=responses_reply(text="Hi"), delay=2.5)
 
     harness.openai.queue("responses", slow_answer)
-    finished = harness.run(client=client, ticket=short)
+    finished = harness.run(client=client, job=short)
 
     assert finished.outcome == "lease_lost"
     assert "/completeWorkspaceJob" not in harness.routes_called()
@@ -189,10 +189,10 @@ def test_heartbeats_renew_the_lease_and_are_reported(harness: Harness) -> None:
     client = harness.client()
     lease = client.lease()
     assert lease is not None
-    short = JobTicket(workspace_id=lease.workspace_id, lease_expires_at_ms=int((harness.clock() + 1.5) * 1000))
+    short = LeasedJob(workspace_id=lease.workspace_id, lease_expires_at_ms=int((harness.clock() + 1.5) * 1000))
     harness.openai.queue("responses", Reply(body=responses_reply(text="Hi"), delay=1.5))
 
-    finished = harness.run(client=client, ticket=short)
+    finished = harness.run(client=client, job=short)
 
     assert finished.outcome == "completed", finished.reason
     assert harness.routes_called().count("/heartbeatWorkspaceJob") >= 1
@@ -235,7 +235,7 @@ def test_server_400_on_complete_fails_the_job_with_the_server_detail(harness: Ha
     harness.openai.queue("responses", Reply(body=responses_reply(text="A haiku.")))
     with StandIn(answer(200, context), answer(400, rejection), answer(200, {"ok": True})) as cloud:
         finished = harness.run(client=harness.client(cloud.url),
-                               ticket=JobTicket(workspace_id="ws-x", lease_expires_at_ms=10 ** 13))
+                               job=LeasedJob(workspace_id="ws-x", lease_expires_at_ms=10 ** 13))
         fail_body = cloud.requests[-1].body
 
     assert finished.outcome == "failed"
@@ -258,8 +258,7 @@ def test_abort_fails_the_job_in_hand_at_once(harness: Harness) -> None:
     from shared.pipe.failures import Failure, FailureClass
     from workers.job import JobRunner
     runner = JobRunner(client=client, model=harness.model(), job_timeout=60, send=harness.sent.append)
-    thread = threading.Thread(target=runner.run, args=(JobTicket(workspace_id=lease.workspace_id,
-                                                                 lease_expires_at_ms=lease.lease_expires_at_ms),))
+    thread = threading.Thread(target=runner.run, args=(lease,))
     thread.start()
     from tests.harness import wait_for
     wait_for(lambda: harness.openai.requests, what="the model call")
