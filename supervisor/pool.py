@@ -222,8 +222,8 @@ class PoolManager:
     def _spawn(self, slot: WorkerSlot, now: float) -> None:
         slot.key = self._cloud.token_for_slot(slot.slot)
         try:
-            slot.process, slot.conn = self._spawner.start(slot=slot.slot, generation=slot.generation,
-                                                          config=self.config, cloud_url=self._cloud.url, token=slot.key)
+            slot.process, slot.conn = self._spawner.start(slot=slot.slot, config=self.config, cloud_url=self._cloud.url,
+                                                          token=slot.key)
         except OSError as exc:
             self._after_failure(slot, now=now, ready_for=None, what=f"cannot start worker {slot.name} ({exc})")
             return

@@ -30,14 +30,13 @@ class Spawner:
             self._ctx.set_forkserver_preload(["workers.main"])
         self._metrics_dir = metrics_dir
 
-    def start(self, *, slot: int, generation: int, config: RunnerConfig, cloud_url: str,
-              token: str) -> tuple[BaseProcess, Connection]:
+    def start(self, *, slot: int, config: RunnerConfig, cloud_url: str, token: str) -> tuple[BaseProcess, Connection]:
         """Start worker ``slot`` and return its process and the supervisor's end of its pipe."""
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         # A sign of life four times per hung_timeout: one lost or late Alive never looks like a hang.
         alive = min(ALIVE_MAX, max(ALIVE_MIN, config.pool.hung_timeout / 4))
-        spec = WorkerSpec(slot=slot, generation=generation, config=config, cloud_url=cloud_url, token=token,
-                          metrics_dir=self._metrics_dir, supervisor_pid=os.getpid(), alive_interval=alive)
+        spec = WorkerSpec.for_slot(config, slot=slot, token=token, cloud_url=cloud_url, metrics_dir=self._metrics_dir,
+                                   supervisor_pid=os.getpid(), alive_interval=alive)
         process = self._ctx.Process(target=run_worker, args=(spec, child_conn), name=f"xenon-worker-{slot}")
         try:
             process.start()

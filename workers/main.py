@@ -48,26 +48,25 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
 
     link = SupervisorLink(conn=conn, alive_interval=spec.alive_interval, on_abort=abort,
                           on_lost=_kill_own_group)
-    install_pipe_logging(slot=spec.slot, level=spec.config.logging.level, send=link.send)
+    install_pipe_logging(slot=spec.slot, level=spec.log_level, send=link.send)
     link.start()
     liveness.install(link.send)
     install_metrics(directory=spec.metrics_dir, identifier=spec.name)
-    for secret in (spec.token, spec.config.model.api_key):
+    for secret in (spec.token, spec.model.api_key):
         register_secret(secret)
     try:
-        client = JobClient.from_config(spec.config.cloud, base_url=spec.cloud_url, token=spec.token,
-                                       on_request=_count_api_request)
-        model = load_model_handle(spec.config.model, on_request=_count_model_request)
+        client = JobClient.from_config(spec.cloud, token=spec.token, on_request=_count_api_request)
+        model = load_model_handle(spec.model, on_request=_count_model_request)
     except Exception as exc:  # noqa: BLE001 - any boot failure is reported, then the worker exits
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         log.error("worker boot failed: %s", reason)
         link.send(Fatal(f"boot failed: {reason}", WorkerExit.BOOT_FAILED))
         sys.exit(WorkerExit.BOOT_FAILED)
-    runner = JobRunner(client=client, model=model, job_timeout=spec.config.pool.job_timeout, send=link.send,
-                       model_call_limit=model_call_limit(spec.config.model))
+    runner = JobRunner(client=client, model=model, job_timeout=spec.job_timeout, send=link.send,
+                       model_call_limit=model_call_limit(spec.model))
     runner_holder.append(runner)
     link.send(Ready(os.getpid()))
-    log.info("ready (pid %d, model %s)", os.getpid(), spec.config.model.name)
+    log.info("ready (pid %d, model %s)", os.getpid(), spec.model.name)
     try:
         code = LeaseLoop(link=link, client=client, runner=runner).run()
     finally:
