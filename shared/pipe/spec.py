@@ -16,6 +16,8 @@ from shared.config.sections import CloudConfig, ModelConfig, RunnerConfig
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerSpec:
+    """What one worker process starts with: its slot, its one runner key and the settings it reads."""
+
     slot: int
     cloud: CloudConfig        # the cloud call settings; base_url resolved, no keys (``token`` is the one key)
     token: str                # the runner key of this slot
