@@ -35,7 +35,7 @@ from .pool_messages import WorkerMessages, stop_message
 from .recovery import Recovery
 from .restart_policy import RestartPolicy
 from .roller import Roller
-from .slots import SlotState, WorkerSlot, WorkerStop
+from .slots import SlotState, WorkerSlot, WorkerStop, slot_of
 from .spawner import Spawner
 from .stopping import FATAL_WORKER_EXITS, Shutdown, StopReason
 from .waiter import Waiter
@@ -62,7 +62,7 @@ class PoolManager:
         self._spawner = Spawner(start_method=config.pool.start_method, metrics_dir=metrics_dir)
         self.slots: dict[int, WorkerSlot] = {}
         self.desired = config.pool.workers
-        self.gate = LeaseGate(burst=self.desired, rate=self._lease_rate(), poll_interval=config.pool.poll_interval,
+        self.gate = LeaseGate(burst=self._job_slots(), rate=self._lease_rate(), poll_interval=config.pool.poll_interval,
                               clock=clock, rng=self._rng)
         self.policy = self._new_policy()
         self.recovery = Recovery(make_client=self._make_client, keys=cloud.tokens,
@@ -81,6 +81,15 @@ class PoolManager:
     def _lease_rate(self) -> float:
         """Lease requests per second allowed for the pool (pool.lease_rate, default 10 per worker)."""
         return self.config.pool.lease_rate or DEFAULT_LEASES_PER_WORKER * self.desired
+
+    def _job_slots(self) -> int:
+        """Jobs the pool aims to run at once: the lease gate's burst (it counts job slots, not processes)."""
+        return self.desired * self.config.pool.jobs_per_worker
+
+    def _forget_seats(self, slot: WorkerSlot) -> None:
+        """Drop the lease requests and permits of every job lane of ``slot``."""
+        for seat_id in slot.seats():
+            self.gate.forget(seat_id)
 
     def _new_policy(self) -> RestartPolicy:
         pool = self.config.pool
@@ -137,14 +146,14 @@ class PoolManager:
         assert process is not None
         code, pid, now = process.exitcode, process.pid, self._clock()
         ready_for = now - slot.ready_at if slot.ready_at is not None else None
-        stop_reason, fatal, job, key = slot.stop_reason, slot.fatal, slot.job, slot.key
+        stop_reason, fatal, jobs, key = slot.stop_reason, slot.fatal, list(slot.jobs.values()), slot.key
         cause = death_cause(stop_reason=stop_reason, exit_code=code, fatal=fatal, pool=self.config.pool)
         restart = restart_reason(stop_reason=stop_reason, exit_code=code, killed=slot.term_sent_at is not None)
-        self.gate.forget(slot.slot)
+        self._forget_seats(slot)
         self._release(slot)
-        if job is not None:
-            may_retry = not self.shutdown.draining and stop_reason != WorkerStop.DEADLINE
-            self.recovery.worker_lost(job, cause, may_retry=may_retry)
+        for job in jobs:   # each of its jobs is re-run or failed; one past its deadline is never re-run
+            overran = stop_reason == WorkerStop.DEADLINE and now - job.started_at > self.config.pool.job_timeout
+            self.recovery.worker_lost(job, cause, may_retry=not self.shutdown.draining and not overran)
         if code == WorkerExit.CREDENTIAL_REJECTED:
             self._credential_rejected(key, fatal or f"exit {code}")
         elif code == WorkerExit.BOOT_FAILED and not self.messages.ever_ready:
@@ -177,12 +186,13 @@ class PoolManager:
         """Send a lease permit to each idle worker the gate lets lease now (none while draining)."""
         if self.shutdown.draining:
             return
-        for index in self.gate.grant():
+        for seat_id in self.gate.grant():
+            index, lane = slot_of(seat_id)
             slot = self.slots.get(index)
             if slot is None or slot.conn is None:
-                self.gate.forget(index)
+                self.gate.forget(seat_id)
                 continue
-            slot.send(LeasePermit())
+            slot.send(LeasePermit(lane=lane))
 
     def enforce_timeouts(self) -> None:
         """The drain's graceful timeout and the abort's kill timeout, the watchdog's clocks, and
@@ -242,7 +252,7 @@ class PoolManager:
         """Ask the worker to exit after its job (if any): drain, scale, roll, recycle or memory."""
         slot.stopping(reason)
         self.status.touch()
-        self.gate.forget(slot.slot)
+        self._forget_seats(slot)
         slot.send(stop_message(slot.stop_reason))
 
     def scale(self, delta: int) -> None:
@@ -251,14 +261,14 @@ class PoolManager:
             return
         self.desired = max(1, self.desired + delta)
         self.status.touch()
-        self.gate.resize(burst=self.desired, rate=self._lease_rate())
+        self.gate.resize(burst=self._job_slots(), rate=self._lease_rate())
         log.info("pool size is now %d workers", self.desired)
 
     def reload(self, config: RunnerConfig, cloud: CloudTarget) -> None:
         """Apply a reloaded config: size, policies, keys; un-park slots; roll every worker, one at a time."""
         self.config, self._cloud = config, cloud
         self.desired = config.pool.workers
-        self.gate.resize(burst=self.desired, rate=self._lease_rate(), poll_interval=config.pool.poll_interval)
+        self.gate.resize(burst=self._job_slots(), rate=self._lease_rate(), poll_interval=config.pool.poll_interval)
         self.gate.resume()
         self.policy = self._new_policy()
         self.watchdog.pool = config.pool
@@ -277,8 +287,9 @@ class PoolManager:
             log.info("SIGHUP: configuration reloaded; %d workers wanted; replacing all %d workers at once (the "
                      "old ones' model refused us)", self.desired, rolling)
         else:
-            log.info("SIGHUP: configuration reloaded; %d workers wanted; rolling %d workers one at a time",
-                     self.desired, rolling)
+            log.info("SIGHUP: configuration reloaded; %d workers wanted; rolling %d workers one at a time "
+                     "(pool.jobs_per_worker=%d applies to each replacement)", self.desired, rolling,
+                     config.pool.jobs_per_worker)
 
     # --- stopping ------------------------------------------------------------------------
 
@@ -299,7 +310,7 @@ class PoolManager:
             return
         self.drain(reason, graceful_timeout=0)
         for slot in self.slots.values():
-            if slot.job is not None:
+            if slot.jobs:
                 slot.send(Abort(reason.failure))
 
     def check_stop_conditions(self) -> None:
@@ -336,8 +347,8 @@ class PoolManager:
                 slot.signal_group(signal.SIGKILL)
                 slot.process.join(timeout=5)
             self.messages.drain(slot, limit=None)
-            if slot.job is not None:
-                self.recovery.fail(slot.job, StopReason.SHUTTING_DOWN.failure)
+            for job in slot.jobs.values():
+                self.recovery.fail(job, StopReason.SHUTTING_DOWN.failure)
             self._release(slot)
         self.recovery.fail_queued(StopReason.SHUTTING_DOWN.failure)
 

@@ -20,7 +20,7 @@ from .lease_gate import LeaseGate
 from .logs import emit_worker_record
 from .recovery import Recovery
 from .roller import Roller
-from .slots import InFlightJob, WorkerSlot, WorkerStop
+from .slots import InFlightJob, WorkerSlot, WorkerStop, seat
 from .stopping import Shutdown
 from .watchdog import MainThreadClock
 
@@ -86,28 +86,30 @@ class WorkerMessages:
             return   # a sign of life, or of the main thread's progress (already noted)
         self._changed()
         if isinstance(message, WantWork):
-            self._on_want_work(slot)
+            self._on_want_work(slot, message)
         elif isinstance(message, LeaseResult):
             self._on_lease_result(slot, message)
         elif isinstance(message, JobFinished):
             self._on_job_finished(slot, message)
         elif isinstance(message, LeaseRenewed):
-            if slot.job is not None and slot.job.lease.workspace_id == message.workspace_id:
-                slot.job = slot.job.renewed(message.lease_expires_at_ms)
+            job = slot.jobs.get(message.workspace_id)
+            if job is not None:
+                slot.jobs[message.workspace_id] = job.renewed(message.lease_expires_at_ms)
         elif isinstance(message, Ready):
-            self._on_ready(slot)
+            self._on_ready(slot, message)
         elif isinstance(message, Fatal):
             slot.fatal = message.reason   # the worker logged it; the pool acts on it when it exits
         else:
             log.warning("ignored unknown message from worker %s: %s", slot.name, type(message).__name__)
 
-    def _on_ready(self, slot: WorkerSlot) -> None:
+    def _on_ready(self, slot: WorkerSlot, ready: Ready) -> None:
         slot.ready_at = self._clock()
+        slot.lanes = max(1, ready.jobs)
         slot.booted()
         self.ever_ready = True
         self._roller.on_ready(slot.slot)
 
-    def _on_want_work(self, slot: WorkerSlot) -> None:
+    def _on_want_work(self, slot: WorkerSlot, want: WantWork) -> None:
         slot.wants_work()
         if self._shutdown.draining or slot.stop_reason:
             slot.send(stop_message(slot.stop_reason))
@@ -115,12 +117,12 @@ class WorkerMessages:
         job = self._recovery.take(slot.key)
         if job is not None:
             slot.assigned(replace(job, started_at=self._clock()))
-            slot.send(AssignJob(job.lease))
+            slot.send(AssignJob(job.lease, lane=want.lane))
             return
-        self._gate.want(slot.slot, slot.key)
+        self._gate.want(seat(slot.slot, want.lane), slot.key)
 
     def _on_lease_result(self, slot: WorkerSlot, result: LeaseResult) -> None:
-        self._gate.report(slot.slot, slot.key, result.result, result.retry_after)
+        self._gate.report(seat(slot.slot, result.lane), slot.key, result.result, result.retry_after)
         if result.result == LeaseOutcome.LEASED and result.lease is not None:
             slot.assigned(InFlightJob(lease=result.lease, key=slot.key, started_at=self._clock()))
         elif result.result == LeaseOutcome.THROTTLED:
@@ -142,7 +144,7 @@ class WorkerMessages:
         elif finished.outcome == JobOutcome.COMPLETED:
             self.model_pause.clear()
         self.outcomes[finished.outcome] += 1
-        slot.finished()
+        slot.finished(finished.workspace_id)
         if slot.recycle_after and slot.jobs_done >= slot.recycle_after and not slot.stop_reason:
             log.info("worker %s did %d jobs (pool.max_jobs_per_worker): recycling it", slot.name, slot.jobs_done)
             self._request_stop(slot, WorkerStop.RECYCLE)

@@ -1,4 +1,4 @@
-"""One worker slot: its process, pipe, state and the job it holds, as the supervisor sees them.
+"""One worker slot: its process, pipe, state and the jobs it holds, as the supervisor sees them.
 
 A slot outlives its workers: when a worker dies, the slot keeps its crash history, job count
 and restart count, and a replacement starts in it. Only one live process per slot ever exists
@@ -9,6 +9,10 @@ The slot's state changes only through its named transitions (``started``, ``boot
 ``wants_work``, ``assigned``, ``finished``, ``stopping``, ``reaped``, ``parked``,
 ``unparked``), all in ``TRANSITIONS``; a transition from a state it does not list raises
 ``InvalidTransition`` (a bug in the pool, never a worker's doing).
+
+A worker runs up to ``lanes`` jobs at once (``pool.jobs_per_worker``; its ``Ready`` says how
+many): the slot holds each in-flight job by workspace id, is BUSY while it holds any, and the
+lease gate counts its job lanes as seats (``seat``), not the slot.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from multiprocessing.process import BaseProcess
 from typing import Optional
 
 from shared.cloud.jobs import LeasedJob
+from shared.config.sections import MAX_JOBS_PER_WORKER
 from shared.pipe.failures import Failure
 from shared.pipe.messages import SupervisorMessage
 
@@ -45,7 +50,7 @@ class WorkerStop(enum.StrEnum):
 class SlotState(str, enum.Enum):
     STARTING = "starting"    # process started, model loading, not READY yet
     IDLE = "idle"            # READY, waiting for a permit or leasing
-    BUSY = "busy"            # holds a job
+    BUSY = "busy"            # holds one job or more
     STOPPING = "stopping"    # asked to stop (or killed), not reaped yet
     PARKED = "parked"        # crashed too often: left empty until SIGHUP
     WAITING = "waiting"      # empty, a replacement starts after a backoff delay
@@ -54,19 +59,34 @@ class SlotState(str, enum.Enum):
 _LIVE = (SlotState.STARTING, SlotState.IDLE, SlotState.BUSY, SlotState.STOPPING)   # a worker process exists
 # transition → {from state: to state}. A worker asked to stop stays STOPPING whatever it reports next,
 # except that a lease it already had in flight makes it BUSY (it runs that job before it exits).
+# ``finished_one`` and ``wants_more`` are the same events while the worker still holds other jobs.
 TRANSITIONS: dict[str, dict[SlotState, SlotState]] = {
     "started": {SlotState.WAITING: SlotState.STARTING},
     "booted": {SlotState.STARTING: SlotState.IDLE, SlotState.STOPPING: SlotState.STOPPING},
     "wants_work": {SlotState.STARTING: SlotState.IDLE, SlotState.IDLE: SlotState.IDLE,
                    SlotState.BUSY: SlotState.IDLE, SlotState.STOPPING: SlotState.STOPPING},
-    "assigned": {SlotState.IDLE: SlotState.BUSY, SlotState.STOPPING: SlotState.BUSY},
+    "wants_more": {SlotState.BUSY: SlotState.BUSY, SlotState.STOPPING: SlotState.STOPPING},
+    "assigned": {SlotState.IDLE: SlotState.BUSY, SlotState.BUSY: SlotState.BUSY,
+                 SlotState.STOPPING: SlotState.BUSY},
     "finished": {SlotState.BUSY: SlotState.IDLE, SlotState.IDLE: SlotState.IDLE,
                  SlotState.STOPPING: SlotState.STOPPING},
+    "finished_one": {SlotState.BUSY: SlotState.BUSY, SlotState.STOPPING: SlotState.STOPPING},
     "stopping": {state: SlotState.STOPPING for state in _LIVE},
     "reaped": {state: SlotState.WAITING for state in _LIVE},
     "parked": {SlotState.WAITING: SlotState.PARKED},
     "unparked": {SlotState.PARKED: SlotState.WAITING},
 }
+
+
+def seat(slot: int, lane: int) -> int:
+    """The lease gate's id of job lane ``lane`` of slot ``slot``: the gate counts job lanes, not
+    processes, and a permit goes back to the lane that asked (``slot_of`` undoes it)."""
+    return slot * MAX_JOBS_PER_WORKER + lane
+
+
+def slot_of(seat_id: int) -> tuple[int, int]:
+    """The (slot, lane) of a lease gate seat."""
+    return divmod(seat_id, MAX_JOBS_PER_WORKER)
 
 
 class InvalidTransition(RuntimeError):
@@ -112,7 +132,8 @@ class WorkerSlot:
     started_at: float = 0.0                  # supervisor clock seconds, like every time below
     ready_at: Optional[float] = None
     last_seen: float = 0.0                   # last message from the worker (sign of life)
-    job: Optional[InFlightJob] = None
+    jobs: dict[str, InFlightJob] = field(default_factory=dict)   # in flight, by workspace id, oldest first
+    lanes: int = 1                           # jobs the current worker runs at once (its Ready says)
     jobs_done: int = 0                       # by the current worker
     jobs_total: int = 0                      # by every worker of this slot
     recycle_after: int = 0                   # jobs before a planned recycle (0 = never)
@@ -146,25 +167,33 @@ class WorkerSlot:
         self._move("booted")
 
     def wants_work(self) -> None:
-        """The worker is idle and asks for work."""
-        self._move("wants_work")
+        """A job lane of the worker is idle and asks for work."""
+        self._move("wants_more" if self.jobs else "wants_work")
 
     def assigned(self, job: InFlightJob) -> None:
         """The worker holds ``job`` (it leased it, or the supervisor handed it a recovered one)."""
         self._move("assigned")
-        self.job = job
+        self.jobs[job.lease.workspace_id] = job
 
-    def finished(self) -> None:
-        """The worker ended its job (outcome reported)."""
-        self._move("finished")
-        self.job = None
+    def finished(self, workspace_id: str) -> None:
+        """The worker ended the job ``workspace_id`` (outcome reported)."""
+        self.jobs.pop(workspace_id, None)
+        self._move("finished_one" if self.jobs else "finished")
         self.jobs_done += 1
         self.jobs_total += 1
 
+    def oldest_job(self) -> Optional[InFlightJob]:
+        """The in-flight job that started first (the first to reach its deadline), or None."""
+        return min(self.jobs.values(), key=lambda job: job.started_at, default=None)
+
+    def seats(self) -> range:
+        """The lease gate's seats of this slot's job lanes (see ``seat``)."""
+        return range(seat(self.slot, 0), seat(self.slot, max(1, self.lanes)))
+
     def stopping(self, reason: WorkerStop) -> None:
-        """The worker is asked to exit for ``reason`` after its job (STOPPING now if it holds none)."""
+        """The worker is asked to exit for ``reason`` after its jobs (STOPPING now if it holds none)."""
         self.stop_reason = self.stop_reason or reason
-        if self.job is None:
+        if not self.jobs:
             self._move("stopping")
 
     def reaped(self, *, restart_at: float) -> None:
@@ -247,7 +276,8 @@ class WorkerSlot:
             self.process.close()
         self.process = self.conn = None
         self.ready_at = None
-        self.job = None
+        self.jobs = {}
+        self.lanes = 1
         self.jobs_done = 0
         self.stop_reason = self.term_sent_at = self.fatal = None
         self.rss_bytes, self.cpu_percent = 0, 0.0

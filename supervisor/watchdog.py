@@ -3,8 +3,8 @@
 * boot: a worker that is not READY within ``boot_timeout`` (model load) is killed;
 * sign of life: a READY worker silent for ``hung_timeout`` (its link thread sends ``Alive``
   even during a long model call, so only a stopped process goes quiet) is killed as hung;
-* main-thread progress (``MainThreadClock``): a process that runs is not proof of a main
-  thread that does. The main thread declares each bounded wait it enters (a cloud call, a
+* job-lane progress (``MainThreadClock``): a process that runs is not proof of a main
+  thread (or job thread: one lane per ``pool.jobs_per_worker``) that does. Each lane declares each bounded wait it enters (a cloud call, a
   model round: ``Progress(within=S)``, S from the call's own bounds) and reports when back;
   a main thread not heard from within S + ``hung_timeout`` (S = 0 when it declared nothing)
   is stuck, and its worker is killed (``stuck``). A main thread waiting for the supervisor
@@ -47,32 +47,38 @@ class MainThreadReport:
 
 
 class MainThreadClock:
-    """When each worker's main thread must be heard from next, by worker pid.
+    """When each job lane of each worker must be heard from next, by worker pid and lane.
 
-    Main-thread messages: ``Ready``, ``WantWork``, ``LeaseResult``, ``JobFinished`` and
-    ``Progress``; ``Alive`` and log records come from other threads and do not count.
+    A worker runs ``pool.jobs_per_worker`` lanes (lane 0 on its main thread, the others on job
+    threads); each lane is clocked on its own, and the worker is stuck when any lane is overdue.
+    Lane messages: ``Ready`` (lane 0), ``WantWork``, ``LeaseResult``, ``JobFinished`` and
+    ``Progress``, each naming its lane; ``Alive`` and log records come from other threads and do
+    not count.
     """
 
     def __init__(self) -> None:
-        self._reports: dict[int, MainThreadReport] = {}
+        self._reports: dict[int, dict[int, MainThreadReport]] = {}   # pid -> lane -> last report
 
     def heard(self, pid: int | None, message: Any, now: float) -> None:
         """Note ``message`` from the worker ``pid`` at ``now``."""
         if pid is None:
             return
+        lane = getattr(message, "lane", 0)
         if isinstance(message, WantWork):
-            self._reports.pop(pid, None)   # waiting for the supervisor: nothing to expect of it
+            self._reports.get(pid, {}).pop(lane, None)   # waiting for the supervisor: nothing to expect of it
         elif isinstance(message, Progress):
-            self._reports[pid] = MainThreadReport(now, max(0.0, message.within), message.what)
+            self._reports.setdefault(pid, {})[lane] = MainThreadReport(now, max(0.0, message.within), message.what)
         elif isinstance(message, (Ready, LeaseResult, JobFinished)):
-            self._reports[pid] = MainThreadReport(now, 0.0, "")
+            self._reports.setdefault(pid, {})[lane] = MainThreadReport(now, 0.0, "")
 
     def overdue(self, pid: int | None, now: float, *, grace: float) -> MainThreadReport | None:
-        """The report of ``pid`` if its main thread is past its declared time plus ``grace``."""
-        report = self._reports.get(pid) if pid is not None else None
-        if report is not None and now > report.at + report.within + grace:
-            return report
-        return None
+        """The report of a lane of ``pid`` that is past its declared time plus ``grace`` (the most
+        overdue one), or None."""
+        lanes = self._reports.get(pid) if pid is not None else None
+        if not lanes:
+            return None
+        worst = min(lanes.values(), key=lambda report: report.at + report.within)
+        return worst if now > worst.at + worst.within + grace else None
 
     def keep_only(self, pids: set[int]) -> None:
         """Forget workers that are gone."""
@@ -124,15 +130,15 @@ class Watchdog:
                       "pool.hung_timeout %gs): killing it as stuck", slot.name, stuck.what or "its work",
                       now - stuck.at, stuck.within, pool.hung_timeout)
             slot.terminate(now=now, reason=WorkerStop.STUCK)
-        elif slot.job is not None and now - slot.job.started_at > pool.job_timeout + DEADLINE_GRACE:
-            log.error("worker %s overran the job deadline on %s: killing it", slot.name, slot.job.lease.workspace_id)
+        elif (late := slot.oldest_job()) is not None and now - late.started_at > pool.job_timeout + DEADLINE_GRACE:
+            log.error("worker %s overran the job deadline on %s: killing it", slot.name, late.lease.workspace_id)
             slot.terminate(now=now, reason=WorkerStop.DEADLINE)
 
     def _check_memory(self, slot: WorkerSlot, now: float) -> None:
         limit = self.pool.max_worker_memory
         if not limit or not slot.rss_bytes or slot.term_sent_at is not None:
             return
-        if slot.job is not None and slot.rss_bytes > limit * self.pool.memory_kill_factor:
+        if slot.jobs and slot.rss_bytes > limit * self.pool.memory_kill_factor:
             log.error("worker %s uses %s, far over pool.max_worker_memory (%s): killing it mid-job",
                       slot.name, mib(slot.rss_bytes), mib(limit))
             slot.terminate(now=now, reason=WorkerStop.MEMORY)

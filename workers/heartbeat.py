@@ -21,6 +21,7 @@ from shared.cloud.errors import CloudError, LeaseLost
 from shared.cloud.renewal import (MIN_CREDIBLE_LEASE, MIN_INTERVAL, RETRY_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds,
                                   renewal_interval)
 from shared.metrics import metrics
+from .logs import JobTag
 
 log = logging.getLogger("xenon.worker.heartbeat")
 
@@ -73,6 +74,7 @@ class LeaseKeeper:
         self._due = now + renewal_interval(length)
 
     def _run(self) -> None:
+        JobTag.workspace_id = self._workspace_id   # this thread's log records name the job
         while not self._stopped.wait(max(0.0, self._due - self._clock())):
             if self.lost.is_set():
                 return

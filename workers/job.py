@@ -61,11 +61,13 @@ class JobStopped(Exception):
 
 
 class JobRunner:
-    """Runs jobs one at a time with the worker's client and model handle."""
+    """Runs the jobs of one job lane, one at a time, with the worker's client and model handle
+    (shared by every lane: both are safe to call from several threads)."""
 
     def __init__(self, *, client: JobClientLike, model: ModelHandle, job_timeout: float,
                  send: Callable[[WorkerMessage], None], clock: Callable[[], float] = time.monotonic,
-                 model_call_limit: float = float("inf")) -> None:
+                 model_call_limit: float = float("inf"), lane: int = 0) -> None:
+        self.lane = lane   # the job lane this runner serves (0 to pool.jobs_per_worker - 1)
         self._client = client
         self._model = model
         self._job_timeout = job_timeout   # seconds from lease to complete
@@ -88,7 +90,7 @@ class JobRunner:
             self._finished = self._ended_by_main = False
             self._reported.clear()
         JobTag.workspace_id, JobTag.attempt = job.workspace_id, job.attempt
-        metrics().jobs_in_progress.set(1)
+        metrics().jobs_in_progress.inc()
         keeper = LeaseKeeper(heartbeat=self._client.heartbeat, workspace_id=job.workspace_id,
                              lease_expires_at_ms=job.lease_expires_at_ms,
                              on_renewed=lambda ms: self._send(LeaseRenewed(job.workspace_id, ms)))
@@ -97,7 +99,7 @@ class JobRunner:
             return self._run(job, keeper)
         finally:
             keeper.stop()
-            metrics().jobs_in_progress.set(0)
+            metrics().jobs_in_progress.dec()
             JobTag.workspace_id, JobTag.attempt = "-", 0
 
     def abort(self, failure: Failure) -> None:
@@ -238,7 +240,8 @@ class JobRunner:
 
     def _result(self, job: LeasedJob, outcome: JobOutcome, reason: str,
                 failure: FailureClass | None = None) -> JobFinished:
-        return JobFinished(job.workspace_id, outcome, reason, self._clock() - self._started, failure=failure)
+        return JobFinished(job.workspace_id, outcome, reason, self._clock() - self._started, failure=failure,
+                           lane=self.lane)
 
     def _report(self, job: LeasedJob, finished: JobFinished) -> None:
         if finished.outcome != JobOutcome.COMPLETED:

@@ -1,4 +1,8 @@
-"""The worker's loop: ask for work, lease (only when permitted and idle), run the job, repeat.
+"""A job lane's loop: ask for work, lease (only when permitted and idle), run the job, repeat.
+
+A worker runs ``pool.jobs_per_worker`` lanes, each its own ``LeaseLoop`` (lane 0 on the main
+thread); every message a lane sends names it, and the supervisor's permits and assigned jobs
+come back to the lane that asked.
 
 The supervisor paces leasing for the whole pool (``supervisor.lease_gate``), so a worker
 sends a lease request only after a ``LeasePermit`` and reports the result at once. Whatever
@@ -41,12 +45,13 @@ class LeaseLoop:
         self._link = link
         self._client = client
         self._runner = runner
+        self.lane = runner.lane   # the job lane this loop serves: its messages name it
 
     def run(self) -> int:
         """Work until told to stop; returns the worker's exit code."""
         while True:
-            self._link.send(WantWork())
-            work = self._link.next_work()
+            self._link.send(WantWork(lane=self.lane))
+            work = self._link.next_work(self.lane)
             if isinstance(work, Stop):
                 return work.exit_code
             if isinstance(work, AssignJob):
@@ -63,31 +68,31 @@ class LeaseLoop:
             lease = self._client.lease()
         except CredentialRejected as exc:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
-            self._link.send(LeaseResult(LeaseOutcome.REJECTED, detail=str(exc)))
+            self._link.send(LeaseResult(LeaseOutcome.REJECTED, detail=str(exc), lane=self.lane))
             self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", WorkerExit.CREDENTIAL_REJECTED))
             raise SystemExit(WorkerExit.CREDENTIAL_REJECTED)
         except TransientCloudError as exc:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             result = LeaseOutcome.THROTTLED if exc.status in _THROTTLE_STATUS else LeaseOutcome.ERROR
-            self._link.send(LeaseResult(result, retry_after=exc.retry_after, detail=str(exc)))
+            self._link.send(LeaseResult(result, retry_after=exc.retry_after, detail=str(exc), lane=self.lane))
             return None
         except CloudError as exc:   # the supervisor logs it, with this worker's name
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
-            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=str(exc)))
+            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=str(exc), lane=self.lane))
             if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
                 self._fail_unusable(exc.workspace_id, str(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - a bug must cost one lease request, not the worker
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             detail = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
-            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail))
+            self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail, lane=self.lane))
             return None
         if lease is None:
             metrics().lease_requests.labels(LeaseOutcome.EMPTY).inc()
-            self._link.send(LeaseResult(LeaseOutcome.EMPTY))
+            self._link.send(LeaseResult(LeaseOutcome.EMPTY, lane=self.lane))
             return None
         metrics().lease_requests.labels(LeaseOutcome.LEASED).inc()
-        self._link.send(LeaseResult(LeaseOutcome.LEASED, lease=lease))
+        self._link.send(LeaseResult(LeaseOutcome.LEASED, lease=lease, lane=self.lane))
         log.info("leased %s", lease.workspace_id)
         return lease
 

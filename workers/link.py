@@ -1,8 +1,8 @@
 """The worker's end of its pipe to the supervisor.
 
-One receiver thread reads commands and files them: permits and assigned jobs go to a
-queue the lease loop waits on; ``Stop`` and ``Abort`` set flags the job checks at safe
-points. Sends are serialised with a lock because the job thread, the heartbeat thread, the
+One receiver thread reads commands and files them: permits and assigned jobs go to the
+queue of the job lane they name (each lane's lease loop waits on its own); ``Stop`` goes to
+every lane and ``Abort`` calls back at once. Sends are serialised with a lock because the job thread, the heartbeat thread, the
 logging handler and the sign-of-life ticker all send. The ticker's ``Alive`` proves only
 that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is
 gone), the worker stops: a worker never outlives its supervisor.
@@ -31,7 +31,8 @@ class SupervisorLink:
         self._conn = conn
         self._clock = clock   # monotonic seconds: when the last message was sent
         self._send_lock = threading.Lock()
-        self._work: "queue.Queue[Work]" = queue.Queue()
+        self._work: dict[int, "queue.Queue[Work]"] = {}   # per job lane; made on first use
+        self._work_lock = threading.Lock()   # guards _work and orders a Stop against a lane's first wait
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
         self._last_sent = clock()
         self._on_abort = on_abort
@@ -56,14 +57,19 @@ class SupervisorLink:
         if self._closed.is_set():
             self._on_lost()
 
-    def next_work(self, timeout: float | None = None) -> Work | None:
-        """Block until the supervisor grants a lease, assigns a job, or says stop."""
+    def next_work(self, lane: int = 0, timeout: float | None = None) -> Work | None:
+        """Block until the supervisor grants job lane ``lane`` a lease, assigns it a job, or says stop."""
+        work = self._lane_queue(lane)
         if self.stop_requested is not None:
             return self.stop_requested
         try:
-            return self._work.get(timeout=timeout)
+            return work.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def _lane_queue(self, lane: int) -> "queue.Queue[Work]":
+        with self._work_lock:
+            return self._work.setdefault(lane, queue.Queue())
 
     def _receive(self) -> None:
         while True:
@@ -74,10 +80,12 @@ class SupervisorLink:
             if isinstance(message, Abort):
                 self._on_abort(message.failure)
             elif isinstance(message, Stop):
-                self.stop_requested = message
-                self._work.put(message)
+                with self._work_lock:   # a lane whose queue is made after this sees stop_requested
+                    self.stop_requested = message
+                    for work in self._work.values():
+                        work.put(message)
             elif isinstance(message, (LeasePermit, AssignJob)):
-                self._work.put(message)
+                self._lane_queue(message.lane).put(message)
             else:
                 logging.getLogger("xenon.worker").warning("ignored unknown message from supervisor: %r",
                                                           type(message).__name__)

@@ -1,7 +1,7 @@
 """Worker-side logging: every record goes up the pipe to the supervisor's handlers.
 
-Records are tagged with the worker slot and the workspaceId of the job in hand, formatted
-(``msg % args``) and redacted here, so what crosses the pipe is plain picklable text with
+Records are tagged with the worker slot and the workspaceId of the job the logging thread
+works on, formatted (``msg % args``) and redacted here, so what crosses the pipe is plain picklable text with
 no secret in it. The supervisor re-emits them through its own handlers (text or JSON).
 This works with every start method, unlike multiprocessing-logging (fork only).
 
@@ -12,6 +12,7 @@ continuation lines; message and traceback are capped here already (redacted firs
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from typing import Callable
 
@@ -19,11 +20,16 @@ from shared.http.redact import redact_and_cut
 from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT, LogRecordMessage, WorkerMessage
 
 
-class JobTag:
-    """Which job this worker is on right now (one job at a time per worker)."""
+class _JobTag(threading.local):
+    """Which job the calling thread works on: a worker runs several jobs at once (one per job lane,
+    ``pool.jobs_per_worker``), so the tag is per thread. A job's lane thread and its lease keeper's
+    thread set it; every other thread logs with ``-``."""
 
     workspace_id: str = "-"
     attempt: int = 0
+
+
+JobTag = _JobTag()
 
 
 class PipeLogHandler(logging.Handler):

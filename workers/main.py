@@ -1,5 +1,8 @@
 """The worker process: die with the supervisor, boot (client + model once), report READY, work.
 
+It works on ``pool.jobs_per_worker`` job lanes at once (``workers.lanes``), all sharing the
+one client and model handle.
+
 Order matters at boot: the process-group and parent-death setup come first, so that a
 worker can never be orphaned; logging and metrics come next, so that boot failures are
 reported; the model handle is created last and exactly once, then reused for every job.
@@ -22,6 +25,7 @@ from shared.pipe.failures import Failure
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy
 from .job import JobRunner
+from .lanes import lanes_for, run_lanes
 from .lease_loop import LeaseLoop
 from .link import SupervisorLink
 from .logs import install_pipe_logging
@@ -39,11 +43,10 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     """Entry point of a worker process (the ``multiprocessing.Process`` target)."""
     _die_with_parent(spec.supervisor_pid)
-    runner_holder: list[JobRunner] = []
+    runners: list[JobRunner] = []   # one per job lane, once booted
 
     def abort(failure: Failure) -> None:
-        if runner_holder:
-            runner_holder[0].abort(failure)
+        _abort_all(runners, failure)
         os._exit(WorkerExit.STOPPED)
 
     link = SupervisorLink(conn=conn, alive_interval=spec.alive_interval, on_abort=abort,
@@ -62,17 +65,28 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
         log.error("worker boot failed: %s", reason)
         link.send(Fatal(f"boot failed: {reason}", WorkerExit.BOOT_FAILED))
         sys.exit(WorkerExit.BOOT_FAILED)
-    runner = JobRunner(client=client, model=model, job_timeout=spec.job_timeout, send=link.send,
-                       model_call_limit=model_call_limit(spec.model))
-    runner_holder.append(runner)
-    link.send(Ready(os.getpid()))
-    log.info("ready (pid %d, model %s)", os.getpid(), spec.model.name)
+    lanes = lanes_for(model, wanted=spec.jobs_per_worker, model_name=spec.model.name)
+    runners.extend(JobRunner(client=client, model=model, job_timeout=spec.job_timeout, send=link.send,
+                             model_call_limit=model_call_limit(spec.model), lane=lane) for lane in range(lanes))
+    link.send(Ready(os.getpid(), jobs=lanes))
+    log.info("ready (pid %d, model %s, %d job%s at once)", os.getpid(), spec.model.name, lanes,
+             "" if lanes == 1 else "s")
     try:
-        code = LeaseLoop(link=link, client=client, runner=runner).run()
+        code = run_lanes([LeaseLoop(link=link, client=client, runner=runner) for runner in runners])
     finally:
         model.close()
         client.close()
     sys.exit(code)
+
+
+def _abort_all(runners: list[JobRunner], failure: Failure) -> None:
+    """Fail every lane's job in hand with ``failure`` at once (each abort is a cloud call), and wait for all."""
+    threads = [threading.Thread(target=runner.abort, args=(failure,), name=f"abort-{runner.lane}", daemon=True)
+               for runner in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def model_call_limit(config: ModelConfig) -> float:

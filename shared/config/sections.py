@@ -14,6 +14,9 @@ DEFAULT_CLOUD_URL = "https://cloud.xenonflare.com"
 # Seconds, for the upper bounds every number field has (so no value can overflow a timer).
 MINUTE, HOUR, DAY, WEEK, YEAR = 60, 3600, 86_400, 7 * 86_400, 365 * 86_400
 EMBEDDED = "embedded"
+# Upper bound of pool.jobs_per_worker: about 3 sockets per job (cloud call, heartbeat, model call) keeps 64 jobs
+# near 200 descriptors, a fifth of the usual 1024 soft limit, and one process's GIL serves them all.
+MAX_JOBS_PER_WORKER = 64
 
 
 def setting(default: Any, doc: str, *, env: str | None = None, minimum: float | None = None,
@@ -65,7 +68,15 @@ class CloudConfig:
 class PoolConfig:
     """The worker pool: size, leasing pace, restarts, recycling and shutdown."""
 
-    workers: int = setting(4, "Worker processes, each running one job at a time.", minimum=1, maximum=512)
+    workers: int = setting(4, "Worker processes, each running up to jobs_per_worker jobs at a time.",
+                           minimum=1, maximum=512)
+    jobs_per_worker: int = setting(1, "Jobs each worker process runs at once, on threads sharing its model handle "
+                                   "and cloud client: for model handles that wait on the network (OpenAI, "
+                                   "builtin). A handle that cannot run sessions concurrently (llama-cpp, a plugin "
+                                   "that does not declare `concurrent_sessions`) runs 1. At most 64: each job "
+                                   "holds about 3 sockets (cloud call, heartbeat, model call) and shares one "
+                                   "process's GIL; past that, add workers. A change applies as workers are "
+                                   "replaced.", minimum=1, maximum=MAX_JOBS_PER_WORKER)
     poll_interval: float = setting(2.5, "Seconds between lease requests while the queue is empty, for the "
                                    "whole pool (per runner key). `POLL_MS` sets it in milliseconds (min 500).",
                                    env="POLL_MS", minimum=0.05, kind="duration", maximum=HOUR)

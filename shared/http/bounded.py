@@ -107,12 +107,19 @@ class StreamedAnswer:
 
 class BoundedSession:
     """Sends requests through one ``requests.Session`` (made lazily in the process that uses it) with
-    every try bounded by ``ExchangeLimits``."""
+    every try bounded by ``ExchangeLimits``.
+
+    Safe to share between threads (a worker's job lanes and their heartbeats): each exchange is its
+    own request over urllib3's locked connection pool, the session is made once under a lock, and
+    the pool keeps up to ``POOL_CONNECTIONS`` idle connections per host, so concurrent jobs reuse
+    their connections instead of discarding them.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._session: requests.Session | None = None
         self._session_pid = 0
+        self._session_lock = threading.Lock()
 
     def request(self, method: str, url: str, *, data: bytes | None, headers: Mapping[str, str],
                 limits: ExchangeLimits, auth: requests.auth.AuthBase | None = None) -> Answer:
@@ -155,13 +162,14 @@ class BoundedSession:
 
     def _get_session(self) -> requests.Session:
         # A session must not cross a fork: its pooled sockets would be shared by two processes.
-        if self._session is None or self._session_pid != os.getpid():
-            session = requests.Session()
-            adapter = _TrackingAdapter()
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._session, self._session_pid = session, os.getpid()
-        return self._session
+        with self._session_lock:
+            if self._session is None or self._session_pid != os.getpid():
+                session = requests.Session()
+                adapter = _TrackingAdapter(pool_maxsize=POOL_CONNECTIONS)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._session, self._session_pid = session, os.getpid()
+            return self._session
 
 
 def _refuse_declared_size(response: requests.Response, max_bytes: int) -> None:
@@ -272,6 +280,11 @@ class _TrackedHTTPSPool(HTTPSConnectionPool):
 
 
 _TRACKED_POOLS = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+# Idle connections kept per host: two per job at pool.jobs_per_worker's maximum (64), a job's call and its
+# heartbeat. urllib3's default (10) would discard, with a warning, the connections of a busier worker.
+POOL_CONNECTIONS = 128
 
 
 class _TrackingAdapter(HTTPAdapter):

@@ -50,9 +50,11 @@ class JobOutcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Ready:
-    """The model handle is loaded; the worker can take jobs."""
+    """The model handle is loaded; the worker can take jobs, up to ``jobs`` at once (its job lanes:
+    ``pool.jobs_per_worker``, or 1 when its model handle cannot run sessions concurrently)."""
 
     pid: int
+    jobs: int = 1
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,20 @@ class Alive:
 
 @dataclass(frozen=True)
 class Progress:
-    """From the main thread only (``shared.pipe.liveness``): it starts a wait of at most ``within``
-    seconds on ``what`` (a cloud call, a model round), or with ``within=0`` it is back."""
+    """From a job lane's thread only (``shared.pipe.liveness``): it starts a wait of at most ``within``
+    seconds on ``what`` (a cloud call, a model round), or with ``within=0`` it is back. ``lane`` is the
+    job lane (0 to jobs - 1; lane 0 runs on the worker's main thread)."""
 
     within: float
     what: str = ""
+    lane: int = 0
 
 
 @dataclass(frozen=True)
 class WantWork:
-    """The worker is idle and asks for a lease permit (or a recovered job)."""
+    """Job lane ``lane`` of the worker is idle and asks for a lease permit (or a recovered job)."""
+
+    lane: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class LeaseResult:
     retry_after: Optional[float] = None
     lease: Optional[LeasedJob] = None
     detail: str = ""
+    lane: int = 0   # the job lane that sent the request
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class JobFinished:
     duration: float = 0.0   # seconds, lease to complete/fail
     model_unavailable: bool = False
     failure: Optional[FailureClass] = None
+    lane: int = 0   # the job lane that ran it
 
 
 # Caps of what one log record may show, in characters (capped in the worker, and again by the
@@ -138,7 +146,9 @@ class Fatal:
 
 @dataclass(frozen=True)
 class LeasePermit:
-    """Go ahead: send one lease request now."""
+    """Go ahead: job lane ``lane`` sends one lease request now."""
+
+    lane: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,18 +156,19 @@ class AssignJob:
     """Run this already-leased job (recovered from a worker that died, ``job.attempt`` > 1) instead of leasing."""
 
     job: LeasedJob
+    lane: int = 0   # the job lane that asked for work
 
 
 @dataclass(frozen=True)
 class Stop:
-    """Finish the job in hand (if any), then exit with ``exit_code`` (STOPPED or RECYCLE)."""
+    """Finish the jobs in hand (if any), then exit with ``exit_code`` (STOPPED or RECYCLE)."""
 
     exit_code: WorkerExit = WorkerExit.STOPPED
 
 
 @dataclass(frozen=True)
 class Abort:
-    """Fail the job in hand with ``failure`` now and exit (second SIGTERM, graceful timeout)."""
+    """Fail the jobs in hand with ``failure`` now and exit (second SIGTERM, graceful timeout)."""
 
     failure: Failure
 

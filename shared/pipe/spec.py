@@ -23,6 +23,7 @@ class WorkerSpec:
     token: str                # the runner key of this slot
     model: ModelConfig        # the model section, read by the model handles
     job_timeout: float        # seconds one job may take (pool.job_timeout)
+    jobs_per_worker: int      # jobs run at once (pool.jobs_per_worker; 1 if the model cannot)
     log_level: str            # logging.level
     metrics_dir: str          # prometheus_client multiprocess directory
     supervisor_pid: int
@@ -39,7 +40,8 @@ class WorkerSpec:
         key a worker gets.
         """
         return cls(slot=slot, cloud=replace(config.cloud, base_url=cloud_url, token=None, tokens=()), token=token,
-                   model=config.model, job_timeout=config.pool.job_timeout, log_level=config.logging.level,
+                   model=config.model, job_timeout=config.pool.job_timeout,
+                   jobs_per_worker=config.pool.jobs_per_worker, log_level=config.logging.level,
                    metrics_dir=metrics_dir, supervisor_pid=supervisor_pid, alive_interval=alive_interval)
 
     @property

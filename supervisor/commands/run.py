@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", metavar="FILE", help="YAML config (see config/production.example.yaml)")
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes (pool.workers)")
+    parser.add_argument("--jobs-per-worker", type=int, metavar="N",
+                        help="jobs each worker process runs at once (pool.jobs_per_worker)")
     parser.add_argument("--model", metavar="NAME",
                         help="model handle: openai-responses, openai-chat, builtin or module:callable (model.name)")
     parser.add_argument("--metrics-listen", metavar="HOST:PORT",
@@ -37,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def start(args: argparse.Namespace) -> int:
-    overrides = {"pool.workers": args.workers, "model.name": args.model, "metrics.listen": args.metrics_listen}
+    overrides = {"pool.workers": args.workers, "pool.jobs_per_worker": args.jobs_per_worker,
+                 "model.name": args.model, "metrics.listen": args.metrics_listen}
     config = load_or_report(args.config, overrides)
     if config is None:
         return EXIT_CONFIG

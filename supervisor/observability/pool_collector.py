@@ -1,9 +1,10 @@
 """Prometheus gauges computed at scrape time from the latest ``PoolSnapshot``.
 
 Pool state lives in the supervisor alone, so these gauges need no multiprocess files:
-``xenon_runner_workers{state}``, per-slot RSS and CPU, the desired pool size, draining,
-the memory limit and the supervisor's own RSS, model pauses (count and seconds left), and ``xenon_runner_config_reloads_total{result}``
-(SIGHUP reloads, ok or error), which the arbiter adds to each snapshot it hands out.
+``xenon_runner_workers{state}``, ``xenon_runner_job_slots{state}`` (busy, free), per-slot RSS and
+CPU, the desired pool size, draining, the memory limit and the supervisor's own RSS, model
+pauses (count and seconds left), and ``xenon_runner_config_reloads_total{result}`` (SIGHUP
+reloads, ok or error), which the arbiter adds to each snapshot it hands out.
 """
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class PoolCollector(Collector):
         for state, count in snap.state_counts().items():
             workers.add_metric([state], count)
         yield workers
+        job_slots = GaugeMetricFamily("xenon_runner_job_slots", "Job slots of the ready workers (pool.jobs_per_worker "
+                                      "each) by state: busy (running a job) or free.", labels=["state"])
+        for state, count in snap.job_slot_counts().items():
+            job_slots.add_metric([state], count)
+        yield job_slots
         rss = GaugeMetricFamily("xenon_runner_worker_rss_bytes", "Resident memory of each worker.",
                                 labels=["slot"])
         cpu = GaugeMetricFamily("xenon_runner_worker_cpu_percent", "CPU use of each worker (percent of "

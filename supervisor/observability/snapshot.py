@@ -17,6 +17,15 @@ from ..slots import WorkerSlot
 
 
 @dataclass(frozen=True)
+class JobView:
+    """One in-flight job of a worker, as /status shows it (``workers[].jobs``)."""
+
+    workspaceId: str
+    attempt: int
+    running_seconds: float
+
+
+@dataclass(frozen=True)
 class WorkerView:
     slot: int
     pid: int | None
@@ -30,17 +39,21 @@ class WorkerView:
     uptime_seconds: float | None
     generation: int
     key: str
+    job_slots: int = 1                      # jobs this worker runs at once (pool.jobs_per_worker, or 1)
+    jobs: tuple[JobView, ...] = ()          # its in-flight jobs, oldest first (workspaceId/attempt: the oldest)
 
     @classmethod
     def of(cls, slot: WorkerSlot, *, now: float) -> "WorkerView":
         """The slot as /status shows it (its runner key as ``credentialId.***``)."""
-        job = slot.job
+        job = slot.oldest_job()
+        jobs = tuple(JobView(workspaceId=held.lease.workspace_id, attempt=held.lease.attempt,
+                             running_seconds=round(now - held.started_at, 3)) for held in slot.jobs.values())
         return cls(slot=slot.slot, pid=slot.pid, state=slot.state.value,
                    workspaceId=job.lease.workspace_id if job else None, attempt=job.lease.attempt if job else None,
                    jobs_done=slot.jobs_total, restarts=slot.restarts, rss_bytes=slot.rss_bytes,
                    cpu_percent=slot.cpu_percent,
                    uptime_seconds=round(now - slot.started_at, 3) if slot.process is not None else None,
-                   generation=slot.generation, key=describe_token(slot.key))
+                   generation=slot.generation, key=describe_token(slot.key), job_slots=slot.lanes, jobs=jobs)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,15 @@ class PoolSnapshot:
     @property
     def ready_workers(self) -> int:
         return sum(1 for worker in self.workers if worker.state in ("idle", "busy"))
+
+    def job_slot_counts(self) -> dict[str, int]:
+        """Job slots of the workers able to take jobs (idle or busy), by state: busy (a job in it) or free."""
+        busy = free = 0
+        for worker in self.workers:
+            if worker.state in ("idle", "busy"):
+                busy += len(worker.jobs)
+                free += max(0, worker.job_slots - len(worker.jobs))
+        return {"busy": busy, "free": free}
 
     def state_counts(self) -> dict[str, int]:
         counts = {state: 0 for state in ("starting", "idle", "busy", "stopping", "parked")}

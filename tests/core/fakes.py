@@ -73,7 +73,7 @@ def live_slot(index: int = 0, *, state: SlotState = SlotState.BUSY, now: float =
 def walk_to(slot: WorkerSlot, state: SlotState, *, now: float = 0.0) -> None:
     """Take an empty (WAITING) slot to ``state`` through its named transitions, as the pool would.
 
-    BUSY leaves ``slot.job`` None: the tests that care about the job set their own.
+    BUSY leaves ``slot.jobs`` empty: the tests that care about the jobs set their own.
     """
     if state in (SlotState.WAITING, SlotState.PARKED):
         if state == SlotState.PARKED:
@@ -87,7 +87,7 @@ def walk_to(slot: WorkerSlot, state: SlotState, *, now: float = 0.0) -> None:
         if state == SlotState.BUSY:
             slot.assigned(InFlightJob(lease=LeasedJob(workspace_id="ws-0", lease_expires_at_ms=0), key="k.s",
                                       started_at=now))
-            slot.job = None
+            slot.jobs.clear()
     assert slot.state == state
 
 

@@ -32,13 +32,14 @@ class FakeLink:
     def send(self, message: Any) -> None:
         self.sent.append(message)
 
-    def next_work(self, timeout: float | None = None) -> Any:
+    def next_work(self, lane: int = 0, timeout: float | None = None) -> Any:
         return self.work.popleft()
 
 
 class FakeRunner:
-    def __init__(self) -> None:
+    def __init__(self, lane: int = 0) -> None:
         self.jobs: list[LeasedJob] = []
+        self.lane = lane
 
     def run(self, job: LeasedJob) -> None:
         self.jobs.append(job)

@@ -77,12 +77,12 @@ def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
     assert rig.gate.grant() == [0]          # it asked for work: the gate holds its permit
     conn.incoming.extend([_leased(), LeaseRenewed("ws-1", EXPIRES_MS + 1)])
     rig.deliver(slot)
-    assert slot.state == SlotState.BUSY and slot.job is not None
-    assert (slot.job.lease.workspace_id, slot.job.lease.lease_expires_at_ms, slot.job.started_at) == \
-        ("ws-1", EXPIRES_MS + 1, 2.0)
+    assert slot.state == SlotState.BUSY and list(slot.jobs) == ["ws-1"]
+    job = slot.jobs["ws-1"]
+    assert (job.lease.workspace_id, job.lease.lease_expires_at_ms, job.started_at) == ("ws-1", EXPIRES_MS + 1, 2.0)
     conn.incoming.append(JobFinished("ws-1", JobOutcome.COMPLETED))
     rig.deliver(slot)
-    assert (slot.state, slot.job, slot.jobs_done, rig.messages.outcomes["completed"]) == (SlotState.IDLE, None, 1, 1)
+    assert (slot.state, slot.jobs, slot.jobs_done, rig.messages.outcomes["completed"]) == (SlotState.IDLE, {}, 1, 1)
     assert slot.last_seen == 3.0 and rig.changes == 5
 
 
@@ -110,7 +110,7 @@ def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> No
     slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
     rig.deliver(slot)
     assert conn.sent == [AssignJob(LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10, attempt=2))]
-    assert slot.state == SlotState.BUSY and slot.job is not None and slot.job.started_at == 1.0
+    assert slot.state == SlotState.BUSY and list(slot.jobs) == ["ws-9"] and slot.jobs["ws-9"].started_at == 1.0
 
 
 def test_a_rejected_key_and_last_words_are_passed_on(rig: Rig) -> None:

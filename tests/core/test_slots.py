@@ -20,8 +20,10 @@ EXPECTED = {   # transition → {from: to}; every (transition, state) pair not h
     "started": {S.WAITING: S.STARTING},
     "booted": {S.STARTING: S.IDLE, S.STOPPING: S.STOPPING},
     "wants_work": {S.STARTING: S.IDLE, S.IDLE: S.IDLE, S.BUSY: S.IDLE, S.STOPPING: S.STOPPING},
-    "assigned": {S.IDLE: S.BUSY, S.STOPPING: S.BUSY},
+    "wants_more": {S.BUSY: S.BUSY, S.STOPPING: S.STOPPING},   # a free job lane while others hold jobs
+    "assigned": {S.IDLE: S.BUSY, S.BUSY: S.BUSY, S.STOPPING: S.BUSY},   # BUSY: one more job (jobs_per_worker)
     "finished": {S.BUSY: S.IDLE, S.IDLE: S.IDLE, S.STOPPING: S.STOPPING},
+    "finished_one": {S.BUSY: S.BUSY, S.STOPPING: S.STOPPING},   # one job of several ended
     "stopping": {S.STARTING: S.STOPPING, S.IDLE: S.STOPPING, S.BUSY: S.STOPPING, S.STOPPING: S.STOPPING},
     "reaped": {S.STARTING: S.WAITING, S.IDLE: S.WAITING, S.BUSY: S.WAITING, S.STOPPING: S.WAITING},
     "parked": {S.WAITING: S.PARKED},
@@ -34,10 +36,19 @@ def _job() -> InFlightJob:
     return InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s", started_at=5.0)
 
 
+def _other_jobs(slot: WorkerSlot, *workspace_ids: str) -> None:
+    """Put jobs in the slot without a transition: the worker holds other jobs on other lanes."""
+    for workspace_id in workspace_ids:
+        slot.jobs[workspace_id] = InFlightJob(lease=LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=0),
+                                              key="k.s", started_at=5.0)
+
+
 def _fire(slot: WorkerSlot, transition: str) -> None:
     """Make ``transition`` through its public method (the arguments do not matter to the table)."""
     call = {"started": lambda: slot.started(now=1.0), "booted": slot.booted, "wants_work": slot.wants_work,
-            "assigned": lambda: slot.assigned(_job()), "finished": slot.finished,
+            "wants_more": lambda: (_other_jobs(slot, "ws-2"), slot.wants_work()),
+            "assigned": lambda: slot.assigned(_job()), "finished": lambda: slot.finished("ws-1"),
+            "finished_one": lambda: (_other_jobs(slot, "ws-1", "ws-2"), slot.finished("ws-1")),
             "stopping": lambda: slot.terminate(now=1.0, reason=WorkerStop.HUNG),
             "reaped": lambda: slot.reaped(restart_at=2.0), "parked": slot.parked,
             "unparked": lambda: slot.unparked(now=3.0)}[transition]
@@ -71,8 +82,8 @@ def test_a_worker_asked_to_stop_with_a_job_stays_busy_until_the_job_ends() -> No
     slot.assigned(_job())
     slot.stopping("drain")
     assert (slot.state, slot.stop_reason) == (S.BUSY, "drain")
-    slot.finished()
-    assert (slot.state, slot.job, slot.jobs_done, slot.jobs_total) == (S.IDLE, None, 1, 1)
+    slot.finished(_job().lease.workspace_id)
+    assert (slot.state, slot.jobs, slot.jobs_done, slot.jobs_total) == (S.IDLE, {}, 1, 1)
     slot.stopping("scale")
     assert (slot.state, slot.stop_reason) == (S.STOPPING, "drain")   # the first reason stays
     slot.wants_work()

@@ -69,7 +69,8 @@ def test_a_worker_past_the_job_deadline_plus_30_s_is_killed() -> None:
     """job_timeout is checked by the job itself; the supervisor kills a worker that overruns it by 30 s."""
     assert DEADLINE_GRACE == 30.0
     watchdog, slot = _watchdog(), live_slot(now=0.0)
-    slot.job = InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s", started_at=10.0)
+    slot.jobs["ws-1"] = InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s",
+                                    started_at=10.0)
     _alive(watchdog, slot, 10.0 + JOB + DEADLINE_GRACE)
     assert slot.signals == []
     _alive(watchdog, slot, 10.0 + JOB + DEADLINE_GRACE + 0.5)
@@ -89,7 +90,8 @@ def test_memory_over_the_limit_recycles_after_the_job_once() -> None:
 
 def test_memory_far_over_the_limit_kills_mid_job() -> None:
     watchdog, slot = _watchdog(), live_slot(now=0.0)
-    slot.job = InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s", started_at=0.0)
+    slot.jobs["ws-1"] = InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s",
+                                    started_at=0.0)
     slot.rss_bytes = int(LIMIT * 1.5)
     _alive(watchdog, slot, 0.0)
     assert slot.signals == []                    # at the factor: recycled, not killed

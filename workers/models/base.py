@@ -118,7 +118,13 @@ class ModelSession(Protocol):
 
 @runtime_checkable
 class ModelHandle(Protocol):
-    """Created once per worker; opens one session per job."""
+    """Created once per worker; opens one session per job.
+
+    A handle whose sessions may run at the same time on several threads (``pool.jobs_per_worker``
+    > 1) says so with a class attribute ``concurrent_sessions = True``; a handle that does not say
+    so runs one job at a time (``workers.lanes``). The attribute is not a protocol member, so an
+    operator's handle written before it existed still loads.
+    """
 
     def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ModelSession:
         ...

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec
 from workers.models.builtin_content import CATALOGUE, Deliverable, Topic
@@ -60,6 +60,8 @@ class PlannedCall:
 
 class BuiltinModelHandle:
     """No state between jobs; every session is independent and deterministic."""
+
+    concurrent_sessions: ClassVar[bool] = True   # sessions share nothing: any number may run at once
 
     def __init__(self, *, latency: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> None:
         if latency < 0:

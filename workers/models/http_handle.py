@@ -23,6 +23,8 @@ class HttpModelHandle:
 
     endpoint: ClassVar[str]
     other_api: ClassVar[tuple[str, str]]  # (model.name, endpoint) of the other OpenAI API
+    # Sessions may run at once on several job lanes: each is its own object over a thread-safe HTTP session.
+    concurrent_sessions: ClassVar[bool] = True
 
     def __init__(self, *, config: ModelConfig, on_request: RequestObserver | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from shared.http.bounded import StreamedAnswer
 from workers.models.base import ModelDeadlineExceeded, ModelError
@@ -104,6 +104,8 @@ class LocalChatServer:
 
 class LlamaCppHandle(OpenAIChatHandle):
     """``model.name: llama-cpp``: the chat handle over an in-process model."""
+
+    concurrent_sessions: ClassVar[bool] = False   # one llama.cpp context: one generation at a time
 
     def __init__(self, *, config: ModelConfig, **_: Any) -> None:
         if not config.model_path:
