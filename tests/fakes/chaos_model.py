@@ -61,6 +61,8 @@ def make_handle(*, config: ModelConfig) -> "ChaosHandle":
 
 
 class ChaosHandle:
+    concurrent_sessions = True   # sessions share nothing (the builtin model's): pool.jobs_per_worker applies
+
     def __init__(self, *, state_dir: str, latency: float) -> None:
         self._builtin = BuiltinModelHandle(latency=latency)
         self._state_dir = state_dir
