@@ -4,11 +4,11 @@
 * sign of life: a READY worker silent for ``hung_timeout`` (its link thread sends ``Alive``
   even during a long model call, so only a stopped process goes quiet) is killed as hung;
 * job-lane progress (``MainThreadClock``): a process that runs is not proof of a main
-  thread (or job thread: one lane per ``pool.jobs_per_worker``) that does. Each lane declares each bounded wait it enters (a cloud call, a
-  model round: ``Progress(within=S)``, S from the call's own bounds) and reports when back;
-  a main thread not heard from within S + ``hung_timeout`` (S = 0 when it declared nothing)
-  is stuck, and its worker is killed (``stuck``). A main thread waiting for the supervisor
-  (after ``WantWork``) is exempt until it speaks again;
+  thread (or job thread: one lane per ``pool.jobs_per_worker``) that does. Each lane declares
+  each bounded wait it enters (a cloud call, a model round: ``Progress(within=S)``, S from the
+  call's own bounds) and reports when back; a lane not heard from within S + ``hung_timeout``
+  (S = 0 when it declared nothing) is stuck, and its worker is killed (``stuck``). A lane
+  waiting for the supervisor (after ``WantWork``) is exempt until it speaks again;
 * job deadline: a worker still on a job ``DEADLINE_GRACE`` seconds past ``job_timeout`` (it
   should have failed the job itself) is killed;
 * TERM → KILL: a worker signalled to stop gets SIGKILL ``kill_timeout`` seconds later;

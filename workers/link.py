@@ -2,10 +2,11 @@
 
 One receiver thread reads commands and files them: permits and assigned jobs go to the
 queue of the job lane they name (each lane's lease loop waits on its own); ``Stop`` goes to
-every lane and ``Abort`` calls back at once. Sends are serialised with a lock because the job thread, the heartbeat thread, the
-logging handler and the sign-of-life ticker all send. The ticker's ``Alive`` proves only
-that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is
-gone), the worker stops: a worker never outlives its supervisor.
+every lane and ``Abort`` calls back at once. Sends are serialised with a lock because the
+job lanes, the heartbeat threads, the logging handler and the sign-of-life ticker all send.
+The ticker's ``Alive`` proves only that the process runs; each job lane's progress travels
+as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is gone), the
+worker stops: a worker never outlives its supervisor.
 """
 from __future__ import annotations
 

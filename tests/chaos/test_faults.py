@@ -2,7 +2,8 @@
 
 Every job still completes exactly once, and the pool's request rate stays bounded: the
 transport retries what failed, the lease gate backs the whole pool off on errors and 429s
-instead of hammering the cloud.
+instead of hammering the cloud. The quick run also goes with 4 jobs per worker process
+(``pool.jobs_per_worker``): the same jobs on 2 processes, sharing each one's HTTP session.
 """
 from __future__ import annotations
 
@@ -21,14 +22,16 @@ PROTOCOL_ROUTES = ("/leaseWorkspaceJob", "/getWorkspaceRunnerContext", "/complet
 POLL_INTERVAL = 0.5   # seconds
 
 
-@pytest.mark.parametrize("workers,jobs", [
-    pytest.param(4, 40, id="quick"),
-    pytest.param(8, 400, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(600)]),
+@pytest.mark.parametrize("workers,jobs,jobs_per_worker", [
+    pytest.param(4, 40, 1, id="quick"),
+    pytest.param(2, 40, 4, id="quick-4-jobs-per-worker"),
+    pytest.param(8, 400, 1, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(600)]),
 ])
 def test_every_job_completes_under_20_percent_faults_with_bounded_requests(
-        cloud: EmulatorServer, start_runner: StartRunner, workers: int, jobs: int) -> None:
+        cloud: EmulatorServer, start_runner: StartRunner, workers: int, jobs: int, jobs_per_worker: int) -> None:
     # Enough tries per call that a job never fails for bad luck (0.2^8: one call in 400,000).
-    runner = start_runner(workers=workers, cloud_options={"max_attempts": 8}, pool={"poll_interval": POLL_INTERVAL})
+    runner = start_runner(workers=workers, cloud_options={"max_attempts": 8},
+                          pool={"poll_interval": POLL_INTERVAL, "jobs_per_worker": jobs_per_worker})
     requests.post(cloud.url + "/admin/faults", json=FAULTS, timeout=5).raise_for_status()
     began = time.monotonic()
     ids = enqueue(cloud, *(f"Job {n}: a table of costs. [[sleep:0.2]]" for n in range(jobs)))
@@ -46,6 +49,6 @@ def test_every_job_completes_under_20_percent_faults_with_bounded_requests(
     assert sum(sent.values()) <= 5 * jobs, sent
     # Leases: one per job plus retries of failed ones, plus the idle pool's ~1 per poll interval.
     assert sent["/leaseWorkspaceJob"] <= 1.5 * jobs + 2 * elapsed / POLL_INTERVAL, sent
-    print(f"\nfaults: {workers} workers, {jobs} jobs in {elapsed:.1f}s, faults injected {injected}, "
-          f"requests {sent}")
+    print(f"\nfaults: {workers} workers x {jobs_per_worker} jobs, {jobs} jobs in {elapsed:.1f}s, "
+          f"faults injected {injected}, requests {sent}")
     runner.expect_running()
