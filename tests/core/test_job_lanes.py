@@ -238,8 +238,20 @@ class _Loop:
 
 def test_lane_0_returns_the_exit_code_and_a_lane_that_must_end_the_worker_ends_it() -> None:
     exits: list[int] = []
-    assert run_lanes([_Loop(0, WorkerExit.RECYCLE), _Loop(1, 0)], exit_now=exits.append) == WorkerExit.RECYCLE
+    loops: list[Any] = [_Loop(0, WorkerExit.RECYCLE), _Loop(1, 0)]
+    assert run_lanes(loops, exit_now=exits.append) == WorkerExit.RECYCLE
     assert exits == []
     run_lanes([_Loop(0, 0), _Loop(1, SystemExit(WorkerExit.CREDENTIAL_REJECTED)), _Loop(2, RuntimeError("bug"))],
               exit_now=exits.append)  # type: ignore[list-item]
     assert sorted(exits) == [1, WorkerExit.CREDENTIAL_REJECTED]
+
+
+def test_the_network_handles_declare_concurrent_sessions_and_llama_cpp_does_not() -> None:
+    from workers.models.builtin import BuiltinModelHandle
+    from workers.models.llama_cpp_handle import LlamaCppHandle
+    from workers.models.openai_chat import OpenAIChatHandle
+    from workers.models.openai_responses import OpenAIResponsesHandle
+
+    assert [handle.concurrent_sessions for handle in (OpenAIResponsesHandle, OpenAIChatHandle, BuiltinModelHandle)] \
+        == [True, True, True]
+    assert LlamaCppHandle.concurrent_sessions is False
