@@ -4,7 +4,7 @@
 lane is a ``LeaseLoop`` with its own ``JobRunner`` (its job's lease keeper, deadline, abort
 state and log tag). Lane 0 runs on the main thread, the others on job threads. The lanes are
 threads, not asyncio tasks: the jobs wait on blocking HTTP (requests), and a thread per job
-costs about 0.1 MiB against a whole process per job (docs/design-notes.md, "Jobs per worker").
+costs about 0.15 MiB against ~11 MiB for a process per job (docs/design-notes.md, "Jobs per worker").
 
 A handle that does not declare ``concurrent_sessions = True`` runs one lane, whatever the
 setting asks: its sessions may share state that is not safe across threads (a local model).
