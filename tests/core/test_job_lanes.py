@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from shared.cloud.jobs import LeasedJob
 from shared.config.sections import MAX_JOBS_PER_WORKER, PoolConfig
 from shared.pipe import liveness
+from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import (AssignJob, JobFinished, JobOutcome, LeaseOutcome, LeasePermit, LeaseResult,
                                   Progress, Ready, Stop, WantWork, WorkerExit)
 from supervisor.observability.snapshot import PoolSnapshot, WorkerView
-from supervisor.slots import InFlightJob, SlotState, WorkerSlot, seat, slot_of
+from supervisor.slots import InFlightJob, SlotState, seat, slot_of
 from supervisor.watchdog import MainThreadClock, Watchdog
-from tests.core.fakes import PID, FakeConn, live_slot
+from tests.core.fakes import PID, live_slot
 from tests.core.test_link import Rig as LinkRig
 from tests.core.test_pool_messages import Rig, rig  # noqa: F401 - the fixture
 from workers.lanes import lanes_for, run_lanes
@@ -68,7 +69,6 @@ def test_a_worker_with_three_lanes_asks_for_three_permits_and_holds_three_jobs(r
 def test_a_recovered_job_goes_back_to_the_lane_that_asked(rig: Rig) -> None:
     job = InFlightJob(lease=LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10), key="k.s",
                       started_at=0.0)
-    from shared.pipe.failures import Failure, FailureClass
     rig.recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed"), may_retry=True)
     slot, conn = rig.worker(Ready(pid=1, jobs=4), WantWork(lane=3))
     rig.deliver(slot)
