@@ -51,6 +51,16 @@ def test_run_flags_win_over_the_file(tmp_path: Path) -> None:
     assert done.returncode == 2 and "pool.workers (from flag)" in done.stderr
 
 
+
+def test_jobs_per_worker_flag_is_validated_with_its_bound_and_shown_in_help(tmp_path: Path) -> None:
+    config = tmp_path / "local.yaml"
+    config.write_text("cloud: {base_url: embedded}\nmodel: {name: builtin}\n")
+    done = cli("run", "--config", str(config), "--jobs-per-worker", "65")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "pool.jobs_per_worker (from flag): expected an integer between 1 and 64, got 65" in done.stderr
+    assert "--jobs-per-worker N" in cli("run", "--help").stdout
+
+
 def test_run_exits_2_when_the_metrics_address_is_taken(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
