@@ -1,8 +1,9 @@
 """The throughput-vs-workers PNG, when matplotlib (the ``bench`` extra) is installed."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 def plot_throughput(runs: Sequence[dict[str, Any]], *, ideal_single: float, path: Path) -> str:

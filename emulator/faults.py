@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.fields import optional_bool, optional_number, reject_unknown

@@ -11,8 +11,9 @@ A job with neither messages nor a legacy idea is allowed: it exercises a runner'
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from emulator.contexts import DEFAULT_SUMMARY_THRESHOLD
 from emulator.records import INSTANCE_KINDS, USER

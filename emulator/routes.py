@@ -6,7 +6,8 @@ Instance management takes a Studio account ID token; job routes take a runner ke
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.fields import optional_str, require_str

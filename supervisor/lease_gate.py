@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from shared.pipe.messages import LeaseOutcome
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import enum
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Mapping, Optional
+from typing import Any
+
+import psutil
 
 from shared.pipe.failures import Failure
 from shared.pipe.messages import SupervisorMessage
-
-import psutil
 
 
 class WorkerStop(enum.StrEnum):
@@ -90,7 +91,7 @@ class InFlightJob:
     started_at: float                      # supervisor clock seconds
     workspace: Mapping[str, Any] = field(default_factory=dict)
     renew_at: float = 0.0                  # epoch seconds: next heartbeat while it waits for a re-run
-    lost_to: Optional[Failure] = None      # why its last worker died, while it waits for a re-run
+    lost_to: Failure | None = None      # why its last worker died, while it waits for a re-run
 
 
 @dataclass
@@ -100,25 +101,25 @@ class WorkerSlot:
     slot: int
     key: str = field(repr=False)             # the runner key this slot's worker leases with
     _state: SlotState = field(default=SlotState.WAITING, init=False)   # changed by the transitions only
-    process: Optional[BaseProcess] = None
-    conn: Optional[Connection] = None
+    process: BaseProcess | None = None
+    conn: Connection | None = None
     generation: int = 0                      # workers started in this slot so far
     config_generation: int = 0               # config version the current worker runs with
     started_at: float = 0.0                  # supervisor clock seconds, like every time below
-    ready_at: Optional[float] = None
+    ready_at: float | None = None
     last_seen: float = 0.0                   # last message from the worker (sign of life)
-    job: Optional[InFlightJob] = None
+    job: InFlightJob | None = None
     jobs_done: int = 0                       # by the current worker
     jobs_total: int = 0                      # by every worker of this slot
     recycle_after: int = 0                   # jobs before a planned recycle (0 = never)
     restarts: int = 0
-    restart_at: Optional[float] = None       # when a WAITING slot starts its next worker
-    stop_reason: Optional[WorkerStop] = None   # why we asked it to stop, or killed it
-    term_sent_at: Optional[float] = None     # when we signalled it; KILL follows after kill_timeout
-    fatal: Optional[str] = None              # what the worker said before a boot/credential exit
+    restart_at: float | None = None       # when a WAITING slot starts its next worker
+    stop_reason: WorkerStop | None = None   # why we asked it to stop, or killed it
+    term_sent_at: float | None = None     # when we signalled it; KILL follows after kill_timeout
+    fatal: str | None = None              # what the worker said before a boot/credential exit
     rss_bytes: int = 0
     cpu_percent: float = 0.0
-    _psutil: Optional[psutil.Process] = None
+    _psutil: psutil.Process | None = None
 
     @property
     def state(self) -> SlotState:
@@ -193,7 +194,7 @@ class WorkerSlot:
             pass  # the worker is dying; reaping will deal with it
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
     @property

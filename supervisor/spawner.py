@@ -13,8 +13,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from shared.config.sections import RunnerConfig
-from workers.main import run_worker
 from shared.pipe.spec import WorkerSpec
+from workers.main import run_worker
 
 # Seconds between a silent worker's Alive messages. Each one wakes the supervisor's loop, so
 # an idle pool of N workers costs N / ALIVE_MAX turns a second at the default hung_timeout.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from shared.config.sections import PoolConfig
 from shared.pipe.failures import Failure, FailureClass

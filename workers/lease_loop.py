@@ -16,10 +16,11 @@ from typing import Protocol
 from shared.cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
 from shared.cloud.jobs import FailOutcome, Lease
 from shared.http.redact import redact
+from shared.metrics import metrics
+from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
+
 from .job import JobRunner, JobTicket
 from .link import SupervisorLink
-from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
-from shared.metrics import metrics
 
 log = logging.getLogger("xenon.worker")
 
@@ -78,7 +79,7 @@ class LeaseLoop:
             if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
                 self._fail_unusable(exc.workspace_id, str(exc))
             return None
-        except Exception as exc:  # noqa: BLE001 - a bug must cost one lease request, not the worker
+        except Exception as exc:  # a bug must cost one lease request, not the worker
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             detail = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
             self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail))

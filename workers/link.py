@@ -13,8 +13,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Callable, Optional, Union
+from typing import Union
 
 from shared.pipe.failures import Failure
 from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
@@ -31,12 +32,12 @@ class SupervisorLink:
         self._conn = conn
         self._clock = clock   # monotonic seconds: when the last message was sent
         self._send_lock = threading.Lock()
-        self._work: "queue.Queue[Work]" = queue.Queue()
+        self._work: queue.Queue[Work] = queue.Queue()
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
         self._last_sent = clock()
         self._on_abort = on_abort
         self._on_lost = on_lost
-        self.stop_requested: Optional[Stop] = None
+        self.stop_requested: Stop | None = None
         self._closed = threading.Event()
 
     def start(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from shared.http.redact import redact_and_cut
 from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT, LogRecordMessage, WorkerMessage
@@ -46,7 +46,7 @@ class PipeLogHandler(logging.Handler):
                 "slot": self._slot, "workspace_id": redact_and_cut(JobTag.workspace_id, FIELD_LIMIT),
             }
             self._send(LogRecordMessage(fields))
-        except Exception:  # noqa: BLE001 - logging must never take the worker down
+        except Exception:  # logging must never take the worker down
             self.handleError(record)
 
 

@@ -16,8 +16,9 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from bench.numbers import mean, percentile
 from bench.pool import RunnerPool

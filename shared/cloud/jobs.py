@@ -9,18 +9,24 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from shared.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
-from shared.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
-                                  require_id)
-from shared.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
-                                     RequestObserver, TransportClient)
+from shared.cloud.fields import id_problem, json_object, optional_object, require_bool, require_epoch_ms, require_id
+from shared.cloud.transport import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES,
+    JsonTransport,
+    Reply,
+    RequestObserver,
+    TransportClient,
+)
+from shared.config.sections import EMBEDDED, CloudConfig
 from shared.http.bounded import BoundedSession
 from shared.http.redact import redact_and_cut
 from shared.http.retry import RetryPolicy
-from shared.config.sections import EMBEDDED, CloudConfig
 
 LEASE = "/leaseWorkspaceJob"
 HEARTBEAT = "/heartbeatWorkspaceJob"

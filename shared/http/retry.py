@@ -11,8 +11,8 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 

@@ -7,8 +7,9 @@ the pipe). Any message from a worker is also a sign of life for the hung-worker 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Union
 
 from .failures import Failure, FailureClass
 
@@ -80,9 +81,9 @@ class LeaseResult:
     """
 
     result: LeaseOutcome
-    retry_after: Optional[float] = None
-    workspace_id: Optional[str] = None
-    lease_expires_at_ms: Optional[int] = None
+    retry_after: float | None = None
+    workspace_id: str | None = None
+    lease_expires_at_ms: int | None = None
     workspace: Mapping[str, Any] = field(default_factory=dict)
     detail: str = ""
 
@@ -108,7 +109,7 @@ class JobFinished:
     reason: str = ""
     duration: float = 0.0   # seconds, lease to complete/fail
     model_unavailable: bool = False
-    failure: Optional[FailureClass] = None
+    failure: FailureClass | None = None
 
 
 # Caps of what one log record may show, in characters (capped in the worker, and again by the

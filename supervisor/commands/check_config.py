@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
-
 from shared.http.escape import shown
 from shared.http.redact import redact
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
 from .common import PROBLEM_LIMIT, load_or_report
 

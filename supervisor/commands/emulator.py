@@ -6,10 +6,9 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
-
-from supervisor.logs import TextFormatter
 from shared.http.escape import shown
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
+from supervisor.logs import TextFormatter
 
 from .common import PROBLEM_LIMIT, load_or_report
 

@@ -15,13 +15,14 @@ import os
 import shlex
 import socket
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from shared.config.sections import DEFAULT_CLOUD_URL
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 from shared.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
+from shared.config.sections import DEFAULT_CLOUD_URL
 from shared.http.escape import escape_controls, shown
 from shared.http.retry import RetryPolicy
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 
 API_BASE_ENV = "RUNNER_API_BASE"
 ID_TOKEN_ENV = "XENONFLARE_ID_TOKEN"

@@ -13,9 +13,9 @@ from typing import Any
 
 import requests
 
-from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
 from shared.http.escape import shown
 from shared.http.redact import redact
+from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
 
 HELP = "show a running pool's workers and jobs (reads /status)"
 COLUMNS = ("slot", "pid", "state", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")

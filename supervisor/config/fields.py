@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import re
 from collections import abc
+from collections.abc import Mapping
 from dataclasses import Field
-from typing import Any, Mapping, Union, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
+from shared.config.sections import EMBEDDED
 from shared.http.urls import insecure_url_problem
 
 from .errors import quote
-from shared.config.sections import EMBEDDED
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _SIZE_FACTORS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,

@@ -10,8 +10,9 @@ import dataclasses
 import json
 from typing import Any, get_args, get_origin, get_type_hints
 
-from .fields import unwrap_optional
 from shared.config.sections import RunnerConfig
+
+from .fields import unwrap_optional
 
 # A ``${VAR}`` reference is allowed where a number is expected; the loader checks it later.
 _ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}

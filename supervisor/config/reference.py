@@ -11,8 +11,9 @@ import dataclasses
 import re
 from typing import Any, get_type_hints
 
-from .fields import describe
 from shared.config.sections import RunnerConfig
+
+from .fields import describe
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 

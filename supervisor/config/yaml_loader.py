@@ -104,7 +104,7 @@ class BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
-        except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise ValueError, IndexError, …
+        except Exception as exc:  # PyYAML's constructors raise ValueError, IndexError, …
             # The exception's text may quote the value, which may be a secret: name the type only.
             raise YamlLimitError("", f"a !!{node.tag.rpartition(':')[2]} value YAML cannot convert "
                                      f"({type(exc).__name__})", node.start_mark) from None

@@ -30,9 +30,9 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Callable
 
 log = logging.getLogger("xenon.supervisor.http")
 
@@ -139,7 +139,7 @@ class BoundedHTTPListener:
                     elif (pending := self._pending.get(key.fileobj)) is not None:   # not evicted meanwhile
                         try:
                             self._read(pending)
-                        except Exception:   # noqa: BLE001 - one bad connection must not stop the endpoint
+                        except Exception:   # one bad connection must not stop the endpoint
                             log.exception("status endpoint: error reading from %s", pending.address)
                             self._drop(pending.sock)
                 self._drop_expired()
@@ -212,7 +212,7 @@ class BoundedHTTPListener:
                 self._handler(sock, address, head, self._limits.write_timeout)
             except OSError as exc:   # the client left or stopped reading: its problem, not ours
                 log.debug("status endpoint: %s: %s", address, exc)
-            except Exception:   # noqa: BLE001 - a broken answer must not kill a handler thread
+            except Exception:   # a broken answer must not kill a handler thread
                 log.exception("status endpoint: error answering %s", address)
             finally:
                 sock.close()

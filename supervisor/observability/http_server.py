@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -83,7 +83,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
     class Handler(HeadRequestHandler):
         server_version = "xenon-runner"
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        def do_GET(self) -> None:  # the stdlib's naming
             path = self.path.split("?", 1)[0]
             try:
                 if path == "/metrics":
@@ -95,7 +95,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
                     return
                 code, body = routes[path]()
                 self._send_json(code, body)
-            except Exception:  # noqa: BLE001 - a broken scrape must not kill the server thread
+            except Exception:  # a broken scrape must not kill the server thread
                 log.exception("error serving %s", path)
                 self._send_json(500, {"error": "internal error"})
 
@@ -110,7 +110,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
             log.debug("%s %s", self.address_string(), format % args)
 
     return Handler

@@ -32,7 +32,7 @@ class WorkerView:
     key: str
 
     @classmethod
-    def of(cls, slot: WorkerSlot, *, now: float) -> "WorkerView":
+    def of(cls, slot: WorkerSlot, *, now: float) -> WorkerView:
         """The slot as /status shows it (its runner key as ``credentialId.***``)."""
         job = slot.job
         return cls(slot=slot.slot, pid=slot.pid, state=slot.state.value,

@@ -11,6 +11,7 @@ import random
 import signal
 import time
 from collections import Counter
+
 import pytest
 
 from emulator import EmulatorServer

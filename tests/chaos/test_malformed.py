@@ -8,7 +8,7 @@ a garbled answer to a completion that landed does not matter. No worker crashes.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

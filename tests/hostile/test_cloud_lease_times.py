@@ -14,18 +14,24 @@ import time
 
 import pytest
 
+from shared.cloud import JobClient
+from shared.cloud.errors import TransientCloudError
+from shared.cloud.renewal import (
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    UNCREDIBLE_INTERVAL,
+    lease_seconds,
+    next_renewal,
+    renewal_interval,
+)
+from shared.cloud.transport import clock_offset
+from shared.http.retry import RetryPolicy
+from shared.pipe.failures import Failure, FailureClass
 from supervisor.recovery import Recovery
 from supervisor.slots import InFlightJob
 from tests.cloud.conftest import RUNNER_KEY
 from tests.fakes.trickle import TrickleServer, http_answer
-from shared.cloud import JobClient
-from shared.cloud.errors import TransientCloudError
-from shared.cloud.transport import clock_offset
-from shared.pipe.failures import Failure, FailureClass
-from shared.cloud.renewal import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds, next_renewal,
-                                  renewal_interval)
 from workers.heartbeat import LeaseKeeper
-from shared.http.retry import RetryPolicy
 
 EPOCH = 1_800_000_000.0   # seconds: this machine's wall clock at the start of each test
 

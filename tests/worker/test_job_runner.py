@@ -7,13 +7,12 @@ import threading
 
 import pytest
 
+from shared.pipe.messages import JobFinished, LeaseRenewed
 from tests.cloud.standin import StandIn, answer
-from tests.fakes.openai_server import (RecordedRequest, Reply, chat_reply, rate_limited, responses_reply,
-                                       unauthorized)
+from tests.fakes.openai_server import RecordedRequest, Reply, chat_reply, rate_limited, responses_reply, unauthorized
 from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
 from tests.worker.conftest import API_KEY, Harness
 from workers.job import JobTicket
-from shared.pipe.messages import JobFinished, LeaseRenewed
 
 PROTOCOLS = ("responses", "chat")
 REPLY = {"responses": responses_reply, "chat": chat_reply}

@@ -8,10 +8,11 @@ normalising would change is a problem, because the cloud might not normalise.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from workers.deliverables.errors import DeliverableError
 from shared.protocol.limits import COMPLETION_ARRAYS, FILE, KINDS, MAX_MESSAGE_CHARS, KindSpec
+from workers.deliverables.errors import DeliverableError
 from workers.deliverables.text import count_text, describe_value, is_blank, js_length, lone_surrogate, quote
 from workers.deliverables.validate_charts import validate_chart
 from workers.deliverables.validate_items import (

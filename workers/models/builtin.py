@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec
 from workers.models.builtin_content import CATALOGUE, Deliverable, Topic

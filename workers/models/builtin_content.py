@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from xml.sax.saxutils import escape
 
 from workers.models.trimming import cut_text
@@ -47,7 +48,7 @@ class Topic:
 
     def number(self, salt: str, low: int, high: int) -> int:
         """A whole number in [low, high] fixed by the request text and ``salt``."""
-        digest = hashlib.sha256(f"{salt}\0{self.text}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{salt}\0{self.text}".encode()).digest()
         return low + int.from_bytes(digest[:8], "big") % (high - low + 1)
 
     def labels(self, count: int) -> list[str]:

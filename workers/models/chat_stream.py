@@ -15,7 +15,8 @@ stream cut short (``StreamEndedEarly``).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from workers.models.base import ModelError
 

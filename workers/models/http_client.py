@@ -27,12 +27,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import requests
 
+from shared.config.sections import ModelConfig
 from shared.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits, StreamedAnswer
 from shared.http.redact import redact, register_secret
 from shared.http.retry import RETRYABLE_STATUS, RetryPolicy
@@ -51,13 +53,11 @@ from workers.models.server_errors import (
     ServerError,
     context_fit_ratio,
     context_limit,
-    is_request_shape_failure,
     is_context_length,
     is_insufficient_quota,
+    is_request_shape_failure,
     parse_server_error,
 )
-
-from shared.config.sections import ModelConfig
 
 RequestObserver = Callable[[str, str, float], None]
 """``(endpoint, code, seconds)`` once per HTTP try; code is the status or "network"/"timeout"."""

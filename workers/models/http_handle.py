@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from workers.models.http_client import ModelHttpClient, RequestObserver
 from workers.models.rounds import with_one_trim

@@ -22,15 +22,15 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
 from workers.models.base import ModelDeadlineExceeded, ModelError
 from workers.models.http_client import ContextOverflow
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.window import ServerFacts
-
-from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 

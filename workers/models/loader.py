@@ -12,9 +12,11 @@ its reserved "model load failed" code instead of crash-looping.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from shared.config.model_names import describe_model_name_problem
+from shared.config.sections import ModelConfig
 from shared.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
@@ -22,8 +24,6 @@ from workers.models.http_client import RequestObserver
 from workers.models.http_handle import HttpModelHandle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
-
-from shared.config.sections import ModelConfig
 
 _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle]] = {
     "openai-responses": lambda config, on_request: _probed(OpenAIResponsesHandle(config=config,

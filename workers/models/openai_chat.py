@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
+from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
+from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
@@ -39,8 +41,6 @@ from workers.models.rounds import (
 )
 from workers.models.trimming import shrink_within, trim_middle
 from workers.models.window import ServerFacts
-
-from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 

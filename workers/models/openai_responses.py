@@ -9,7 +9,8 @@ items of ``output``, never from status fields.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec, UserText
 from workers.models.http_client import ModelHttpClient

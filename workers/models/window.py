@@ -19,8 +19,9 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -135,7 +136,7 @@ class ServerFacts:
         for ask in askers:
             try:
                 window = ask()
-            except Exception:  # noqa: BLE001 - any failure means "this server does not say"
+            except Exception:  # any failure means "this server does not say"
                 continue
             if window:
                 return window
@@ -180,7 +181,7 @@ class ServerFacts:
         for url, body in attempts:
             try:
                 answer = self._fetch("POST", url, body)
-            except Exception:  # noqa: BLE001 - no tokenize endpoint there
+            except Exception:  # no tokenize endpoint there
                 continue
             if isinstance(answer, dict):
                 count = _positive(answer.get("count"))
