@@ -125,7 +125,8 @@ def format_table(sections: Sequence[SectionResult]) -> str:
         widths = [max(len(cells[i]) for cells in table) for i in range(len(header))]
         if section.rows:
             for cells in table:
-                lines.append("    " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
+                padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+                lines.append("    " + "  ".join(padded).rstrip())
         lines.extend(f"    note: {note}" for note in section.notes)
         lines.append("")
     return "\n".join(lines)

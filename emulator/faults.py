@@ -46,7 +46,8 @@ class FaultSettings:
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultSettings:
         """Settings from an admin request; absent fields take their defaults. 400 on bad values."""
-        values = {spec.name: optional_number(body, spec.name, default=spec.default, minimum=0.0,
+        defaults = cls()
+        values = {spec.name: optional_number(body, spec.name, default=getattr(defaults, spec.name), minimum=0.0,
                                              maximum=_MAXIMA.get(spec.name, 1.0))
                   for spec in fields(cls)}
         return cls(**values)

@@ -70,7 +70,7 @@ def parse_job_spec(raw: Any) -> JobSpec:
         problems.append(f"summaryThreshold: must be an integer >= 0 (prior tokens), got {threshold!r}")
     if problems:
         raise JobSpecError(problems)
-    return JobSpec(target=target, owner=owner, title=title, legacy_idea=legacy_idea,
+    return JobSpec(target=str(target), owner=owner, title=title, legacy_idea=legacy_idea,
                    messages=messages, summary_threshold=threshold)
 
 

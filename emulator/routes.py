@@ -26,7 +26,7 @@ def check_instance_kind(kind: Any) -> str:
     """``kind`` if it is a runner instance kind, else 400."""
     if kind not in INSTANCE_KINDS:
         raise ApiError(400, f"field 'kind' must be one of {', '.join(INSTANCE_KINDS)}, got {kind!r}")
-    return kind
+    return str(kind)
 
 
 class ProtocolRoutes:

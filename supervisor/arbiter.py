@@ -222,11 +222,12 @@ class Arbiter:
         self.pool.reload(self.config, cloud)
         self._count_reload("ok")
 
-    def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget | None]:
+    def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget]:
         """The new config, its log handlers and cloud target; ConfigError naming the key on failure."""
         config = load_config(self._config_path, overrides=self._overrides)
         cloud = self._cloud
-        if cloud is not None and cloud.emulator is None:
+        assert cloud is not None   # connected with the pool, before any reload
+        if cloud.emulator is None:
             cloud = CloudTarget(url=cloud.url, tokens=configured_keys(config))
         try:   # last: nothing after it can fail and leave its file open
             handlers = build_log_handlers(config.logging)

@@ -23,11 +23,12 @@ from typing import Any
 
 import psutil
 
+from shared.enums import StrEnum
 from shared.pipe.failures import Failure
 from shared.pipe.messages import SupervisorMessage
 
 
-class WorkerStop(enum.StrEnum):
+class WorkerStop(StrEnum):
     """Why the supervisor asked a worker to exit after its job, or killed it (``WorkerSlot.stop_reason``)."""
 
     DRAIN = "drain"          # the pool stops

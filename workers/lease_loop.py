@@ -67,7 +67,7 @@ class LeaseLoop:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             self._link.send(LeaseResult(LeaseOutcome.REJECTED, detail=str(exc)))
             self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", WorkerExit.CREDENTIAL_REJECTED))
-            raise SystemExit(WorkerExit.CREDENTIAL_REJECTED)
+            raise SystemExit(WorkerExit.CREDENTIAL_REJECTED) from None
         except TransientCloudError as exc:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             result = LeaseOutcome.THROTTLED if exc.status in _THROTTLE_STATUS else LeaseOutcome.ERROR

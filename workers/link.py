@@ -4,8 +4,8 @@ One receiver thread reads commands and files them: permits and assigned jobs go 
 queue the lease loop waits on; ``Stop`` and ``Abort`` set flags the job checks at safe
 points. Sends are serialised with a lock because the job thread, the heartbeat thread, the
 logging handler and the sign-of-life ticker all send. The ticker's ``Alive`` proves only
-that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is
-gone), the worker stops: a worker never outlives its supervisor.
+that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``).
+If the pipe breaks (the supervisor is gone), the worker stops: a worker never outlives its supervisor.
 """
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Union
 
 from shared.pipe.failures import Failure
 from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
 
-Work = Union[LeasePermit, AssignJob, Stop]
+Work = LeasePermit | AssignJob | Stop
 
 
 class SupervisorLink:

@@ -76,8 +76,9 @@ class JobClient(TransportClient):
     when the answer's ``Date`` shows the cloud's differs (``SKEW_TOLERANCE``). Errors are the
     typed ``CloudError`` family of ``shared.cloud.errors``.
 
-    Create it inside the worker process (its HTTP session must not cross a fork). The job thread and a heartbeat thread may call it at the same time: each
-    call is a separate request over the session's thread-safe connection pool.
+    Create it inside the worker process (its HTTP session must not cross a fork). The job thread and a
+    heartbeat thread may call it at the same time: each call is a separate request over the session's
+    thread-safe connection pool.
     """
 
     def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
+
+from shared.enums import StrEnum
 
 from .failures import Failure, FailureClass
 
@@ -25,7 +27,7 @@ class WorkerExit(enum.IntEnum):
     RECYCLE = 5               # planned recycle (max_jobs_per_worker or memory)
 
 
-class LeaseOutcome(enum.StrEnum):
+class LeaseOutcome(StrEnum):
     """How a permitted lease request went (the ``result`` label of ``xenon_runner_lease_requests_total``
     is the same word, with ``throttled`` and ``rejected`` counted as ``error``)."""
 
@@ -36,7 +38,7 @@ class LeaseOutcome(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class JobOutcome(enum.StrEnum):
+class JobOutcome(StrEnum):
     """How a job this runner held ended (the ``outcome`` label of ``xenon_runner_jobs_total``)."""
 
     COMPLETED = "completed"
@@ -165,6 +167,6 @@ class Abort:
     failure: Failure
 
 
-WorkerMessage = Union[Ready, Alive, Progress, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage,
-                      Fatal]
-SupervisorMessage = Union[LeasePermit, AssignJob, Stop, Abort]
+WorkerMessage = (Ready | Alive | Progress | WantWork | LeaseResult | LeaseRenewed | JobFinished | LogRecordMessage
+                 | Fatal)
+SupervisorMessage = LeasePermit | AssignJob | Stop | Abort

@@ -9,7 +9,7 @@ import math
 import re
 from collections import abc
 from collections.abc import Mapping
-from dataclasses import Field
+from dataclasses import MISSING, Field
 from typing import Any, Union, get_args, get_origin
 
 from shared.config.sections import EMBEDDED
@@ -28,6 +28,15 @@ _USERINFO = re.compile(r"(?<=://)[^/?#@]*@")
 
 class FieldValueError(ValueError):
     """The value does not fit the field; the message is the part after ``path: ``."""
+
+
+def default_of(field: Field[Any]) -> Any:
+    """The value ``field`` takes when neither the file nor the environment sets it."""
+    if field.default is not MISSING:
+        return field.default
+    if field.default_factory is not MISSING:
+        return field.default_factory()
+    raise TypeError(f"config field {field.name} has no default")
 
 
 def convert(field: Field[Any], annotation: Any, raw: Any, *, hidden: bool = False) -> Any:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 log = logging.getLogger("xenon.supervisor.http")
 
@@ -58,7 +59,7 @@ class Pending:
     """A connection still sending its request head."""
 
     sock: socket.socket
-    address: tuple
+    address: tuple[Any, ...]   # the peer: (host, port), plus flow info and scope id for IPv6
     connected_at: float            # monotonic seconds
     last_byte_at: float            # monotonic seconds
     head: bytearray = field(default_factory=bytearray)
@@ -74,10 +75,11 @@ class HeadRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def __init__(self, sock: socket.socket, address: tuple, head: bytes, write_timeout: float) -> None:
+    def __init__(self, sock: socket.socket, address: tuple[Any, ...], head: bytes, write_timeout: float) -> None:
         self._head = head
         self._write_timeout = write_timeout
-        super().__init__(sock, address, None)
+        # No socketserver behind it: the listener read the head itself and runs the handler directly.
+        super().__init__(sock, address, None)  # type: ignore[arg-type]
 
     def setup(self) -> None:
         self.connection = self.request
@@ -98,7 +100,7 @@ class BoundedHTTPListener:
         self._limits = limits
         self._clock = clock
         self._pending: dict[socket.socket, Pending] = {}   # in connect order: the first is the oldest
-        self._ready: queue.Queue[tuple[socket.socket, tuple, bytes] | None] = queue.Queue(limits.max_queued)
+        self._ready: queue.Queue[tuple[socket.socket, tuple[Any, ...], bytes] | None] = queue.Queue(limits.max_queued)
         self._selector = selectors.DefaultSelector()
         self._waker_r, self._waker_w = socket.socketpair()
         self._stopping = False
@@ -106,7 +108,8 @@ class BoundedHTTPListener:
 
     @property
     def address(self) -> tuple[str, int]:
-        return self._listener.getsockname()[:2]
+        host, port = self._listener.getsockname()[:2]
+        return str(host), int(port)
 
     def start(self) -> None:
         """Serve from one selector thread and ``handler_threads`` daemon threads."""
@@ -136,7 +139,8 @@ class BoundedHTTPListener:
                 for key, _ in self._selector.select(timeout=_SELECT_TICK):
                     if key.fileobj is self._listener:
                         self._accept()
-                    elif (pending := self._pending.get(key.fileobj)) is not None:   # not evicted meanwhile
+                    elif (isinstance(key.fileobj, socket.socket)   # a pending one, unless evicted meanwhile
+                          and (pending := self._pending.get(key.fileobj)) is not None):
                         try:
                             self._read(pending)
                         except Exception:   # one bad connection must not stop the endpoint

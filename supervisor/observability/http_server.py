@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -63,19 +64,19 @@ class StatusServer:
         registry.register(PoolCollector(self._snapshot))
         return generate_latest(registry)
 
-    def health(self) -> tuple[int, dict]:
+    def health(self) -> tuple[int, dict[str, Any]]:
         snap = self._snapshot()
         stalled_for = time.monotonic() - snap.loop_heartbeat
         ok = stalled_for < STALL_AFTER
         return (200 if ok else 503), {"ok": ok, "loop_stalled_seconds": round(stalled_for, 3)}
 
-    def readiness(self) -> tuple[int, dict]:
+    def readiness(self) -> tuple[int, dict[str, Any]]:
         snap = self._snapshot()
         ready = snap.ready_workers > 0 and not snap.draining
         return (200 if ready else 503), {"ready": ready, "ready_workers": snap.ready_workers,
                                          "draining": snap.draining}
 
-    def status(self) -> tuple[int, dict]:
+    def status(self) -> tuple[int, dict[str, Any]]:
         return 200, self._snapshot().to_json(now=time.monotonic())
 
 
@@ -99,7 +100,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
                 log.exception("error serving %s", path)
                 self._send_json(500, {"error": "internal error"})
 
-        def _send_json(self, code: int, body: dict) -> None:
+        def _send_json(self, code: int, body: dict[str, Any]) -> None:
             self._send(code, json.dumps(body, indent=1).encode(), "application/json")
 
         def _send(self, code: int, body: bytes, content_type: str) -> None:

@@ -2,8 +2,9 @@
 
 Pool state lives in the supervisor alone, so these gauges need no multiprocess files:
 ``xenon_runner_workers{state}``, per-slot RSS and CPU, the desired pool size, draining,
-the memory limit and the supervisor's own RSS, model pauses (count and seconds left), and ``xenon_runner_config_reloads_total{result}``
-(SIGHUP reloads, ok or error), which the arbiter adds to each snapshot it hands out.
+the memory limit and the supervisor's own RSS, model pauses (count and seconds left), and
+``xenon_runner_config_reloads_total{result}`` (SIGHUP reloads, ok or error), which the arbiter adds to
+each snapshot it hands out.
 """
 from __future__ import annotations
 

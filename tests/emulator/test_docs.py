@@ -191,7 +191,7 @@ def test_examples_print_what_the_guide_shows(doc: str, emulator: tuple[EmulatorS
     found = examples(doc)
     assert len(found) >= 25 and sum(example.expected is not None for example in found) >= 20
     outputs = run_examples(found, env=example_env(server, key), cwd=tmp_path)
-    for example, output in zip(found, outputs):
+    for example, output in zip(found, outputs, strict=True):
         assert "curl: (7)" not in output, f"example at line {example.block.line} could not connect"
         if example.expected is not None:
             assert mask(output) == mask(example.expected), f"example at line {example.block.line}"

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Union
+from typing import Any
 
 PATHS = ("/v1/responses", "/v1/chat/completions")
 
@@ -74,7 +74,7 @@ class RecordedRequest:
     raw: bytes
 
 
-Script = Union[Reply, Callable[[RecordedRequest], Reply]]
+Script = Reply | Callable[[RecordedRequest], Reply]
 
 
 def full_path(path: str) -> str:
@@ -288,7 +288,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
 # ---------------------------------------------------------------- body builders
 
-ToolCallSpec = Union[tuple[str, Any], Mapping[str, Any]]
+ToolCallSpec = tuple[str, Any] | Mapping[str, Any]
 """``(name, arguments)`` or ``{"name", "arguments", "call_id"?}``; arguments may be a dict
 (serialised) or a string (sent verbatim, so malformed JSON can be scripted)."""
 

@@ -12,6 +12,7 @@ from tests.cloud.standin import StandIn, answer
 from tests.fakes.openai_server import RecordedRequest, Reply, chat_reply, rate_limited, responses_reply, unauthorized
 from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
 from tests.worker.conftest import API_KEY, Harness
+from workers.deliverables.tools import citation
 from workers.job import JobTicket
 
 PROTOCOLS = ("responses", "chat")
@@ -117,7 +118,7 @@ def test_malformed_tool_arguments_get_an_actionable_refusal(harness: Harness, pr
 def test_caps_are_enforced_with_a_reason_the_model_can_act_on(harness: Harness) -> None:
     workspace_id = harness.enqueue(messages=[{"text": "Thirteen charts."}])
     script(harness, "responses", dict(tool_calls=[bar_chart(f"c{i}") for i in range(13)]),
-           dict(text=" ".join("{{artifact:chart:c%d}}" % i for i in range(12))))
+           dict(text=" ".join(citation("chart", f"c{i}") for i in range(12))))
 
     assert harness.run().outcome == "completed"
 

@@ -162,7 +162,7 @@ class Reader:
         return value
 
     def choice(self, value: Any, where: Where, options: Sequence[str]) -> str:
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             shown = " or ".join(quote(option) for option in options)
             raise self.fail(where, f"expected {shown}, got {describe_value(value)}")
         return value

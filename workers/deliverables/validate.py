@@ -61,10 +61,10 @@ def validate_item(kind: str, raw: Any, *, strict: bool = False) -> dict[str, Any
 
 def item_ref(kind: str, item: Mapping[str, Any]) -> str:
     """What a citation of the stored ``item`` names: a file's path, anything else's id."""
-    return item["name"] if kind == FILE.kind else item["id"]
+    return str(item["name"] if kind == FILE.kind else item["id"])
 
 
-def validate_completion(body: Mapping[str, Any]) -> list[str]:
+def validate_completion(body: object) -> list[str]:
     """Every problem of the completion ``body`` as ``"<path>: <what is wrong>"``; [] when valid.
 
     Checks: an object with exactly the protocol's fields; ``workspaceId`` a non-empty

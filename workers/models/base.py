@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from shared.pipe.failures import FailureClass, JobFailure
 
@@ -57,7 +57,7 @@ class ToolResult:
     output: str
 
 
-InputItem = Union[UserText, ToolResult]
+InputItem = UserText | ToolResult
 
 
 class ModelError(Exception):

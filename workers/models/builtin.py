@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workers.deliverables.tools import citation
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec
 from workers.models.builtin_content import CATALOGUE, Deliverable, Topic
 from workers.models.rounds import split_items
@@ -56,7 +57,7 @@ class PlannedCall:
         return cls(deliverable=deliverable, ref=ref, arguments=deliverable.build(topic, ref))
 
     def citation(self) -> str:
-        return "{{artifact:%s:%s}}" % (self.deliverable.kind, self.ref)
+        return citation(self.deliverable.kind, self.ref)
 
 
 class BuiltinModelHandle:

@@ -116,7 +116,7 @@ def _values(topic: Topic, salt: str, count: int, low: int = 5, high: int = 95) -
 def _pie(topic: Topic, ref: str) -> dict[str, Any]:
     return {"id": ref, "title": f"{topic.headline}: share by area",
             "segments": [{"label": label, "value": value}
-                         for label, value in zip(topic.labels(4), _values(topic, f"pie:{ref}", 4))]}
+                         for label, value in zip(topic.labels(4), _values(topic, f"pie:{ref}", 4), strict=True)]}
 
 
 def _series_chart(topic: Topic, ref: str, *, names: tuple[str, ...], labels: list[str],
@@ -155,7 +155,7 @@ def _scatter(topic: Topic, ref: str) -> dict[str, Any]:
 
 def _table(topic: Topic, ref: str) -> dict[str, Any]:
     rows = [[label, str(score), f"Owner {topic.number(f'{ref}:owner:{label}', 1, 5)}"]
-            for label, score in zip(topic.labels(4), _values(topic, f"table:{ref}", 4, 1, 10))]
+            for label, score in zip(topic.labels(4), _values(topic, f"table:{ref}", 4, 1, 10), strict=True)]
     return {"table": {"kind": "table", "id": ref, "title": f"{topic.headline}: overview",
                       "columns": ["Item", "Score (1-10)", "Owner"], "rows": rows}}
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -72,6 +72,7 @@ PROBE_DETAIL_BYTES = 4096  # of a probe's answer read for its error detail
 PROBE_HEADER = "X-Xenon-Probe"  # marks the start-up probe, so a test server can tell it from real calls
 
 log = logging.getLogger("xenon.worker.model")
+T = TypeVar("T")   # what an exchange's consumer makes of the answer
 
 
 class ContextOverflow(ModelContextTooLong):
@@ -144,8 +145,8 @@ class ModelHttpClient:
 
         return self.exchange(endpoint, body, read_whole, timeout=timeout)
 
-    def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], Any], *,
-                 timeout: float | None = None, streamed: bool = False) -> Any:
+    def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], T], *,
+                 timeout: float | None = None, streamed: bool = False) -> T:
         """POST ``body`` and hand a 2xx answer to ``consume`` while its body still arrives;
         errors, retries and limits as ``post``. A ``streamed`` answer (server-sent events)
         may take the caller's whole ``timeout`` rather than ``call_timeout``: it is alive as

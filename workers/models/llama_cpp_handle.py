@@ -77,7 +77,8 @@ class LocalChatServer:
                 raise ModelError(f"llama-cpp: {exc}") from None
             finally:
                 self._abort_at = None
-        return json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
+        plain: dict[str, Any] = json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
+        return plain
 
     def _should_abort(self, _data: Any) -> bool:
         """llama.cpp's abort callback, asked before each decode step (from this thread)."""

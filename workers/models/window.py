@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workers.models.answer_fields import object_at
+
 log = logging.getLogger("xenon.worker.model")
 
 DEFAULT_CHARS_PER_TOKEN = 3.0  # cautious: English prose runs ~4, JSON schemas ~3 on small vocabularies
@@ -155,7 +157,7 @@ class ServerFacts:
         for entry in entries:
             if not isinstance(entry, dict) or (entry.get("id") != self._model and len(entries) > 1):
                 continue
-            meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+            meta = object_at(entry, "meta")
             found = _positive(entry.get("max_model_len")) or _positive(meta.get("n_ctx"))
             if found:
                 return found
@@ -186,8 +188,10 @@ class ServerFacts:
             if isinstance(answer, dict):
                 count = _positive(answer.get("count"))
                 tokens = answer.get("tokens")
-                if count or isinstance(tokens, list) and tokens:
-                    return count or len(tokens)
+                if count:
+                    return count
+                if isinstance(tokens, list) and tokens:
+                    return len(tokens)
         return None
 
 
