@@ -219,15 +219,15 @@ class Arbiter:
         self._warn_restart_only(config)
         self._cloud = cloud
         self.config = self._keep_restart_only_settings(config)
-        self.pool.reload(self.config, cloud)
+        # None only under a test's stand-in pool: run() connects the cloud before it builds the pool.
+        self.pool.reload(self.config, cloud)  # type: ignore[arg-type]
         self._count_reload("ok")
 
-    def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget]:
+    def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget | None]:
         """The new config, its log handlers and cloud target; ConfigError naming the key on failure."""
         config = load_config(self._config_path, overrides=self._overrides)
         cloud = self._cloud
-        assert cloud is not None   # connected with the pool, before any reload
-        if cloud.emulator is None:
+        if cloud is not None and cloud.emulator is None:
             cloud = CloudTarget(url=cloud.url, tokens=configured_keys(config))
         try:   # last: nothing after it can fail and leave its file open
             handlers = build_log_handlers(config.logging)

@@ -208,7 +208,7 @@ class JobClient(TransportClient):
 
 def _workspace_id(route: str, value: object) -> str:
     """``value`` checked to be a usable workspace id (the rule of ``fields.id_problem``)."""
-    problem = "is not a string" if not isinstance(value, str) else id_problem(value)
-    if problem:
+    problem = id_problem(value) if isinstance(value, str) else "is not a string"
+    if problem or not isinstance(value, str):
         raise InvalidRequest(f"POST {route}: not sent: the workspaceId {problem}", route=route)
-    return value  # type: ignore[return-value]
+    return value

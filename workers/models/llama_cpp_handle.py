@@ -123,7 +123,7 @@ class LlamaCppHandle(OpenAIChatHandle):
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot load {config.model_path}: {exc}") from None
         super().__init__(config=config)
-        self._client = LocalChatServer(llama)  # type: ignore[assignment]
+        self._client = LocalChatServer(llama)  # type: ignore[assignment]  # stands in for ModelHttpClient (duck-typed)
         self._facts = ServerFacts(base_url="local", model=config.model, configured_window=llama.n_ctx(),
                                   fetch=self._client.fetch_json)
         self._stream = False
