@@ -1,11 +1,12 @@
 # Two commands for a newcomer (see README):
 #   make demo   install into .venv and run a pool on the embedded emulator with the builtin model
 #   make test   install into .venv (with test tools) and run the test suite
+#   make lint   the static gates: ruff check, then mypy (configured in pyproject.toml)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-all image-test bench install clean
+.PHONY: demo test lint test-all image-test bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on the whole tree, then mypy --strict on the
+# packages (pyproject.toml holds both configurations). Either failing fails the target.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Include the long reliability runs (kill -9 storms, soaks) that `make test` leaves out.
 test-all: $(VENV)/.installed

@@ -16,10 +16,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 from bench.machine import describe, machine_details
 from bench.plot import plot_throughput
@@ -70,7 +70,7 @@ def run_section(key: str, ctx: SectionContext) -> SectionResult:
     started = time.monotonic()
     try:
         result = module.run(ctx)
-    except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
+    except Exception as exc:  # one broken section must not hide the others' figures
         progress(traceback.format_exc())
         result = SectionResult(key=key, title=module.TITLE, error=f"{type(exc).__name__}: {exc}")
     result.seconds = time.monotonic() - started

@@ -13,8 +13,8 @@ from typing import Any
 import requests
 
 from emulator import EmulatorServer
-from shared.config.sections import EmulatorConfig
 from shared.cloud.jobs import COMPLETE, CONTEXT, FAIL, HEARTBEAT, LEASE, SUMMARY
+from shared.config.sections import EmulatorConfig
 from shared.http.redact import register_secret
 
 # A bench job: one table, so the builtin model takes exactly 2 rounds (tool call, narrative).

@@ -53,7 +53,7 @@ class NaivePoller(threading.Thread):
                     self._halt.wait(self._poll_interval)
                     continue
                 self._run_job(lease.workspace_id)
-        except Exception as exc:  # noqa: BLE001 - reported by NaivePool.stop, the run goes on
+        except Exception as exc:  # reported by NaivePool.stop, the run goes on
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._client.close()

@@ -1,8 +1,9 @@
 """The throughput-vs-workers PNG, when matplotlib (the ``bench`` extra) is installed."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 def plot_throughput(runs: Sequence[dict[str, Any]], *, ideal_single: float, path: Path) -> str:
@@ -24,7 +25,7 @@ def plot_throughput(runs: Sequence[dict[str, Any]], *, ideal_single: float, path
     if single is not None:
         rate_axes.plot(workers, [single * n for n in workers], linestyle="--", color="tab:orange",
                        label="linear from 1 worker")
-        efficiency_axes.plot(workers, [100 * rate / (single * n) for rate, n in zip(measured, workers)],
+        efficiency_axes.plot(workers, [100 * rate / (single * n) for rate, n in zip(measured, workers, strict=True)],
                              marker="o", color="tab:blue")
     rate_axes.plot(workers, measured, marker="o", color="tab:blue", label="measured")
     rate_axes.set_ylabel("jobs per second (steady)")

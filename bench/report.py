@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
@@ -124,7 +125,8 @@ def format_table(sections: Sequence[SectionResult]) -> str:
         widths = [max(len(cells[i]) for cells in table) for i in range(len(header))]
         if section.rows:
             for cells in table:
-                lines.append("    " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip())
+                padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+                lines.append("    " + "  ".join(padded).rstrip())
         lines.extend(f"    note: {note}" for note in section.notes)
         lines.append("")
     return "\n".join(lines)

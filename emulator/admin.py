@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.faults import FaultInjector, parse_fault_request

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Mapping, NoReturn
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from emulator.jsstrings import JS_SPACE_CLASS, ascii_pattern, js_trim, utf16_cut, utf16_length
-from shared.protocol import limits as L
 from shared.http.json_types import json_type_with_article
+from shared.protocol import limits as L
 
 
 class Refused(Exception):

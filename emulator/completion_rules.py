@@ -13,12 +13,13 @@ its own way, JavaScript whitespace) nor catch a runner bug. Only the limits tabl
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from emulator.completion_items import CHECKS, Refused
 from emulator.jsstrings import js_trim, utf16_length
-from shared.protocol import limits as L
 from shared.http.json_types import json_type_with_article
+from shared.protocol import limits as L
 
 MAX_PROBLEMS = 50  # problems listed; the rest are counted in one last line
 _TOP_LEVEL = ("workspaceId", "assistantMessage", *L.COMPLETION_ARRAYS)

@@ -15,7 +15,8 @@ How the emulator splits and measures a chat (the real cloud's rules are not publ
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emulator.records import Job, Message

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.fields import optional_bool, optional_number, reject_unknown
@@ -45,7 +46,8 @@ class FaultSettings:
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultSettings:
         """Settings from an admin request; absent fields take their defaults. 400 on bad values."""
-        values = {spec.name: optional_number(body, spec.name, default=spec.default, minimum=0.0,
+        defaults = cls()
+        values = {spec.name: optional_number(body, spec.name, default=getattr(defaults, spec.name), minimum=0.0,
                                              maximum=_MAXIMA.get(spec.name, 1.0))
                   for spec in fields(cls)}
         return cls(**values)

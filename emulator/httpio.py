@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from emulator.dispatch import Dispatcher, Reply, json_reply
 from emulator.errors import ApiError
@@ -147,5 +148,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.request_version = self.protocol_version
         self._send(json_reply(code, {"error": message or HTTPStatus(code).phrase}, close=True))
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base class's name
         log.debug("%s " + format, self.address_string(), *args)

@@ -11,8 +11,9 @@ A job with neither messages nor a legacy idea is allowed: it exercises a runner'
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from emulator.contexts import DEFAULT_SUMMARY_THRESHOLD
 from emulator.records import INSTANCE_KINDS, USER
@@ -69,7 +70,7 @@ def parse_job_spec(raw: Any) -> JobSpec:
         problems.append(f"summaryThreshold: must be an integer >= 0 (prior tokens), got {threshold!r}")
     if problems:
         raise JobSpecError(problems)
-    return JobSpec(target=target, owner=owner, title=title, legacy_idea=legacy_idea,
+    return JobSpec(target=str(target), owner=owner, title=title, legacy_idea=legacy_idea,
                    messages=messages, summary_threshold=threshold)
 
 

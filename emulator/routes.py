@@ -6,7 +6,8 @@ Instance management takes a Studio account ID token; job routes take a runner ke
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from emulator.errors import ApiError
 from emulator.fields import optional_str, require_str
@@ -25,7 +26,7 @@ def check_instance_kind(kind: Any) -> str:
     """``kind`` if it is a runner instance kind, else 400."""
     if kind not in INSTANCE_KINDS:
         raise ApiError(400, f"field 'kind' must be one of {', '.join(INSTANCE_KINDS)}, got {kind!r}")
-    return kind
+    return str(kind)
 
 
 class ProtocolRoutes:

@@ -1,8 +1,9 @@
 """Route table types shared by the protocol routes, the admin API and the dispatcher."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 PROTOCOL_ROUTES = (
     "/createRunnerInstance", "/revokeRunnerInstance", "/updateRunnerInstance",

@@ -10,7 +10,8 @@ messages, only a ``legacyIdea``. Output depends only on ``(i, seed)``.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from emulator.contexts import CHARS_PER_TOKEN, DEFAULT_SUMMARY_THRESHOLD
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Callable
 
 from emulator.server import EmulatorServer
 from shared.config.sections import EmulatorConfig

@@ -10,8 +10,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 from emulator.admin import DEFAULT_OWNER, AdminRoutes
 from emulator.completion_rules import completion_problems

@@ -16,13 +16,25 @@ import heapq
 import hmac
 import secrets
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from emulator.contexts import build_context
 from emulator.errors import ApiError
 from emulator.jobspec import JobSpec
-from emulator.records import (COMPLETED, FAILED, GLOBAL, JOB_STATES, LEASED, PENDING, Account, Instance,
-                              Job, Message, StoredSummary)
+from emulator.records import (
+    COMPLETED,
+    FAILED,
+    GLOBAL,
+    JOB_STATES,
+    LEASED,
+    PENDING,
+    Account,
+    Instance,
+    Job,
+    Message,
+    StoredSummary,
+)
 from emulator.stats import Stats
 
 MAX_ERROR_CHARS = 500  # failWorkspaceJob keeps this much of the error text, like the official runner

@@ -9,6 +9,7 @@
 - ``shared.http``: bounded HTTP exchanges, retry policy, redaction and escaping of hostile text.
 - ``shared.protocol``: facts of the wire protocol as data (deliverable limits).
 - ``shared.metrics``: the Prometheus metric families both sides write.
+- ``shared.enums``: ``StrEnum`` for Python 3.10 too (``enum.StrEnum`` is 3.11+).
 
 This package imports nothing from ``supervisor``, ``workers`` or ``emulator``
 (``tests/test_import_graph.py`` holds every package to its allowed imports).

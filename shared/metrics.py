@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
@@ -53,7 +52,7 @@ class Metrics:
     model_duration: Histogram
 
 
-_installed: Optional[Metrics] = None
+_installed: Metrics | None = None
 
 
 def install(*, directory: str, identifier: str) -> Metrics:

@@ -19,14 +19,15 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from shared.config.sections import RunnerConfig
+from shared.http.redact import redact
 from supervisor import __version__
 from supervisor.config import ConfigError, Problem, load_config
 from supervisor.config.errors import PATH_CHARS, quote
-from shared.config.sections import RunnerConfig
-from shared.http.redact import redact
 
 from .cloud_target import CloudTarget, configured_keys, connect_cloud
 from .exitcodes import EXIT_CONFIG, EXIT_ERROR, EXIT_OK
@@ -87,7 +88,7 @@ class Arbiter:
                 pool.manage_workers()
                 pool.check_stop_conditions()
                 pool.publish_snapshot()
-        except Exception:  # noqa: BLE001 - a bug must still stop the workers and fail their jobs
+        except Exception:  # a bug must still stop the workers and fail their jobs
             log.exception("the supervisor's loop failed; stopping the pool")
             self.shutdown.end(EXIT_ERROR)
         finally:
@@ -211,14 +212,15 @@ class Arbiter:
             more = len(exc.problems) - len(shown)
             self._reload_failed("; ".join(shown) + (f"; and {more} more (run check-config)" if more > 0 else ""))
             return
-        except Exception as exc:  # noqa: BLE001 - no reload failure may stop the pool
+        except Exception as exc:  # no reload failure may stop the pool
             self._reload_failed(f"{type(exc).__name__}: {redact(exc)}")
             return
         install_log_handlers(handlers, config.logging)
         self._warn_restart_only(config)
         self._cloud = cloud
         self.config = self._keep_restart_only_settings(config)
-        self.pool.reload(self.config, cloud)
+        # None only under a test's stand-in pool: run() connects the cloud before it builds the pool.
+        self.pool.reload(self.config, cloud)  # type: ignore[arg-type]
         self._count_reload("ok")
 
     def _prepare_reload(self) -> tuple[RunnerConfig, list[logging.Handler], CloudTarget | None]:

@@ -6,7 +6,7 @@ jobs, and mints one global runner key per configured key (one when ``cloud.token
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from shared.config.sections import RunnerConfig
 from shared.http.redact import register_secret
@@ -18,7 +18,7 @@ class CloudTarget:
 
     url: str
     tokens: tuple[str, ...]
-    emulator: Optional[Any] = None   # emulator.EmulatorServer when embedded
+    emulator: Any | None = None   # emulator.EmulatorServer when embedded
 
     def token_for_slot(self, slot: int) -> str:
         """The runner key worker ``slot`` leases with: ``tokens[slot % len(tokens)]``."""

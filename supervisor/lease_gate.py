@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from shared.pipe.messages import LeaseOutcome
 
 
 @dataclass
 class _KeyState:
-    waiting: deque = field(default_factory=deque)       # slots asking for a permit, oldest first
-    outstanding: set = field(default_factory=set)        # slots holding a permit, not yet reported
+    waiting: deque[int] = field(default_factory=deque)       # slots asking for a permit, oldest first
+    outstanding: set[int] = field(default_factory=set)        # slots holding a permit, not yet reported
     concurrency: int = 1       # permits allowed out at once for this key
     not_before: float = 0.0    # clock seconds; no permit before this
     empty_streak: int = 0      # empty answers in a row
@@ -153,7 +153,7 @@ class LeaseGate:
 
     def _backoff(self, streak: int) -> float:
         """Seconds to wait after ``streak`` unproductive answers in a row: ¼, ½, then 1 × poll_interval."""
-        share = min(1.0, 2 ** (streak - 1) / 4)
+        share = min(1.0, 2.0 ** (streak - 1) / 4)
         return self._poll_interval * share * self._rng.uniform(0.9, 1.1)
 
     def _refill(self) -> None:

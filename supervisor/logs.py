@@ -21,8 +21,9 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from shared.config.sections import LoggingConfig
 from shared.http.escape import cap, escape_controls, escape_json_line, shown

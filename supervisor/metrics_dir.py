@@ -23,7 +23,7 @@ class MetricsDirectory:
     owned: bool   # we created it, so we remove it at exit
 
     @classmethod
-    def prepare(cls, configured: str | None) -> "MetricsDirectory":
+    def prepare(cls, configured: str | None) -> MetricsDirectory:
         """Create or wipe the directory and install the supervisor's own metrics in it."""
         if configured:
             os.makedirs(configured, exist_ok=True)

@@ -15,16 +15,17 @@ import os
 import random
 import signal
 import time
-from typing import Any, Callable, Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from prometheus_client import multiprocess
 
-from supervisor import __version__
-from shared.config.sections import RunnerConfig
 from shared.cloud.jobs import JobClient
+from shared.config.sections import RunnerConfig
 from shared.http.redact import describe_token
-from shared.pipe.messages import Abort, JobOutcome, LeasePermit, WorkerExit
 from shared.metrics import metrics
+from shared.pipe.messages import Abort, JobOutcome, LeasePermit, WorkerExit
+from supervisor import __version__
 
 from .cloud_target import CloudTarget
 from .deaths import FAILURES, death_cause, restart_reason

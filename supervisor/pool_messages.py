@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
-from shared.pipe.messages import (Alive, AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed,
-                              LeaseResult, LogRecordMessage, Progress, Ready, Stop, WantWork, WorkerExit)
+from shared.pipe.messages import (
+    Alive,
+    AssignJob,
+    Fatal,
+    JobFinished,
+    JobOutcome,
+    LeaseOutcome,
+    LeaseRenewed,
+    LeaseResult,
+    LogRecordMessage,
+    Progress,
+    Ready,
+    Stop,
+    WantWork,
+    WorkerExit,
+)
 
 from .lease_gate import LeaseGate
 from .logs import emit_worker_record
@@ -70,7 +85,7 @@ class WorkerMessages:
                 message = conn.recv()
             except (EOFError, OSError):
                 return   # the worker is gone; reaping deals with it
-            except Exception:  # noqa: BLE001 - a garbled message must not take the supervisor down
+            except Exception:
                 log.exception("unreadable message from worker %s", slot.name)
                 continue
             count += 1

@@ -21,16 +21,17 @@ import logging
 import queue
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 from shared.cloud.errors import CloudError, LeaseLost
 from shared.cloud.jobs import FailOutcome
-from shared.pipe.failures import Failure, FailureClass
 from shared.cloud.renewal import MIN_INTERVAL, RETRY_INTERVAL, next_renewal
-from shared.pipe.messages import JobOutcome
 from shared.metrics import metrics
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import JobOutcome
 
 from .slots import InFlightJob
 
@@ -80,7 +81,7 @@ class Recovery:
         self._wake = wake
         self._epoch = epoch                     # wall-clock epoch seconds, to compare with leaseExpiresAt
         self._queues: dict[str, deque[InFlightJob]] = {}
-        self._results: "queue.Queue[CallResult]" = queue.Queue()
+        self._results: queue.Queue[CallResult] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=CALL_THREADS, thread_name_prefix="cloud-call")
         self._pending = 0
         self._renewing: set[str] = set()
@@ -207,7 +208,7 @@ class Recovery:
         def run() -> None:
             try:
                 result = call(client, workspace_id, *args)
-            except Exception as exc:  # noqa: BLE001 - a failed call must still be reported back
+            except Exception as exc:
                 result = CallResult(call.__name__.strip("_"), workspace_id, ok=False, detail=str(exc))
             self._results.put(result)
             self._wake()

@@ -22,7 +22,7 @@ class RestartDecision:
 
 @dataclass
 class _SlotHistory:
-    crashes: deque = field(default_factory=deque)   # clock times of recent crashes
+    crashes: deque[float] = field(default_factory=deque)   # clock times of recent crashes
     streak: int = 0                                  # crashes of never-healthy workers in a row
 
 

@@ -8,7 +8,7 @@ more than one worker fewer than usual while it rolls.
 from __future__ import annotations
 
 from collections import deque
-from typing import Mapping
+from collections.abc import Mapping
 
 from .slots import SlotState, WorkerSlot
 

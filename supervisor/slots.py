@@ -22,17 +22,17 @@ import signal
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Optional
-
-from shared.cloud.jobs import LeasedJob
-from shared.config.sections import MAX_JOBS_PER_WORKER
-from shared.pipe.failures import Failure
-from shared.pipe.messages import SupervisorMessage
 
 import psutil
 
+from shared.cloud.jobs import LeasedJob
+from shared.config.sections import MAX_JOBS_PER_WORKER
+from shared.enums import StrEnum
+from shared.pipe.failures import Failure
+from shared.pipe.messages import SupervisorMessage
 
-class WorkerStop(enum.StrEnum):
+
+class WorkerStop(StrEnum):
     """Why the supervisor asked a worker to exit after its job, or killed it (``WorkerSlot.stop_reason``)."""
 
     DRAIN = "drain"          # the pool stops
@@ -111,7 +111,7 @@ class InFlightJob:
     key: str = field(repr=False)
     started_at: float                      # supervisor clock seconds
     renew_at: float = 0.0                  # epoch seconds: next heartbeat while it waits for a re-run
-    lost_to: Optional[Failure] = None      # why its last worker died, while it waits for a re-run
+    lost_to: Failure | None = None      # why its last worker died, while it waits for a re-run
 
     def renewed(self, lease_expires_at_ms: int) -> InFlightJob:
         """This job with its lease extended to ``lease_expires_at_ms`` (epoch ms)."""
@@ -125,12 +125,12 @@ class WorkerSlot:
     slot: int
     key: str = field(repr=False)             # the runner key this slot's worker leases with
     _state: SlotState = field(default=SlotState.WAITING, init=False)   # changed by the transitions only
-    process: Optional[BaseProcess] = None
-    conn: Optional[Connection] = None
+    process: BaseProcess | None = None
+    conn: Connection | None = None
     generation: int = 0                      # workers started in this slot so far
     config_generation: int = 0               # config version the current worker runs with
     started_at: float = 0.0                  # supervisor clock seconds, like every time below
-    ready_at: Optional[float] = None
+    ready_at: float | None = None
     last_seen: float = 0.0                   # last message from the worker (sign of life)
     jobs: dict[str, InFlightJob] = field(default_factory=dict)   # in flight, by workspace id, oldest first
     lanes: int = 1                           # jobs the current worker runs at once (its Ready says)
@@ -138,13 +138,13 @@ class WorkerSlot:
     jobs_total: int = 0                      # by every worker of this slot
     recycle_after: int = 0                   # jobs before a planned recycle (0 = never)
     restarts: int = 0
-    restart_at: Optional[float] = None       # when a WAITING slot starts its next worker
-    stop_reason: Optional[WorkerStop] = None   # why we asked it to stop, or killed it
-    term_sent_at: Optional[float] = None     # when we signalled it; KILL follows after kill_timeout
-    fatal: Optional[str] = None              # what the worker said before a boot/credential exit
+    restart_at: float | None = None       # when a WAITING slot starts its next worker
+    stop_reason: WorkerStop | None = None   # why we asked it to stop, or killed it
+    term_sent_at: float | None = None     # when we signalled it; KILL follows after kill_timeout
+    fatal: str | None = None              # what the worker said before a boot/credential exit
     rss_bytes: int = 0
     cpu_percent: float = 0.0
-    _psutil: Optional[psutil.Process] = None
+    _psutil: psutil.Process | None = None
 
     @property
     def state(self) -> SlotState:
@@ -182,7 +182,7 @@ class WorkerSlot:
         self.jobs_done += 1
         self.jobs_total += 1
 
-    def oldest_job(self) -> Optional[InFlightJob]:
+    def oldest_job(self) -> InFlightJob | None:
         """The in-flight job that started first (the first to reach its deadline), or None."""
         return min(self.jobs.values(), key=lambda job: job.started_at, default=None)
 
@@ -227,7 +227,7 @@ class WorkerSlot:
             pass  # the worker is dying; reaping will deal with it
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
     @property

@@ -10,11 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
+from typing import cast
 
 from shared.config.sections import RunnerConfig
-from workers.main import run_worker
 from shared.pipe.spec import WorkerSpec
+from workers.main import run_worker
 
 # Seconds between a silent worker's Alive messages. Each one wakes the supervisor's loop, so
 # an idle pool of N workers costs N / ALIVE_MAX turns a second at the default hung_timeout.
@@ -25,7 +27,8 @@ class Spawner:
     """Starts workers with one multiprocessing context, kept for the supervisor's life."""
 
     def __init__(self, *, start_method: str, metrics_dir: str) -> None:
-        self._ctx = multiprocessing.get_context(start_method)
+        # get_context names only BaseContext for a str; each start method's context has a Process.
+        self._ctx = cast("ForkContext | ForkServerContext | SpawnContext", multiprocessing.get_context(start_method))
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(["workers.main"])
         self._metrics_dir = metrics_dir

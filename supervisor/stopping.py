@@ -11,11 +11,11 @@ loop fails. Each abort sets the exit code (the latest one wins); the graceful ti
 """
 from __future__ import annotations
 
-import enum
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from shared.config.sections import PoolConfig
+from shared.enums import StrEnum
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import WorkerExit
 
@@ -24,7 +24,7 @@ from .exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_OK
 log = logging.getLogger("xenon.supervisor")
 
 
-class StopReason(enum.StrEnum):
+class StopReason(StrEnum):
     """Why the pool stops (``stop_reason`` in /status; the first reason is kept)."""
 
     SIGTERM = "SIGTERM"

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from shared.config.sections import PoolConfig
 from shared.pipe.messages import JobFinished, LeaseResult, Progress, Ready, WantWork

@@ -15,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 import pytest
@@ -103,7 +104,7 @@ class Runner:
     def write_config(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config))
 
-    def start(self, *extra_args: str) -> "Runner":
+    def start(self, *extra_args: str) -> Runner:
         self.write_config()
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "supervisor", "run", "--config",
@@ -112,7 +113,7 @@ class Runner:
         log.close()
         return self
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -242,7 +243,7 @@ class StatusRecorder:
         self._thread = threading.Thread(target=self._sample, name="status-recorder", daemon=True)
         self.samples: list[dict[str, Any]] = []
 
-    def __enter__(self) -> "StatusRecorder":
+    def __enter__(self) -> StatusRecorder:
         self._thread.start()
         return self
 

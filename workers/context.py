@@ -10,8 +10,9 @@ lists and the title are bounded. The long texts are bounded by the answer size c
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from shared.cloud.fields import id_problem
 from shared.pipe.failures import FailureClass, JobFailure
@@ -37,8 +38,8 @@ class StoredSummary:
 @dataclass(frozen=True, kw_only=True)
 class RunnerContext:
     workspace_id: str
-    title: Optional[str]
-    legacy_idea: Optional[str]
+    title: str | None
+    legacy_idea: str | None
     message_count: int
     prior_message_ids: tuple[str, ...]
     recent_text: str
@@ -46,7 +47,7 @@ class RunnerContext:
     prior_token_estimate: float
     prior_needs_summarization: bool
     stored_summary_covers_prior: bool
-    stored_prior_summary: Optional[StoredSummary]
+    stored_prior_summary: StoredSummary | None
 
 
 def parse_context(data: Mapping[str, Any], *, workspace_id: str | None = None) -> RunnerContext:
@@ -129,7 +130,7 @@ class _Reader:
     def _broken(self, key: str, problem: str) -> ContextError:
         return ContextError(f"invalid_runner_context: {self._prefix}{key} {problem}")
 
-    def text(self, key: str, *, default: Optional[str] = None) -> str:
+    def text(self, key: str, *, default: str | None = None) -> str:
         value = self._data.get(key, default)
         if not isinstance(value, str):
             raise self._bad(key, "a string")
@@ -143,7 +144,7 @@ class _Reader:
             raise self._broken(key, problem)
         return value
 
-    def optional_text(self, key: str, *, max_chars: int | None = None) -> Optional[str]:
+    def optional_text(self, key: str, *, max_chars: int | None = None) -> str | None:
         value = self._data.get(key)
         if value is not None and not isinstance(value, str):
             raise self._bad(key, "a string or null")
@@ -151,7 +152,7 @@ class _Reader:
             raise self._broken(key, f"is {len(value)} characters long, over the {max_chars} allowed")
         return value
 
-    def number(self, key: str, *, default: Optional[float] = None, maximum: float,
+    def number(self, key: str, *, default: float | None = None, maximum: float,
                integer: bool = False) -> float:
         """A finite number from 0 to ``maximum`` (a whole one if ``integer``), checked before any
         conversion so a 401-digit integer or 1e308 is refused, not overflowed."""

@@ -9,15 +9,16 @@ exactly which tool calls are missing. Between rounds ``checkpoint`` lets the job
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
-from .deliverables.collector import DeliverableCollector
-from shared.protocol.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
-from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
-from .deliverables.tools import TOOL_SPECS
 from shared.pipe.failures import FailureClass, JobFailure
 from shared.pipe.liveness import bounded_wait
+from shared.protocol.limits import MAX_MESSAGE_CHARS, MAX_REPAIR_ROUNDS, MAX_TOOL_ROUNDS
+
+from .deliverables.collector import DeliverableCollector
+from .deliverables.placeholders import mismatch_reason, missing_citations, repair_prompt
+from .deliverables.tools import TOOL_SPECS
 from .models.base import InputItem, ModelHandle, ModelSession, ModelTurn, UserText
 from .prompt import JOB_INSTRUCTIONS
 

@@ -15,12 +15,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from shared.cloud.errors import CloudError, LeaseLost
-from shared.cloud.renewal import (MIN_CREDIBLE_LEASE, MIN_INTERVAL, RETRY_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds,
-                                  renewal_interval)
+from shared.cloud.renewal import (
+    MIN_CREDIBLE_LEASE,
+    MIN_INTERVAL,
+    RETRY_INTERVAL,
+    UNCREDIBLE_INTERVAL,
+    lease_seconds,
+    renewal_interval,
+)
 from shared.metrics import metrics
+
 from .logs import JobTag
 
 log = logging.getLogger("xenon.worker.heartbeat")

@@ -11,21 +11,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
 from shared.cloud.jobs import CompleteOutcome, FailOutcome, LeasedJob
+from shared.http.redact import redact, redact_and_cut
+from shared.metrics import metrics
+from shared.pipe.failures import Failure, FailureClass, JobFailure
+from shared.pipe.liveness import bounded_wait
+from shared.pipe.messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
+
 from .context import compose_model_input, parse_context
 from .deliverables.validate import validate_completion
-from shared.pipe.failures import Failure, FailureClass, JobFailure
 from .generation import GenerationFailed, generate
 from .heartbeat import LeaseKeeper
-from shared.http.redact import redact, redact_and_cut
-from shared.pipe.liveness import bounded_wait
 from .logs import JobTag
-from shared.pipe.messages import JobFinished, JobOutcome, LeaseRenewed, WorkerMessage
-from shared.metrics import metrics
 from .models.base import ModelError, ModelHandle, ModelUnavailable
 from .summaries import resolve_prior_section
 
@@ -179,7 +181,7 @@ class JobRunner:
             return self._end(job, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"))
         except CloudError as exc:
             return self._end(job, Failure(FailureClass.OTHER, f"cloud error: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a bug must fail the job, not strand it
+        except Exception as exc:
             log.exception("unexpected error in job %s", job.workspace_id)
             return self._end(job, Failure(FailureClass.OTHER, f"internal error: {type(exc).__name__}: {exc}"))
         counts = generation.collector.counts()
@@ -233,7 +235,7 @@ class JobRunner:
         except CloudError as exc:
             log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
                       "expires", job.workspace_id, exc)
-        except Exception as exc:  # noqa: BLE001 - failing a job must end it, whatever the client does
+        except Exception as exc:
             log.error("could not report the failure of %s (internal error %s: %s); the cloud will re-queue it "
                       "when the lease expires", job.workspace_id, type(exc).__name__, redact(str(exc)))
         return self._result(job, JobOutcome.FAILED, reason, failure=failure.kind)

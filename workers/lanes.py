@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from shared.pipe import liveness
 from shared.pipe.messages import WorkerExit
+
 from .lease_loop import LeaseLoop
 
 log = logging.getLogger("xenon.worker")
@@ -59,6 +60,6 @@ def _lane_thread(loop: LeaseLoop, exit_now: Callable[[int], None]) -> None:
         loop.run()
     except SystemExit as exc:   # the cloud rejected the runner key: the Fatal is already sent
         exit_now(exc.code if isinstance(exc.code, int) else WorkerExit.CREDENTIAL_REJECTED)
-    except Exception:  # noqa: BLE001 - a bug in one lane must not leave its seat silently empty
+    except Exception:
         log.exception("job lane %d failed; the worker exits and its jobs are recovered", loop.lane)
         exit_now(1)

@@ -20,10 +20,11 @@ from typing import Protocol
 from shared.cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
 from shared.cloud.jobs import FailOutcome, LeasedJob
 from shared.http.redact import redact
+from shared.metrics import metrics
+from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
+
 from .job import JobRunner
 from .link import SupervisorLink
-from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
-from shared.metrics import metrics
 
 log = logging.getLogger("xenon.worker")
 
@@ -70,7 +71,7 @@ class LeaseLoop:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             self._link.send(LeaseResult(LeaseOutcome.REJECTED, detail=str(exc), lane=self.lane))
             self._link.send(Fatal(f"the cloud rejected the runner key ({exc})", WorkerExit.CREDENTIAL_REJECTED))
-            raise SystemExit(WorkerExit.CREDENTIAL_REJECTED)
+            raise SystemExit(WorkerExit.CREDENTIAL_REJECTED) from None
         except TransientCloudError as exc:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             result = LeaseOutcome.THROTTLED if exc.status in _THROTTLE_STATUS else LeaseOutcome.ERROR
@@ -82,7 +83,7 @@ class LeaseLoop:
             if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
                 self._fail_unusable(exc.workspace_id, str(exc))
             return None
-        except Exception as exc:  # noqa: BLE001 - a bug must cost one lease request, not the worker
+        except Exception as exc:
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             detail = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
             self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail, lane=self.lane))

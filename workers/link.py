@@ -14,13 +14,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Callable, Optional, Union
 
 from shared.pipe.failures import Failure
 from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
 
-Work = Union[LeasePermit, AssignJob, Stop]
+Work = LeasePermit | AssignJob | Stop
 
 
 class SupervisorLink:
@@ -32,13 +32,13 @@ class SupervisorLink:
         self._conn = conn
         self._clock = clock   # monotonic seconds: when the last message was sent
         self._send_lock = threading.Lock()
-        self._work: dict[int, "queue.Queue[Work]"] = {}   # per job lane; made on first use
+        self._work: dict[int, queue.Queue[Work]] = {}   # per job lane; made on first use
         self._work_lock = threading.Lock()   # guards _work and orders a Stop against a lane's first wait
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
         self._last_sent = clock()
         self._on_abort = on_abort
         self._on_lost = on_lost
-        self.stop_requested: Optional[Stop] = None
+        self.stop_requested: Stop | None = None
         self._closed = threading.Event()
 
     def start(self) -> None:
@@ -68,7 +68,7 @@ class SupervisorLink:
         except queue.Empty:
             return None
 
-    def _lane_queue(self, lane: int) -> "queue.Queue[Work]":
+    def _lane_queue(self, lane: int) -> queue.Queue[Work]:
         with self._work_lock:
             return self._work.setdefault(lane, queue.Queue())
 

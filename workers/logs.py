@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from shared.http.redact import redact_and_cut
 from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT, LogRecordMessage, WorkerMessage
@@ -52,7 +52,7 @@ class PipeLogHandler(logging.Handler):
                 "slot": self._slot, "workspace_id": redact_and_cut(JobTag.workspace_id, FIELD_LIMIT),
             }
             self._send(LogRecordMessage(fields))
-        except Exception:  # noqa: BLE001 - logging must never take the worker down
+        except Exception:
             self.handleError(record)
 
 

@@ -17,23 +17,23 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
-from shared.config.sections import ModelConfig
-
-from shared.pipe import liveness
 from shared.cloud.jobs import JobClient
-from shared.pipe.failures import Failure
+from shared.config.sections import ModelConfig
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy
+from shared.metrics import install as install_metrics
+from shared.metrics import metrics
+from shared.pipe import liveness
+from shared.pipe.failures import Failure
+from shared.pipe.messages import Fatal, Ready, WorkerExit
+from shared.pipe.spec import WorkerSpec
+
 from .job import JobRunner
 from .lanes import lanes_for, run_lanes
 from .lease_loop import LeaseLoop
 from .link import SupervisorLink
 from .logs import install_pipe_logging
-from shared.pipe.messages import Fatal, Ready, WorkerExit
-from shared.metrics import install as install_metrics
-from shared.metrics import metrics
 from .models.loader import load_model_handle
-from shared.pipe.spec import WorkerSpec
 
 log = logging.getLogger("xenon.worker")
 
@@ -60,7 +60,7 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     try:
         client = JobClient.from_config(spec.cloud, token=spec.token, on_request=_count_api_request)
         model = load_model_handle(spec.model, on_request=_count_model_request)
-    except Exception as exc:  # noqa: BLE001 - any boot failure is reported, then the worker exits
+    except Exception as exc:
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         log.error("worker boot failed: %s", reason)
         link.send(Fatal(f"boot failed: {reason}", WorkerExit.BOOT_FAILED))

@@ -10,7 +10,7 @@ that fallback, so the next job gets another chance at a real summary.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from .context import RunnerContext
 from .models.base import ModelError, ModelHandle

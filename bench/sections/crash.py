@@ -16,8 +16,9 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from bench.numbers import mean, percentile
 from bench.pool import RunnerPool
@@ -125,7 +126,7 @@ def run(ctx: SectionContext) -> SectionResult:
                 backoff_ms.append(1000 * delay)
     ctx.progress(f"[e] crash -> READY p50 {percentile(ready_ms, 0.5):.0f} ms, max {max(ready_ms):.0f} ms")
     complete = len(backoff_ms) == len(ready_ms)
-    boot_ms = [ready - backoff for ready, backoff in zip(ready_ms, backoff_ms)] if complete else []
+    boot_ms = [ready - backoff for ready, backoff in zip(ready_ms, backoff_ms, strict=True)] if complete else []
     result.rows += [
         Row(metric="crash -> replacement READY, p50", unit="ms", ours=percentile(ready_ms, 0.5), target=READY_TARGET),
         Row(metric="crash -> replacement READY, max", unit="ms", ours=max(ready_ms), target=READY_TARGET),

@@ -5,8 +5,16 @@ three instance routes with a Studio ID token. Both raise the ``CloudError`` fami
 """
 from __future__ import annotations
 
-from shared.cloud.errors import (CloudError, CredentialRejected, InvalidRequest, LeaseLost, MalformedLease,
-                                  MalformedResponse, TransientCloudError, ValidationRejected)
+from shared.cloud.errors import (
+                                  CloudError,
+                                  CredentialRejected,
+                                  InvalidRequest,
+                                  LeaseLost,
+                                  MalformedLease,
+                                  MalformedResponse,
+                                  TransientCloudError,
+                                  ValidationRejected,
+)
 from shared.cloud.instances import CreatedInstance, InstanceClient
 from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, LeasedJob
 from shared.cloud.transport import RequestObserver

@@ -9,7 +9,8 @@ to the supervisor).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.http.redact import redact, redact_and_cut
 

@@ -18,7 +18,6 @@ from shared.cloud.errors import MalformedResponse, quote_server_text
 from shared.cloud.transport import Reply
 from shared.http.json_types import json_type_with_article
 
-
 MAX_ID_CHARS = 256  # characters of an id (workspaceId, instanceId, message id, ...)
 MAX_NAME_CHARS = 200  # characters of an instance name
 EPOCH_MS_RANGE = (946_684_800_000, 7_258_118_400_000)  # 2000-01-01 .. 2200-01-01, epoch milliseconds

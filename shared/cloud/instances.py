@@ -6,13 +6,19 @@ ever reach the three instance routes, and a runner key never reaches them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from shared.cloud.errors import MalformedResponse
 from shared.cloud.fields import MAX_NAME_CHARS, json_object, optional_str, require_id, require_str
-from shared.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, RequestObserver,
-                                     TransportClient, check_credential)
+from shared.cloud.transport import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES,
+    JsonTransport,
+    RequestObserver,
+    TransportClient,
+    check_credential,
+)
 from shared.http.bounded import BoundedSession
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy

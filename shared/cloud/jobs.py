@@ -9,18 +9,24 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from shared.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
-from shared.cloud.fields import (id_problem, json_object, optional_object, require_bool, require_epoch_ms,
-                                  require_id)
-from shared.cloud.transport import (DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES, JsonTransport, Reply,
-                                     RequestObserver, TransportClient)
+from shared.cloud.fields import id_problem, json_object, optional_object, require_bool, require_epoch_ms, require_id
+from shared.cloud.transport import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES,
+    JsonTransport,
+    Reply,
+    RequestObserver,
+    TransportClient,
+)
+from shared.config.sections import EMBEDDED, CloudConfig
 from shared.http.bounded import BoundedSession
 from shared.http.redact import redact_and_cut
 from shared.http.retry import RetryPolicy
-from shared.config.sections import EMBEDDED, CloudConfig
 
 LEASE = "/leaseWorkspaceJob"
 HEARTBEAT = "/heartbeatWorkspaceJob"
@@ -77,8 +83,9 @@ class JobClient(TransportClient):
     when the answer's ``Date`` shows the cloud's differs (``SKEW_TOLERANCE``). Errors are the
     typed ``CloudError`` family of ``shared.cloud.errors``.
 
-    Create it inside the worker process (its HTTP session must not cross a fork). The job thread and a heartbeat thread may call it at the same time: each
-    call is a separate request over the session's thread-safe connection pool.
+    Create it inside the worker process (its HTTP session must not cross a fork). The job
+    threads and heartbeat threads may call it at the same time: each call is a separate request
+    over the session's thread-safe connection pool.
     """
 
     def __init__(self, *, base_url: str, token: str, connect_timeout: float, read_timeout: float,

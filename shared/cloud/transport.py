@@ -19,19 +19,19 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import requests
 from requests.auth import AuthBase
 
-from shared.pipe import liveness
-from shared.cloud.errors import (CloudError, TransientCloudError, describe_status, error_for_status,
-                                  quote_server_text)
+from shared.cloud.errors import CloudError, TransientCloudError, describe_status, error_for_status, quote_server_text
 from shared.http.bounded import AnswerTooLarge, BoundedSession, ExchangeLimitExceeded, ExchangeLimits
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy, http_date_epoch, retry_after_seconds
 from shared.http.urls import insecure_url_problem
+from shared.pipe import liveness
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class JsonTransport:
             return
         try:
             self._on_request(route, code, seconds)
-        except Exception:  # noqa: BLE001 - the observer is foreign code; log and go on
+        except Exception:  # the observer is foreign code; log and go on
             logger.warning("request observer failed for POST %s", route, exc_info=True)
 
 

@@ -7,8 +7,9 @@ described in exactly one place. Durations are seconds, sizes are bytes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 DEFAULT_CLOUD_URL = "https://cloud.xenonflare.com"
 # Seconds, for the upper bounds every number field has (so no value can overflow a timer).

@@ -11,8 +11,8 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -36,7 +36,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, *, rng: random.Random | None = None) -> float:
         """Seconds to sleep after failed try number ``attempt`` (0-based), before jitter caps."""
         jitter = (rng or random).uniform(0.85, 1.15)
-        return min(self.max_delay, self.base_delay * (2 ** attempt) * jitter)
+        return min(self.max_delay, self.base_delay * (2.0 ** attempt) * jitter)
 
     def delay(self, attempt: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait before the next try: the server's hint if it gave one, else backoff."""

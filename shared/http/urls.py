@@ -27,5 +27,6 @@ def insecure_url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"expected an http(s) URL like https://host[:port][/path], got {url!r}"
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        return f"plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https:// for {parts.hostname}"
+        return (f"plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); "
+                f"use https:// for {parts.hostname}")
     return None

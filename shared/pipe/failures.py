@@ -6,11 +6,12 @@ Its values are the ``reason`` labels of ``xenon_runner_job_failures_total``.
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 
+from shared.enums import StrEnum
 
-class FailureClass(enum.StrEnum):
+
+class FailureClass(StrEnum):
     """The low-cardinality label of a failure (``xenon_runner_job_failures_total{reason}``)."""
 
     EMPTY_CONTEXT = "empty_context"

@@ -7,8 +7,11 @@ the pipe). Any message from a worker is also a sign of life for the hung-worker 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any
+
+from shared.enums import StrEnum
 
 from .failures import Failure, FailureClass
 
@@ -27,7 +30,7 @@ class WorkerExit(enum.IntEnum):
     RECYCLE = 5               # planned recycle (max_jobs_per_worker or memory)
 
 
-class LeaseOutcome(enum.StrEnum):
+class LeaseOutcome(StrEnum):
     """How a permitted lease request went (the ``result`` label of ``xenon_runner_lease_requests_total``
     is the same word, with ``throttled`` and ``rejected`` counted as ``error``)."""
 
@@ -38,7 +41,7 @@ class LeaseOutcome(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class JobOutcome(enum.StrEnum):
+class JobOutcome(StrEnum):
     """How a job this runner held ended (the ``outcome`` label of ``xenon_runner_jobs_total``)."""
 
     COMPLETED = "completed"
@@ -89,8 +92,8 @@ class LeaseResult:
     """
 
     result: LeaseOutcome
-    retry_after: Optional[float] = None
-    lease: Optional[LeasedJob] = None
+    retry_after: float | None = None
+    lease: LeasedJob | None = None
     detail: str = ""
     lane: int = 0   # the job lane that sent the request
 
@@ -116,7 +119,7 @@ class JobFinished:
     reason: str = ""
     duration: float = 0.0   # seconds, lease to complete/fail
     model_unavailable: bool = False
-    failure: Optional[FailureClass] = None
+    failure: FailureClass | None = None
     lane: int = 0   # the job lane that ran it
 
 
@@ -173,6 +176,6 @@ class Abort:
     failure: Failure
 
 
-WorkerMessage = Union[Ready, Alive, Progress, WantWork, LeaseResult, LeaseRenewed, JobFinished, LogRecordMessage,
-                      Fatal]
-SupervisorMessage = Union[LeasePermit, AssignJob, Stop, Abort]
+WorkerMessage = (Ready | Alive | Progress | WantWork | LeaseResult | LeaseRenewed | JobFinished | LogRecordMessage
+                 | Fatal)
+SupervisorMessage = LeasePermit | AssignJob | Stop | Abort

@@ -9,8 +9,8 @@ which equals ``len()`` for text without characters beyond U+FFFF.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 # --- the completion as a whole -------------------------------------------------------------
 MAX_MESSAGE_CHARS = 24_000  # assistantMessage

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import argparse
 
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
-
 from shared.http.escape import shown
 from shared.http.redact import redact
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
 
 from .common import PROBLEM_LIMIT, load_or_report
 
 HELP = "validate a config file (exit 0), or name every bad key (exit 2)"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "check-config", help=HELP, description=HELP + ". Env references (${VAR}) and env overrides are "
         "resolved as `run` would resolve them, so run it in the same environment.",

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from supervisor.config import ConfigError, RunnerConfig, load_config
 from shared.http.escape import shown
 from shared.http.redact import redact
+from supervisor.config import ConfigError, RunnerConfig, load_config
 
 PROBLEM_LIMIT = 1000  # characters of one printed config problem
 

@@ -6,10 +6,9 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
-
-from supervisor.logs import TextFormatter
 from shared.http.escape import shown
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_OK
+from supervisor.logs import TextFormatter
 
 from .common import PROBLEM_LIMIT, load_or_report
 
@@ -26,7 +25,7 @@ GET /admin/jobs[/<id>], GET /admin/stats, POST /admin/faults, POST /admin/instan
 POST /admin/accounts, POST /admin/reset. See docs/emulator.md."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("emulator", help=HELP, description=HELP + ".", epilog=EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listen", metavar="HOST:PORT", help="address to serve on (default 127.0.0.1:8080)")

@@ -15,13 +15,13 @@ import os
 import shlex
 import socket
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from shared.config.sections import DEFAULT_CLOUD_URL
-from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 from shared.cloud import CloudError, CreatedInstance, CredentialRejected, InstanceClient
+from shared.config.sections import DEFAULT_CLOUD_URL
 from shared.http.escape import escape_controls, shown
 from shared.http.retry import RetryPolicy
+from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 
 API_BASE_ENV = "RUNNER_API_BASE"
 ID_TOKEN_ENV = "XENONFLARE_ID_TOKEN"
@@ -63,7 +63,7 @@ With --count N the instances are named NAME-1..NAME-N (NAME defaults to this hos
 name); a pool spreads its worker slots over the keys (cloud.tokens)."""
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``instances`` command and its ``create``, ``rename``, ``revoke`` subcommands.
 
     ``subparsers`` is the top-level parser's ``add_subparsers()`` object; every leaf sets
@@ -165,7 +165,7 @@ def _print_created(created: Sequence[CreatedInstance], *, requested: int) -> Non
         print(f"  {shown(instance.instance_id, SHOWN_LIMIT)}  name {shown(instance.name or '(none)', SHOWN_LIMIT)}"
               f"  credential {shown(instance.credential_id, SHOWN_LIMIT)}")
     print("\n# Runner keys, shown only this once:")
-    for variable, instance in zip(variables, created):
+    for variable, instance in zip(variables, created, strict=True):
         # Never cut a key; a control character in one (never valid in a header) is shown escaped.
         print(f"export {variable}={shlex.quote(escape_controls(instance.runner_token))}")
     print("\n# Runner config (YAML):")
@@ -222,8 +222,8 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
                         help=f"Studio account token (Firebase ID token); default: env {ID_TOKEN_ENV}")
 
 
-def _add_action(actions: Any, name: str, *, summary: str, description: str,
-                handler: Handler) -> argparse.ArgumentParser:
+def _add_action(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, summary: str,
+                description: str, handler: Handler) -> argparse.ArgumentParser:
     parser = actions.add_parser(name, help=summary, description=description, epilog=_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_connection_options(parser)

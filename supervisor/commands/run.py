@@ -24,7 +24,7 @@ while it runs: /metrics /healthz /readyz /status on --metrics-listen
 (default 127.0.0.1:9464); `xenon-runner status` shows the pool as a table."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("run", help=HELP, description=HELP + ".", epilog=EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", metavar="FILE", help="YAML config (see config/production.example.yaml)")

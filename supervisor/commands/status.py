@@ -13,9 +13,9 @@ from typing import Any
 
 import requests
 
-from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
 from shared.http.escape import shown
 from shared.http.redact import redact
+from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
 
 HELP = "show a running pool's workers and jobs (reads /status)"
 COLUMNS = ("slot", "pid", "state", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")
@@ -23,7 +23,7 @@ CELL_LIMIT = 80      # characters of one table cell
 HEADER_LIMIT = 200   # characters of one header value (version, model, cloud URL, stop reason)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("status", help=HELP, description=HELP + ".",
                                    formatter_class=argparse.RawDescriptionHelpFormatter,
                                    epilog="example:\n  xenon-runner status --url http://127.0.0.1:9464")
@@ -61,7 +61,7 @@ def render(status: dict[str, Any]) -> str:
               f"{_duration(status.get('uptime_seconds'))} · {_text(states or 'no workers')}"
               f"{' · DRAINING (' + _text(status.get('stop_reason')) + ')' if status.get('draining') else ''}"
               f" · model {_text(status.get('model'))} · cloud {_text(status.get('cloud'))}")
-    rows = [COLUMNS]
+    rows: list[tuple[str, ...]] = [COLUMNS]
     for worker in status.get("workers", []):
         cells = (worker.get("slot"), worker.get("pid") or "-", worker.get("state"), worker.get("workspaceId") or "-",
                  worker.get("attempt") or "-", worker.get("jobs_done"), worker.get("restarts"),
@@ -69,7 +69,7 @@ def render(status: dict[str, Any]) -> str:
                  _duration(worker.get("uptime_seconds")))
         rows.append(tuple(_text(cell, CELL_LIMIT) for cell in cells))
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join([header, *lines])
 
 
@@ -86,4 +86,6 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import re
 from collections import abc
-from dataclasses import Field
-from typing import Any, Mapping, Union, get_args, get_origin
+from collections.abc import Mapping
+from dataclasses import MISSING, Field
+from typing import Any, Union, get_args, get_origin
 
+from shared.config.sections import EMBEDDED
 from shared.http.urls import insecure_url_problem
 
 from .errors import quote
-from shared.config.sections import EMBEDDED
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _SIZE_FACTORS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,
@@ -27,6 +28,15 @@ _USERINFO = re.compile(r"(?<=://)[^/?#@]*@")
 
 class FieldValueError(ValueError):
     """The value does not fit the field; the message is the part after ``path: ``."""
+
+
+def default_of(field: Field[Any]) -> Any:
+    """The value ``field`` takes when neither the file nor the environment sets it."""
+    if field.default is not MISSING:
+        return field.default
+    if field.default_factory is not MISSING:
+        return field.default_factory()
+    raise TypeError(f"config field {field.name} has no default")
 
 
 def convert(field: Field[Any], annotation: Any, raw: Any, *, hidden: bool = False) -> Any:

@@ -12,8 +12,9 @@ it lands in are collected so that no error message ever quotes it (it may be a k
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from shared.http.redact import register_secret
 

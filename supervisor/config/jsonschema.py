@@ -10,8 +10,9 @@ import dataclasses
 import json
 from typing import Any, get_args, get_origin, get_type_hints
 
-from .fields import unwrap_optional
 from shared.config.sections import RunnerConfig
+
+from .fields import default_of, unwrap_optional
 
 # A ``${VAR}`` reference is allowed where a number is expected; the loader checks it later.
 _ENV_REFERENCE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
@@ -46,7 +47,7 @@ def _field_schema(field: dataclasses.Field[Any], annotation: Any) -> dict[str, A
     if optional:
         schema = {"anyOf": [schema, {"type": "null"}]}
     schema["description"] = meta["doc"] + (f" Env: {meta['env']}." if meta.get("env") else "")
-    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+    default = default_of(field)
     schema["default"] = list(default) if isinstance(default, tuple) else default
     return schema
 

@@ -15,19 +15,20 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from typing import Any, Mapping, get_type_hints
+from collections.abc import Mapping
+from typing import Any, get_type_hints
 
 import yaml
 
-from shared.http.redact import register_secret
 from shared.config.model_names import describe_model_name_problem
+from shared.config.sections import EMBEDDED, RunnerConfig
+from shared.http.redact import register_secret
 
 from .errors import ConfigError, Problem, escape, quote
 from .fields import FieldValueError, convert
 from .files import MAX_CONFIG_BYTES, FileProblem, read_text
 from .interpolate import Interpolation
 from .secrets import register_env_candidates, register_file_candidates
-from shared.config.sections import EMBEDDED, RunnerConfig
 from .usable import path_problems
 from .yaml_loader import YamlLimitError, parse
 

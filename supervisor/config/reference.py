@@ -11,8 +11,9 @@ import dataclasses
 import re
 from typing import Any, get_type_hints
 
-from .fields import describe
 from shared.config.sections import RunnerConfig
+
+from .fields import default_of, describe
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
@@ -42,7 +43,7 @@ def embed(document: str) -> str:
 def _default(field: dataclasses.Field[Any]) -> str:
     if field.metadata.get("kind") == "secret":
         return "—"
-    value = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+    value = default_of(field)
     if value in (None, (), {}):
         return "—"
     return f"`{value}`"

@@ -10,7 +10,8 @@ content of every ``${file:}``.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from shared.http.redact import register_secret
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import stat
 
-from .errors import PATH_CHARS, Problem, quote
 from shared.config.sections import LoggingConfig, MetricsConfig
+
+from .errors import PATH_CHARS, Problem, quote
 
 
 def path_problems(logging: LoggingConfig, metrics: MetricsConfig) -> list[Problem]:

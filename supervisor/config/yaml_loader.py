@@ -49,7 +49,7 @@ class BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         self._path.append(_segment(parent, index))
         try:
-            mark = self.peek_event().start_mark
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
             if len(self._path) > MAX_DEPTH:
                 self._refuse(f"nested more than {MAX_DEPTH} levels deep", mark)
             alias = self.check_event(AliasEvent)
@@ -58,6 +58,7 @@ class BoundedLoader(yaml.SafeLoader):
                 if self._aliases > MAX_ALIASES:
                     self._refuse(f"more than {MAX_ALIASES} aliases (*name) in one file", mark)
             node = super().compose_node(parent, index)
+            assert node is not None   # PyYAML's composer returns a node or raises; its stubs say Optional
             size = self._alias_size(node, mark) if alias else self._size(node)
             if size > MAX_NODES:
                 self._refuse(f"expands to more than {MAX_NODES} values (an alias bomb?)", mark)
@@ -104,7 +105,7 @@ class BoundedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except yaml.YAMLError:
             raise
-        except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise ValueError, IndexError, …
+        except Exception as exc:  # PyYAML's constructors raise ValueError, IndexError, …
             # The exception's text may quote the value, which may be a secret: name the type only.
             raise YamlLimitError("", f"a !!{node.tag.rpartition(':')[2]} value YAML cannot convert "
                                      f"({type(exc).__name__})", node.start_mark) from None

@@ -30,9 +30,10 @@ import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Callable
+from typing import Any
 
 log = logging.getLogger("xenon.supervisor.http")
 
@@ -58,7 +59,7 @@ class Pending:
     """A connection still sending its request head."""
 
     sock: socket.socket
-    address: tuple
+    address: tuple[Any, ...]   # the peer: (host, port), plus flow info and scope id for IPv6
     connected_at: float            # monotonic seconds
     last_byte_at: float            # monotonic seconds
     head: bytearray = field(default_factory=bytearray)
@@ -74,10 +75,11 @@ class HeadRequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def __init__(self, sock: socket.socket, address: tuple, head: bytes, write_timeout: float) -> None:
+    def __init__(self, sock: socket.socket, address: tuple[Any, ...], head: bytes, write_timeout: float) -> None:
         self._head = head
         self._write_timeout = write_timeout
-        super().__init__(sock, address, None)
+        # No socketserver behind it: the listener read the head itself and runs the handler directly.
+        super().__init__(sock, address, None)  # type: ignore[arg-type]
 
     def setup(self) -> None:
         self.connection = self.request
@@ -98,7 +100,7 @@ class BoundedHTTPListener:
         self._limits = limits
         self._clock = clock
         self._pending: dict[socket.socket, Pending] = {}   # in connect order: the first is the oldest
-        self._ready: queue.Queue[tuple[socket.socket, tuple, bytes] | None] = queue.Queue(limits.max_queued)
+        self._ready: queue.Queue[tuple[socket.socket, tuple[Any, ...], bytes] | None] = queue.Queue(limits.max_queued)
         self._selector = selectors.DefaultSelector()
         self._waker_r, self._waker_w = socket.socketpair()
         self._stopping = False
@@ -106,7 +108,8 @@ class BoundedHTTPListener:
 
     @property
     def address(self) -> tuple[str, int]:
-        return self._listener.getsockname()[:2]
+        host, port = self._listener.getsockname()[:2]
+        return str(host), int(port)
 
     def start(self) -> None:
         """Serve from one selector thread and ``handler_threads`` daemon threads."""
@@ -136,10 +139,11 @@ class BoundedHTTPListener:
                 for key, _ in self._selector.select(timeout=_SELECT_TICK):
                     if key.fileobj is self._listener:
                         self._accept()
-                    elif (pending := self._pending.get(key.fileobj)) is not None:   # not evicted meanwhile
+                    elif (isinstance(key.fileobj, socket.socket)   # a pending one, unless evicted meanwhile
+                          and (pending := self._pending.get(key.fileobj)) is not None):
                         try:
                             self._read(pending)
-                        except Exception:   # noqa: BLE001 - one bad connection must not stop the endpoint
+                        except Exception:   # one bad connection must not stop the endpoint
                             log.exception("status endpoint: error reading from %s", pending.address)
                             self._drop(pending.sock)
                 self._drop_expired()
@@ -212,7 +216,7 @@ class BoundedHTTPListener:
                 self._handler(sock, address, head, self._limits.write_timeout)
             except OSError as exc:   # the client left or stopped reading: its problem, not ours
                 log.debug("status endpoint: %s: %s", address, exc)
-            except Exception:   # noqa: BLE001 - a broken answer must not kill a handler thread
+            except Exception:   # a broken answer must not kill a handler thread
                 log.exception("status endpoint: error answering %s", address)
             finally:
                 sock.close()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -63,19 +64,19 @@ class StatusServer:
         registry.register(PoolCollector(self._snapshot))
         return generate_latest(registry)
 
-    def health(self) -> tuple[int, dict]:
+    def health(self) -> tuple[int, dict[str, Any]]:
         snap = self._snapshot()
         stalled_for = time.monotonic() - snap.loop_heartbeat
         ok = stalled_for < STALL_AFTER
         return (200 if ok else 503), {"ok": ok, "loop_stalled_seconds": round(stalled_for, 3)}
 
-    def readiness(self) -> tuple[int, dict]:
+    def readiness(self) -> tuple[int, dict[str, Any]]:
         snap = self._snapshot()
         ready = snap.ready_workers > 0 and not snap.draining
         return (200 if ready else 503), {"ready": ready, "ready_workers": snap.ready_workers,
                                          "draining": snap.draining}
 
-    def status(self) -> tuple[int, dict]:
+    def status(self) -> tuple[int, dict[str, Any]]:
         return 200, self._snapshot().to_json(now=time.monotonic())
 
 
@@ -83,7 +84,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
     class Handler(HeadRequestHandler):
         server_version = "xenon-runner"
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        def do_GET(self) -> None:  # the stdlib's naming
             path = self.path.split("?", 1)[0]
             try:
                 if path == "/metrics":
@@ -95,11 +96,11 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
                     return
                 code, body = routes[path]()
                 self._send_json(code, body)
-            except Exception:  # noqa: BLE001 - a broken scrape must not kill the server thread
+            except Exception:  # a broken scrape must not kill the server thread
                 log.exception("error serving %s", path)
                 self._send_json(500, {"error": "internal error"})
 
-        def _send_json(self, code: int, body: dict) -> None:
+        def _send_json(self, code: int, body: dict[str, Any]) -> None:
             self._send(code, json.dumps(body, indent=1).encode(), "application/json")
 
         def _send(self, code: int, body: bytes, content_type: str) -> None:
@@ -110,7 +111,7 @@ def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
             log.debug("%s %s", self.address_string(), format % args)
 
     return Handler

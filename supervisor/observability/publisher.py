@@ -6,7 +6,7 @@ HTTP thread reads the last snapshot by reference only.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import psutil
 

@@ -43,7 +43,7 @@ class WorkerView:
     jobs: tuple[JobView, ...] = ()          # its in-flight jobs, oldest first (workspaceId/attempt: the oldest)
 
     @classmethod
-    def of(cls, slot: WorkerSlot, *, now: float) -> "WorkerView":
+    def of(cls, slot: WorkerSlot, *, now: float) -> WorkerView:
         """The slot as /status shows it (its runner key as ``credentialId.***``)."""
         job = slot.oldest_job()
         jobs = tuple(JobView(workspaceId=held.lease.workspace_id, attempt=held.lease.attempt,

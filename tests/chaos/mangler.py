@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -64,7 +65,7 @@ class Mangler:
         with self._lock:
             self._armed[route].extend(_Conditional(g, only_if) for g in garbles)
 
-    def __enter__(self) -> "Mangler":
+    def __enter__(self) -> Mangler:
         self._thread.start()
         return self
 
@@ -91,7 +92,7 @@ class Mangler:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
+            def do_POST(self) -> None:  # the stdlib's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 forwarded = {name: self.headers[name] for name in ("Authorization", "Content-Type")
                              if self.headers.get(name)}
@@ -102,7 +103,7 @@ class Mangler:
                 self.end_headers()
                 self.wfile.write(content)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
                 pass
 
         return Handler

@@ -12,6 +12,7 @@ import random
 import signal
 import time
 from collections import Counter
+
 import pytest
 
 from emulator import EmulatorServer

@@ -2,13 +2,13 @@
 
 A garbling proxy sits between the pool and the emulator. A garbled context fails its job
 with a reason that says what was wrong, except a huge one: it is refused at
-``cloud.max_answer_bytes`` as it arrives, a transient error retried like a 5xx (issue 9); a garbled lease answer is a failed lease request
-(the emulator did lease the job, so it comes back when that lease expires, then completes);
+``cloud.max_answer_bytes`` as it arrives, a transient error retried like a 5xx (issue 9); a garbled lease answer is
+a failed lease request (the emulator did lease the job, so it comes back when that lease expires, then completes);
 a garbled answer to a completion that landed does not matter. No worker crashes.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

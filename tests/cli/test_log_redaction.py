@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from shared.config.sections import LoggingConfig
-from supervisor.logs import emit_worker_record, setup_logging
 from shared.http.redact import register_secret
+from supervisor.logs import emit_worker_record, setup_logging
 
 SECRET = "cred-77.tracebacks-must-not-show-this"
 

@@ -1,7 +1,8 @@
 """Shared fixtures of the cloud client tests: recorded sleeps and client factories."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 

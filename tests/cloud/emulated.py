@@ -7,7 +7,8 @@ succeed on the retry" is deterministic without sleeping or relying on random dra
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import requests
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -66,7 +67,7 @@ class HostileProxy(LoopbackServer):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 hostile = proxy._decide(self.path)
                 self.close_connection = True
@@ -96,7 +97,7 @@ class HostileProxy(LoopbackServer):
                 except OSError:
                     return  # the client gave up, as it should
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence test output
+            def log_message(self, format: str, *args: Any) -> None:  # silence test output
                 return
 
         return Handler

@@ -68,7 +68,7 @@ class StandIn(LoopbackServer):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 step = standin._next(Recorded(path=self.path, headers=dict(self.headers.items()),
@@ -90,7 +90,7 @@ class StandIn(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence test output
+            def log_message(self, format: str, *args: Any) -> None:  # silence test output
                 return
 
         return Handler

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.cloud.cli import run
-from tests.cloud.emulated import Cloud, running_cloud
 from shared.cloud import CredentialRejected, InstanceClient, JobClient
 from shared.http.retry import RetryPolicy
+from tests.cloud.cli import run
+from tests.cloud.emulated import Cloud, running_cloud
 
 EXPORT = re.compile(r"^export (RUNNER_TOKEN(?:_\d+)?)=(\S+)$", re.MULTILINE)
 

@@ -2,14 +2,24 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.cloud.emulated import DONE_PAYLOAD, Cloud, running_cloud
-from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, LeaseLost,
-                           MalformedResponse, TransientCloudError, ValidationRejected)
+from shared.cloud import (
+    CompleteOutcome,
+    CredentialRejected,
+    FailOutcome,
+    InstanceClient,
+    JobClient,
+    LeaseLost,
+    MalformedResponse,
+    TransientCloudError,
+    ValidationRejected,
+)
 from shared.http.retry import RetryPolicy
+from tests.cloud.emulated import DONE_PAYLOAD, Cloud, running_cloud
 
 HEARTBEAT = "/heartbeatWorkspaceJob"
 

@@ -2,17 +2,28 @@
 lease pacing, response-shape checks and the separation of the two credentials."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
-from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
-from shared.cloud import (CompleteOutcome, CredentialRejected, FailOutcome, InstanceClient, JobClient, LeasedJob,
-                           LeaseLost, MalformedResponse, TransientCloudError, ValidationRejected)
+from shared.cloud import (
+    CompleteOutcome,
+    CredentialRejected,
+    FailOutcome,
+    InstanceClient,
+    JobClient,
+    LeasedJob,
+    LeaseLost,
+    MalformedResponse,
+    TransientCloudError,
+    ValidationRejected,
+)
 from shared.cloud.errors import InvalidRequest
 from shared.cloud.instances import INSTANCE_ROUTES
 from shared.cloud.jobs import JOB_ROUTES
+from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
+from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
 
 PAYLOAD = {"workspaceId": "ws-1", "assistantMessage": "done", "files": [], "charts": [], "datasets": [],
            "svgs": [], "lists": [], "checklists": []}

@@ -4,18 +4,17 @@ from __future__ import annotations
 import logging
 import pickle
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
+from shared.cloud import CloudError, CredentialRejected, JobClient, LeaseLost, TransientCloudError, ValidationRejected
+from shared.cloud.transport import JsonTransport
 from shared.config.sections import CloudConfig
+from shared.http.retry import RetryPolicy
 from tests.cloud.conftest import RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, answer
-from shared.cloud import (CloudError, CredentialRejected, JobClient, LeaseLost, TransientCloudError,
-                           ValidationRejected)
-from shared.cloud.transport import JsonTransport
-from shared.http.retry import RetryPolicy
 
 HEARTBEAT_OK = {"ok": True, "leaseExpiresAt": 1_700_000_600_000}
 

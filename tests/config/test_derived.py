@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 import yaml
 
+from shared.config.sections import RunnerConfig
 from supervisor.config.jsonschema import config_schema
 from supervisor.config.reference import embed
-from shared.config.sections import RunnerConfig
 from tests.harness import REPO, runner_env
 
 

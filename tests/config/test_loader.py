@@ -55,7 +55,8 @@ def test_a_bad_value_names_the_key_and_what_was_expected(tmp_path: Path) -> None
     ("pool:\n  start_method: thread\n", 'pool.start_method: expected one of forkserver, spawn, fork, got "thread"'),
     ("logging:\n  format: xml\n", 'logging.format: expected one of text, json, got "xml"'),
     ("metrics:\n  listen: 9464\n", "metrics.listen: expected HOST:PORT (e.g. 127.0.0.1:9464), got 9464"),
-    ("metrics:\n  listen: 'host:99999'\n", 'metrics.listen: expected HOST:PORT (e.g. 127.0.0.1:9464), got "host:99999"'),
+    ("metrics:\n  listen: 'host:99999'\n",
+     'metrics.listen: expected HOST:PORT (e.g. 127.0.0.1:9464), got "host:99999"'),
     ("pool:\n  max_worker_memory: lots\n",
      'pool.max_worker_memory: expected a size in bytes (e.g. 536870912 or 512MiB) between 0 and 1125899906842624, '
      'got "lots"'),

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from shared.http.redact import register_secret
 from supervisor.config.errors import QUOTE_CHARS, ConfigError, Problem, quote
 from supervisor.config.usable import directory_problem, log_file_problem
-from shared.http.redact import register_secret
 
 
 def test_quote_redacts_before_it_cuts_so_no_part_of_a_secret_survives() -> None:

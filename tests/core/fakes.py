@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import Any
 
 from shared.cloud.jobs import LeasedJob
 from supervisor.slots import InFlightJob, SlotState, WorkerSlot

@@ -11,9 +11,9 @@ import signal
 import pytest
 
 from shared.config.sections import PoolConfig
-from supervisor.deaths import FAILURES, death_cause, restart_reason
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import WorkerExit
+from supervisor.deaths import FAILURES, death_cause, restart_reason
 
 POOL = PoolConfig(hung_timeout=60.0, boot_timeout=120.0, job_timeout=1800.0, max_worker_memory=512 * 2 ** 20)
 

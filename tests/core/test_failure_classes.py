@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
+from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
+from shared.cloud.jobs import LeasedJob
+from shared.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
+from shared.pipe.failures import Failure, FailureClass, JobFailure
+from shared.pipe.messages import JobFinished, JobOutcome, LeaseOutcome
 from supervisor.stopping import StopReason
 from tests.core.fakes import FakeClock
-from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
-from shared.pipe.failures import Failure, FailureClass, JobFailure
 from workers.generation import GenerationFailed
-from shared.cloud.jobs import LeasedJob
 from workers.job import JobRunner
-from shared.pipe.messages import JobFinished, JobOutcome, LeaseOutcome
-from shared.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
 
 EXPIRES_MS = int((time.time() + 3600) * 1000)   # epoch ms: far enough that the lease keeper never renews
 CONTEXT = {"workspaceId": "ws-1", "messageCount": 1, "recentText": "make a plan"}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,14 +19,25 @@ from shared.cloud.jobs import LeasedJob
 from shared.config.sections import MAX_JOBS_PER_WORKER, PoolConfig
 from shared.pipe import liveness
 from shared.pipe.failures import Failure, FailureClass
-from shared.pipe.messages import (AssignJob, JobFinished, JobOutcome, LeaseOutcome, LeasePermit, LeaseResult,
-                                  Progress, Ready, Stop, WantWork, WorkerExit)
+from shared.pipe.messages import (
+    AssignJob,
+    JobFinished,
+    JobOutcome,
+    LeaseOutcome,
+    LeasePermit,
+    LeaseResult,
+    Progress,
+    Ready,
+    Stop,
+    WantWork,
+    WorkerExit,
+)
 from supervisor.observability.snapshot import PoolSnapshot, WorkerView
 from supervisor.slots import InFlightJob, SlotState, seat, slot_of
 from supervisor.watchdog import MainThreadClock, Watchdog
 from tests.core.fakes import PID, live_slot
 from tests.core.test_link import Rig as LinkRig
-from tests.core.test_pool_messages import Rig, rig  # noqa: F401 - the fixture
+from tests.core.test_pool_messages import Rig
 from workers.lanes import lanes_for, run_lanes
 from workers.logs import JobTag
 

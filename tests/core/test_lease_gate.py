@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import random
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.pipe.messages import LeaseOutcome
 from supervisor.lease_gate import LeaseGate
 from tests.core.fakes import FakeClock, ScriptedRandom
-from shared.pipe.messages import LeaseOutcome
 
 POLL = 4.0   # seconds: poll_interval (a power of two, so every delay below is exact)
 

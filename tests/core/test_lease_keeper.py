@@ -8,9 +8,9 @@ step rules are pinned in tests/hostile/test_cloud_lease_times.py.
 """
 from __future__ import annotations
 
-from tests.core.fakes import FakeClock, FakeCloud
 from shared.cloud.errors import CloudError, LeaseLost
 from shared.cloud.renewal import MAX_INTERVAL
+from tests.core.fakes import FakeClock, FakeCloud
 from workers.heartbeat import LeaseKeeper
 from workers.job import COMPLETE_LEASE_MARGIN
 

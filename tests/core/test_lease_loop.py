@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.core.fakes import FakeCloud
 from shared.cloud.errors import CredentialRejected, MalformedLease, MalformedResponse, TransientCloudError
 from shared.cloud.jobs import LeasedJob
-from workers.lease_loop import LeaseLoop
 from shared.pipe.messages import AssignJob, Fatal, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
+from tests.core.fakes import FakeCloud
+from workers.lease_loop import LeaseLoop
 
 EXPIRES_MS = 1_800_000_600_000
 

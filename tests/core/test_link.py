@@ -8,10 +8,10 @@ The receiver is driven in the test's own thread (``_receive`` returns at the pip
 from __future__ import annotations
 
 from shared.cloud.jobs import LeasedJob
-from tests.core.fakes import FakeClock, FakeConn
 from shared.pipe.failures import Failure, FailureClass
-from workers.link import SupervisorLink
 from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
+from tests.core.fakes import FakeClock, FakeConn
+from workers.link import SupervisorLink
 
 ALIVE = 4.0   # seconds: alive_interval
 

@@ -4,10 +4,23 @@ clock, a fake pipe per worker, and recorders for the pool's actions.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
-
+from shared.cloud.jobs import LeasedJob
+from shared.pipe.failures import Failure, FailureClass
+from shared.pipe.messages import (
+    AssignJob,
+    Fatal,
+    JobFinished,
+    JobOutcome,
+    LeaseOutcome,
+    LeaseRenewed,
+    LeaseResult,
+    Ready,
+    Stop,
+    WantWork,
+    WorkerExit,
+)
 from supervisor.lease_gate import LeaseGate
 from supervisor.pool_messages import WorkerMessages
 from supervisor.recovery import Recovery
@@ -16,10 +29,6 @@ from supervisor.slots import InFlightJob, SlotState, WorkerSlot
 from supervisor.stopping import Shutdown, StopReason
 from supervisor.watchdog import MainThreadClock
 from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
-from shared.cloud.jobs import LeasedJob
-from shared.pipe.failures import Failure, FailureClass
-from shared.pipe.messages import (AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed, LeaseResult, Ready,
-                              Stop, WantWork, WorkerExit)
 
 KEY = "k.s"
 EXPIRES_MS = 1_800_000_600_000
@@ -57,13 +66,6 @@ class Rig:
     def deliver(self, slot: WorkerSlot) -> None:
         self.clock.advance(1.0)
         self.messages.read({slot.conn})
-
-
-@pytest.fixture
-def rig() -> Iterator[Rig]:
-    made = Rig()
-    yield made
-    made.recovery.close(timeout=5)
 
 
 def _leased(workspace_id: str = "ws-1") -> LeaseResult:

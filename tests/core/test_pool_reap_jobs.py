@@ -7,9 +7,9 @@ fails only the job that overran and re-runs the others, which were within their 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 import pytest
 

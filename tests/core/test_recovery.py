@@ -7,16 +7,16 @@ than 1 s apart. The cloud calls run on recovery's own threads; the test waits fo
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from supervisor.recovery import MIN_LEASE_LEFT, RENEW_MARGIN, Recovery
-from supervisor.slots import InFlightJob
-from tests.core.fakes import FakeClock, FakeCloud, Wakes
 from shared.cloud.errors import CloudError, LeaseLost
 from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
+from supervisor.recovery import MIN_LEASE_LEFT, RENEW_MARGIN, Recovery
+from supervisor.slots import InFlightJob
+from tests.core.fakes import FakeClock, FakeCloud, Wakes
 
 EPOCH = 1_800_000_000.0   # seconds: the wall clock when each test starts
 KEYS = ("k.a", "k.b")

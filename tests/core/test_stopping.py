@@ -8,10 +8,10 @@ pool.max_empty_polls start a drain.
 from __future__ import annotations
 
 from shared.config.sections import PoolConfig
+from shared.pipe.messages import WorkerExit
 from supervisor.exitcodes import EXIT_CONFIG, EXIT_CREDENTIAL_REJECTED, EXIT_ERROR, EXIT_OK
 from supervisor.stopping import FATAL_WORKER_EXITS, Shutdown, StopReason
 from tests.core.fakes import FakeClock
-from shared.pipe.messages import WorkerExit
 
 GRACE, KILL = 30.0, 10.0   # seconds
 

@@ -11,14 +11,22 @@ import dataclasses
 import inspect
 import pickle
 import textwrap
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.cloud.jobs import JobClient
-from shared.config.sections import (CloudConfig, EmulatorConfig, LoggingConfig, MetricsConfig, ModelConfig,
-                                    PoolConfig, RunnerConfig)
+from shared.config.sections import (
+    CloudConfig,
+    EmulatorConfig,
+    LoggingConfig,
+    MetricsConfig,
+    ModelConfig,
+    PoolConfig,
+    RunnerConfig,
+)
 from shared.pipe.spec import WorkerSpec
 from workers import main as worker_main
 

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.support import DOCKER, PROMETHEUS, REPO, drain_budget, load_yaml, parse_duration
 from shared.http.urls import insecure_url_problem
+from tests.deploy.support import DOCKER, PROMETHEUS, REPO, drain_budget, load_yaml, parse_duration
 
 COMPOSE = DOCKER / "compose.yaml"
 RUNNERS = ("runner", "runner-trial")

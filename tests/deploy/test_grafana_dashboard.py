@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.support import (CONTRACT_SERIES, DOCKER, GRAFANA, load_yaml, metric_names, recording_rule_names,
-                                  run_tool)
+from tests.deploy.support import (
+    CONTRACT_SERIES,
+    DOCKER,
+    GRAFANA,
+    load_yaml,
+    metric_names,
+    recording_rule_names,
+    run_tool,
+)
 
 DASHBOARD = GRAFANA / "dashboards" / "xenon-runner.json"
 # Every topic issue 6 asks the dashboard to show, as the series that show it.

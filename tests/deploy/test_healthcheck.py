@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 
@@ -17,7 +17,7 @@ PROBE = DOCKER / "healthcheck.py"
 class _Health(BaseHTTPRequestHandler):
     """/healthz answers 200, /readyz 503 (a draining runner), anything else 404."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:  # http.server's naming
         status = {"/healthz": 200, "/readyz": 503}.get(self.path, 404)
         self.send_response(status)
         self.send_header("Content-Length", "0")

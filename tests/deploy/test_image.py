@@ -8,8 +8,8 @@ cloud or model account is needed. Times are seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml

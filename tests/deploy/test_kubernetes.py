@@ -12,8 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.support import (KUBERNETES, REPO, drain_budget, load_yaml, load_yaml_documents, metric_names,
-                                  pool_setting, run_tool, yaml_files)
+from tests.deploy.support import (
+    KUBERNETES,
+    REPO,
+    drain_budget,
+    load_yaml,
+    load_yaml_documents,
+    metric_names,
+    pool_setting,
+    run_tool,
+    yaml_files,
+)
 
 NOT_MANIFESTS = {"kustomization.yaml", "prometheus-adapter-values.yaml"}
 POD_LABELS = {"app.kubernetes.io/name": "xenon-runner"}

@@ -76,7 +76,7 @@ def custom_resources() -> list[tuple[Path, dict[str, Any]]]:
 def test_custom_resources_match_their_crd_schemas(crd_validator: CrdValidator) -> None:
     found = custom_resources()
     assert {(doc["apiVersion"], doc["kind"]) for _, doc in found} == CUSTOM_RESOURCES
-    for (path, _), errors in zip(found, crd_validator.validate([doc for _, doc in found])):
+    for (path, _), errors in zip(found, crd_validator.validate([doc for _, doc in found]), strict=True):
         assert errors is None, f"{path.name}: {errors}"
 
 

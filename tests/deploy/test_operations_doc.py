@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import (DEPLOY, OPERATIONS_DOC, RUNBOOK_BASE, alert_rules, github_slug,
-                                  markdown_anchors)
+from tests.deploy.support import DEPLOY, OPERATIONS_DOC, RUNBOOK_BASE, alert_rules, github_slug, markdown_anchors
 
 REQUIRED_SECTIONS = ["Deploy", "Docker Compose", "systemd", "Kubernetes", "Upgrade with no lost job",
                      "Rotate a runner key with no downtime", "Scale", "Read the dashboard", "Runbook"]

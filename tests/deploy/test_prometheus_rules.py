@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.support import (CONTRACT_SERIES, PROMETHEUS, RULES_FILE, RUNBOOK_BASE, alert_rules, load_yaml,
-                                  metric_names, recording_rule_names, run_tool)
+from tests.deploy.support import (
+    CONTRACT_SERIES,
+    PROMETHEUS,
+    RULES_FILE,
+    RUNBOOK_BASE,
+    alert_rules,
+    load_yaml,
+    metric_names,
+    recording_rule_names,
+    run_tool,
+)
 
 SCRAPE_CONFIGS = ("prometheus.yml", "prometheus.host.yml")
 REQUIRED_ALERTS = {

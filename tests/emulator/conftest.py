@@ -3,7 +3,8 @@ and a small client that speaks its routes with ``requests``."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests

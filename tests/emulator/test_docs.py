@@ -19,8 +19,8 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -28,9 +28,9 @@ import requests
 from emulator import EmulatorServer
 from emulator.admin import AdminRoutes
 from emulator.routing import PROTOCOL_ROUTES
+from shared.config.sections import EmulatorConfig
 from supervisor.cli import build_parser
 from supervisor.config import load_config
-from shared.config.sections import EmulatorConfig
 from tests.deploy.support import markdown_anchors
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
@@ -191,7 +191,7 @@ def test_examples_print_what_the_guide_shows(doc: str, emulator: tuple[EmulatorS
     found = examples(doc)
     assert len(found) >= 25 and sum(example.expected is not None for example in found) >= 20
     outputs = run_examples(found, env=example_env(server, key), cwd=tmp_path)
-    for example, output in zip(found, outputs):
+    for example, output in zip(found, outputs, strict=True):
         assert "curl: (7)" not in output, f"example at line {example.block.line} could not connect"
         if example.expected is not None:
             assert mask(output) == mask(example.expected), f"example at line {example.block.line}"
@@ -251,4 +251,4 @@ def test_python_example_runs(doc: str) -> None:
     blocks = [block for block in fenced_blocks(doc) if block.info == "python"]
     assert blocks
     for block in blocks:
-        exec(compile(block.text, f"{DOC.name}:{block.line}", "exec"), {})  # noqa: S102 - our own doc
+        exec(compile(block.text, f"{DOC.name}:{block.line}", "exec"), {})  # our own doc

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tests.emulator.conftest import Cloud, FakeClock, START, with_config
+from tests.emulator.conftest import START, Cloud, FakeClock, with_config
 
 LEASE_MS = 600_000
 

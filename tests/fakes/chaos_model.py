@@ -31,7 +31,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from shared.config.sections import ModelConfig
 from workers.models.base import InputItem, ModelTurn, ToolSpec, UserText
@@ -48,7 +49,7 @@ _LEAKED: list[bytearray] = []
 _PAGE = 4096   # bytes: one write per page makes the kernel back the whole allocation
 
 
-def make_handle(*, config: ModelConfig) -> "ChaosHandle":
+def make_handle(*, config: ModelConfig) -> ChaosHandle:
     state_dir = config.options.get("state_dir") or os.environ.get(STATE_DIR_ENV)
     if not state_dir:
         raise ValueError(f"chaos model: set model.options.state_dir or {STATE_DIR_ENV}")
@@ -67,7 +68,7 @@ class ChaosHandle:
         self._builtin = BuiltinModelHandle(latency=latency)
         self._state_dir = state_dir
 
-    def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> "ChaosSession":
+    def open_session(self, *, instructions: str, tools: Sequence[ToolSpec]) -> ChaosSession:
         return ChaosSession(self._builtin.open_session(instructions=instructions, tools=tools), self._state_dir)
 
     def summarize(self, text: str, *, instructions: str, max_chars: int, timeout: float | None = None) -> str:

@@ -37,9 +37,10 @@ import socket
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any
 
 PATHS = ("/v1/responses", "/v1/chat/completions")
 
@@ -73,7 +74,7 @@ class RecordedRequest:
     raw: bytes
 
 
-Script = Union[Reply, Callable[[RecordedRequest], Reply]]
+Script = Reply | Callable[[RecordedRequest], Reply]
 
 
 def full_path(path: str) -> str:
@@ -221,7 +222,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
+        def do_POST(self) -> None:  # stdlib naming
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 parsed = json.loads(raw) if raw else None
@@ -263,7 +264,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                         return
                     if reply.event_delay and server._stopping.wait(reply.event_delay):
                         return
-                    self.wfile.write(f"data: {data}\n\n".encode("utf-8"))
+                    self.wfile.write(f"data: {data}\n\n".encode())
                     self.wfile.flush()
             except OSError:
                 with server._lock:
@@ -277,7 +278,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                         server.abandoned_streams += 1
                     return
 
-        do_GET = do_POST  # noqa: N815 - server-info routes (/props, /v1/models) are GETs
+        do_GET = do_POST  # server-info routes (/props, /v1/models) are GETs
 
         def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
             return None
@@ -287,7 +288,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
 # ---------------------------------------------------------------- body builders
 
-ToolCallSpec = Union[tuple[str, Any], Mapping[str, Any]]
+ToolCallSpec = tuple[str, Any] | Mapping[str, Any]
 """``(name, arguments)`` or ``{"name", "arguments", "call_id"?}``; arguments may be a dict
 (serialised) or a string (sent verbatim, so malformed JSON can be scripted)."""
 

@@ -5,7 +5,8 @@ import contextlib
 import io
 import logging
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 

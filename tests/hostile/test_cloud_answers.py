@@ -9,17 +9,18 @@ the answer put it.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cloud.standin import StandIn, answer
 from shared.cloud import CloudError, InstanceClient, JobClient
-from workers.context import ContextError, parse_context
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy
+from tests.cloud.standin import StandIn, answer
+from workers.context import ContextError, parse_context
 
 RUNNER_KEY = "cred-hostile.Zq8vK3pW9xL2mN7rT4yB"
 ID_TOKEN = "eyJhbGciOi.hostile-id-token.Gx5Hc2Jv8Qw"

@@ -9,24 +9,31 @@ real wall clock meets a loopback server's ``Date`` header.
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import time
 
 import pytest
 
+from shared.cloud import JobClient
+from shared.cloud.errors import TransientCloudError
+from shared.cloud.jobs import LeasedJob
+from shared.cloud.renewal import (
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    UNCREDIBLE_INTERVAL,
+    lease_seconds,
+    next_renewal,
+    renewal_interval,
+)
+from shared.cloud.transport import clock_offset
+from shared.http.retry import RetryPolicy
+from shared.pipe.failures import Failure, FailureClass
 from supervisor.recovery import Recovery
 from supervisor.slots import InFlightJob
 from tests.cloud.conftest import RUNNER_KEY
 from tests.fakes.trickle import TrickleServer, http_answer
-from shared.cloud import JobClient
-from shared.cloud.errors import TransientCloudError
-from shared.cloud.jobs import LeasedJob
-from shared.cloud.transport import clock_offset
-from shared.pipe.failures import Failure, FailureClass
-from shared.cloud.renewal import (MAX_INTERVAL, MIN_INTERVAL, UNCREDIBLE_INTERVAL, lease_seconds, next_renewal,
-                                  renewal_interval)
 from workers.heartbeat import LeaseKeeper
-from shared.http.retry import RetryPolicy
 
 EPOCH = 1_800_000_000.0   # seconds: this machine's wall clock at the start of each test
 
@@ -75,7 +82,7 @@ def test_a_lease_time_in_the_past_is_renewed_every_5_s_not_in_a_hot_loop(expires
     keeper, beats = _keeper(clocks, expires_ms, [expires_ms])   # every renewal answers the same past time
     _run_for(clocks, keeper, 60.0)
     assert len(beats) == 60 / UNCREDIBLE_INTERVAL   # before: thousands (due at once, every time)
-    assert all(later - earlier >= MIN_INTERVAL for earlier, later in zip(beats, beats[1:]))
+    assert all(later - earlier >= MIN_INTERVAL for earlier, later in itertools.pairwise(beats))
     assert not keeper.lost.is_set()
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from shared.cloud import JobClient, TransientCloudError
+from shared.http.retry import RetryPolicy
 from supervisor.config.loader import load_config
 from tests.cloud.conftest import RUNNER_KEY
 from tests.cloud.standin import StandIn, answer
 from tests.fakes.trickle import TrickleServer, http_answer
-from shared.cloud import JobClient, TransientCloudError
-from shared.http.retry import RetryPolicy
 
 SLOW_LEASE = http_answer(b'{"leased": false}' + b" " * 600)   # one byte per 0.1 s: over a minute
 HEARTBEAT_OK = http_answer(b'{"ok": true, "leaseExpiresAt": 1700000600000}')

@@ -5,14 +5,14 @@ not asked for them, so no job is leased behind the runner's back) and relays the
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from emulator import EmulatorServer
 from tests.cloud.hostile_proxy import Hostile, HostileProxy
 from tests.harness import enqueue, wait_final
-from tests.integration.conftest import StartRunner, cloud, instance, start_runner  # noqa: F401 - fixtures
+from tests.integration.conftest import StartRunner
 
 LEASE = "/leaseWorkspaceJob"
 CALL_TIMEOUT = 2.0   # seconds: cloud.call_timeout of the pools below

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.cloud.standin import StandIn, answer
 from shared.cloud import JobClient, TransientCloudError
 from shared.cloud.errors import MAX_QUOTED_CHARS
 from shared.http.redact import register_secret
 from shared.http.retry import RetryPolicy
+from tests.cloud.standin import StandIn, answer
 from workers.models.server_errors import MAX_REASON_CHARS, parse_server_error
 
 OPENAI_KEY = "sk-SECRETKEY-0123456789abcdefghij"

@@ -13,14 +13,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
 from emulator import EmulatorServer
 from tests.harness import REPO, Runner, wait_for
-from tests.integration.conftest import StartRunner, cloud, instance, start_runner  # noqa: F401 - fixtures
+from tests.integration.conftest import StartRunner
 
 RELOADED = "SIGHUP: configuration reloaded"
 REFUSED = "SIGHUP: the new configuration is invalid, keeping the running one"

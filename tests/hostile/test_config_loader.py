@@ -74,7 +74,7 @@ def fifo(tmp_path: Path) -> Path:
     ((BASE + "pool:\n  workers: '${file:/dev/zero}'\n").encode(), "pool.workers: /dev/zero is not a regular file"),
     ((BASE + "a: 2001-13-45\n").encode(), "!!timestamp value YAML cannot convert"),
     ((BASE + "metrics:\n  listen: '127.0.0.1:\u00b2'\n").encode(), "metrics.listen: expected HOST:PORT"),
-    ("cloud: {base_url: embedded}\nmodel: {name: builtin, base_url: 'http://[::1'}\n".encode(), "model.base_url: "),
+    (b"cloud: {base_url: embedded}\nmodel: {name: builtin, base_url: 'http://[::1'}\n", "model.base_url: "),
     ((BASE + "pool:\n  workers: '" + "7" * 5000 + "'\n").encode(), "more than 30 digits"),
 ])
 def test_each_hostile_file_is_a_config_error_naming_where(tmp_path: Path, data: bytes, expected: str) -> None:

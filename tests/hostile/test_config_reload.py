@@ -21,7 +21,7 @@ from supervisor.config import load_config
 from supervisor.observability.pool_collector import PoolCollector
 from supervisor.observability.snapshot import PoolSnapshot
 from tests.harness import Runner, enqueue, wait_final, wait_for
-from tests.integration.conftest import StartRunner, cloud, instance, start_runner  # noqa: F401 - fixtures
+from tests.integration.conftest import StartRunner
 
 REFUSED = "SIGHUP: the new configuration is invalid, keeping the running one"
 

@@ -12,7 +12,7 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import psutil
 import requests
@@ -20,7 +20,7 @@ import requests
 from supervisor.observability.http_listener import Limits, Pending
 from supervisor.observability.http_server import StatusServer
 from supervisor.observability.snapshot import PoolSnapshot
-from tests.integration.conftest import StartRunner, cloud, instance, start_runner  # noqa: F401 - fixtures
+from tests.integration.conftest import StartRunner
 
 FLOOD = 300            # half-sent connections
 HALF_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"   # no blank line: the head never ends

@@ -10,13 +10,12 @@ import json
 import logging
 import sys
 
-from supervisor.logs import TRACE_PREFIX
-from tests.hostile.logs_support import ANSI, FORGED, RECORD_START, Captured, captured  # noqa: F401 - fixture
 from shared.http.escape import UNSAFE
 from shared.http.redact import register_secret
-from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, LogRecordMessage, WorkerMessage
+from supervisor.logs import TRACE_PREFIX
+from tests.hostile.logs_support import ANSI, FORGED, RECORD_START, Captured
 from workers.logs import JobTag, PipeLogHandler
-from shared.pipe.messages import LogRecordMessage, WorkerMessage
 
 
 def records(capture: Captured) -> list[str]:

@@ -16,11 +16,11 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor.logs import TRACE_PREFIX
-from tests.hostile.logs_support import RECORD_START, capture_logs
 from shared.http.escape import UNSAFE, shown
 from shared.http.redact import MIN_PARTIAL, redact_and_cut, register_secret
 from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT
+from supervisor.logs import TRACE_PREFIX
+from tests.hostile.logs_support import RECORD_START, capture_logs
 
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 SECRETS = ("QX7RZ9KVMW3TPJ8LHN", "HVNXQ2W8ZK4RTM9PCE")     # registered like an API key

@@ -12,15 +12,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.http.escape import UNSAFE
 from supervisor.commands.status import CELL_LIMIT, render
 from supervisor.observability.http_server import StatusServer
 from supervisor.observability.snapshot import PoolSnapshot
@@ -29,7 +31,6 @@ from tests.cloud.conftest import ID_TOKEN
 from tests.cloud.standin import StandIn, answer
 from tests.harness import REPO, runner_env
 from tests.hostile.logs_support import ANSI, FORGED
-from shared.http.escape import UNSAFE
 
 URL_PASSWORD = "pa55-in-the-url-0xZ"
 
@@ -77,7 +78,7 @@ def hostile_status() -> Iterator[tuple[str, list[Any]]]:
     answers: list[Any] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        def do_GET(self) -> None:  # the stdlib's naming
             body = json.dumps(answers[0]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -85,7 +86,7 @@ def hostile_status() -> Iterator[tuple[str, list[Any]]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

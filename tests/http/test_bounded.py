@@ -13,8 +13,8 @@ import time
 import pytest
 import requests
 
-from tests.fakes.trickle import TrickleServer, http_answer
 from shared.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits
+from tests.fakes.trickle import TrickleServer, http_answer
 
 LIMITS = ExchangeLimits(connect_timeout=2.0, read_timeout=5.0, deadline=0.5, max_bytes=1000)
 SLOW_ANSWER = http_answer(b'{"leased": false}' + b" " * 200)  # ~300 bytes: 30 s at 10 bytes/s

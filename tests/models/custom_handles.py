@@ -1,7 +1,8 @@
 """Operator-style handle factories for the loader tests (``tests.models.custom_handles:…``)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from shared.config.sections import ModelConfig
 from workers.models.base import ModelTurn, ToolSpec

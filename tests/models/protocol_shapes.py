@@ -52,7 +52,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                      "type": "array", "items": {"type": "string", "maxLength": 512}}}}}}},
     "create_list": {"type": "object", "additionalProperties": False, "required": ["list"], "properties": {
         "list": {"type": "object", "additionalProperties": False, "required": ["id", "items"],
-                 "properties": {"kind": {"const": "list"}, "id": SAFE_ID, "title": TITLE, "ordered": {"type": "boolean"},
+                 "properties": {"kind": {"const": "list"}, "id": SAFE_ID, "title": TITLE,
+                                "ordered": {"type": "boolean"},
                                 "items": {"type": "array", "minItems": 1, "maxItems": 48,
                                           "items": {"type": "string", "minLength": 1, "maxLength": 512}}}}}},
     "create_checklist": {"type": "object", "additionalProperties": False, "required": ["checklist"], "properties": {
@@ -71,7 +72,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                "content": {"type": "string", "maxLength": 64000, "pattern": "<svg"}}}}},
     "create_file": {"type": "object", "additionalProperties": False, "required": ["name", "content"], "properties": {
         "name": {"type": "string", "maxLength": 160,
-                 "pattern": r"^(?:[A-Za-z0-9-][A-Za-z0-9._-]{0,47}/){0,4}[A-Za-z0-9-][A-Za-z0-9._-]{0,44}\.(?:[mM][dD]|[tT][xX][tT])$"},
+                 "pattern": r"^(?:[A-Za-z0-9-][A-Za-z0-9._-]{0,47}/){0,4}"
+                            r"[A-Za-z0-9-][A-Za-z0-9._-]{0,44}\.(?:[mM][dD]|[tT][xX][tT])$"},
         "content": {"type": "string", "minLength": 1, "maxLength": 48000}}},
 }
 for _name in ("create_bar_chart", "create_stacked_bar_chart"):

@@ -6,6 +6,7 @@ import logging
 import pytest
 import requests
 
+from shared.pipe.failures import FailureClass, JobFailure
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
     Reply,
@@ -19,7 +20,7 @@ from tests.fakes.openai_server import (
 from tests.fakes.trickle import TrickleServer, http_answer
 from tests.harness import free_port
 from tests.models.conftest import API_KEY, Recorder, model_config
-from shared.pipe.failures import FailureClass, JobFailure
+from workers.models import http_client
 from workers.models.base import (
     ModelAnswerTooLarge,
     ModelAuthError,
@@ -29,7 +30,6 @@ from workers.models.base import (
     ModelError,
     ModelQuotaError,
 )
-from workers.models import http_client
 from workers.models.http_client import ContextOverflow, ModelHttpClient
 
 OK = Reply(body={"id": "resp_ok", "output": []})

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from shared.config.model_names import BUILT_IN_NAMES, describe_model_name_problem
 from shared.config.sections import ModelConfig
 from tests.models import custom_handles
+from workers.models import loader
 from workers.models.base import ModelHandle, UserText
 from workers.models.builtin import BuiltinModelHandle
-from shared.config.model_names import BUILT_IN_NAMES, describe_model_name_problem
-from workers.models import loader
 from workers.models.loader import ModelLoadError, load_model_handle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle

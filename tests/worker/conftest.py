@@ -2,20 +2,20 @@
 and a ``JobRunner`` wired to them with real clients (nothing mocked)."""
 from __future__ import annotations
 
-import dataclasses
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from emulator import EmulatorServer
-from shared.config.sections import EmulatorConfig, ModelConfig
-from tests.fakes.openai_server import FakeOpenAIServer
 from shared.cloud.jobs import JobClient, LeasedJob
+from shared.config.sections import EmulatorConfig, ModelConfig
 from shared.http.retry import RetryPolicy
-from workers.job import JobRunner
 from shared.pipe.messages import JobFinished
+from tests.fakes.openai_server import FakeOpenAIServer
+from workers.job import JobRunner
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 

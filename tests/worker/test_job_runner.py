@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from tests.cloud.standin import StandIn, answer
-from tests.fakes.openai_server import (RecordedRequest, Reply, chat_reply, rate_limited, responses_reply,
-                                       unauthorized)
-from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
-from tests.worker.conftest import API_KEY, Harness
 from shared.cloud.jobs import LeasedJob
 from shared.pipe.messages import JobFinished, LeaseRenewed
+from tests.cloud.standin import StandIn, answer
+from tests.fakes.openai_server import RecordedRequest, Reply, chat_reply, rate_limited, responses_reply, unauthorized
+from tests.worker.calls import ALL_KINDS, CITATIONS, bar_chart
+from tests.worker.conftest import API_KEY, Harness
+from workers.deliverables.tools import citation
 
 PROTOCOLS = ("responses", "chat")
 REPLY = {"responses": responses_reply, "chat": chat_reply}
@@ -118,7 +118,7 @@ def test_malformed_tool_arguments_get_an_actionable_refusal(harness: Harness, pr
 def test_caps_are_enforced_with_a_reason_the_model_can_act_on(harness: Harness) -> None:
     workspace_id = harness.enqueue(messages=[{"text": "Thirteen charts."}])
     script(harness, "responses", dict(tool_calls=[bar_chart(f"c{i}") for i in range(13)]),
-           dict(text=" ".join("{{artifact:chart:c%d}}" % i for i in range(12))))
+           dict(text=" ".join(citation("chart", f"c{i}") for i in range(12))))
 
     assert harness.run().outcome == "completed"
 

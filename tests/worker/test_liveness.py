@@ -8,15 +8,15 @@ thread keeps sending ``Alive``.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from shared.config.sections import PoolConfig
-from supervisor.watchdog import MainThreadClock, Watchdog
-from tests.core.fakes import PID, FakeSlot, live_slot
 from shared.pipe import liveness
 from shared.pipe.messages import Alive, JobFinished, LeaseResult, Progress, WantWork
+from supervisor.watchdog import MainThreadClock, Watchdog
+from tests.core.fakes import PID, FakeSlot, live_slot
 
 HUNG = 10.0   # seconds: pool.hung_timeout below
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from workers.deliverables.errors import DeliverableError
 from shared.protocol.limits import FILE, KINDS, TABLE
+from workers.deliverables.errors import DeliverableError
 from workers.deliverables.paths import sanitize_file_name
 from workers.deliverables.text import describe_value, encodable, is_blank, js_number_text, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, TOOL_NAMES, WRAPPER_TOOLS, citation

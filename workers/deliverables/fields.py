@@ -12,11 +12,12 @@ depends on how generously it normalises.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from workers.deliverables.errors import DeliverableError, Where
 from shared.protocol.limits import CITATION_BREAKERS, MAX_ID_CHARS, MAX_TITLE_CHARS, SAFE_ID_RE
+from workers.deliverables.errors import DeliverableError, Where
 from workers.deliverables.text import (
     count_text,
     describe_value,
@@ -161,7 +162,7 @@ class Reader:
         return value
 
     def choice(self, value: Any, where: Where, options: Sequence[str]) -> str:
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             shown = " or ".join(quote(option) for option in options)
             raise self.fail(where, f"expected {shown}, got {describe_value(value)}")
         return value

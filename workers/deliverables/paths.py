@@ -12,7 +12,6 @@ completion check demand that stored names be already sanitised.
 """
 from __future__ import annotations
 
-from workers.deliverables.errors import DeliverableError
 from shared.protocol.limits import (
     FILE_EXTENSIONS,
     FILE_SEGMENT_UNSAFE_RE,
@@ -20,6 +19,7 @@ from shared.protocol.limits import (
     MAX_FILE_NAME_CHARS,
     MAX_FILE_SEGMENT_CHARS,
 )
+from workers.deliverables.errors import DeliverableError
 from workers.deliverables.text import js_cut, js_length, js_trim, quote
 
 _DROPPED_SEGMENTS = ("", ".", "..")

@@ -9,11 +9,12 @@ finds ``specs/plan.md``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
-from workers.deliverables.errors import DeliverableError
 from shared.protocol.limits import CHART, FILE, KINDS
+from workers.deliverables.errors import DeliverableError
 from workers.deliverables.paths import sanitize_file_name
 from workers.deliverables.text import JS_WHITESPACE_CLASS, js_trim, quote
 from workers.deliverables.tools import CHART_TOOLS, FILE_TOOL, WRAPPER_TOOLS, citation

@@ -12,7 +12,8 @@ grammars, where ``maxLength: 64000`` would explode.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.protocol.limits import (
     BAR_ORIENTATIONS,
@@ -22,19 +23,19 @@ from shared.protocol.limits import (
     FILE,
     LIST,
     MAX_CELL_CHARS,
-    MAX_CHART_LABELS,
     MAX_CHART_LABEL_CHARS,
+    MAX_CHART_LABELS,
     MAX_CHART_SERIES,
-    MAX_CHECKLIST_ITEMS,
     MAX_CHECKLIST_ITEM_ID_CHARS,
+    MAX_CHECKLIST_ITEMS,
     MAX_CHECKLIST_LABEL_CHARS,
     MAX_COLUMN_NAME_CHARS,
     MAX_FILE_CONTENT_CHARS,
     MAX_FILE_FOLDERS,
     MAX_FILE_NAME_CHARS,
     MAX_ID_CHARS,
-    MAX_LIST_ITEMS,
     MAX_LIST_ITEM_CHARS,
+    MAX_LIST_ITEMS,
     MAX_PIE_SEGMENTS,
     MAX_SCATTER_POINTS,
     MAX_SCATTER_SERIES,

@@ -8,10 +8,11 @@ normalising would change is a problem, because the cloud might not normalise.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from workers.deliverables.errors import DeliverableError
 from shared.protocol.limits import COMPLETION_ARRAYS, FILE, KINDS, MAX_MESSAGE_CHARS, KindSpec
+from workers.deliverables.errors import DeliverableError
 from workers.deliverables.text import count_text, describe_value, is_blank, js_length, lone_surrogate, quote
 from workers.deliverables.validate_charts import validate_chart
 from workers.deliverables.validate_items import (
@@ -60,10 +61,10 @@ def validate_item(kind: str, raw: Any, *, strict: bool = False) -> dict[str, Any
 
 def item_ref(kind: str, item: Mapping[str, Any]) -> str:
     """What a citation of the stored ``item`` names: a file's path, anything else's id."""
-    return item["name"] if kind == FILE.kind else item["id"]
+    return str(item["name"] if kind == FILE.kind else item["id"])
 
 
-def validate_completion(body: Mapping[str, Any]) -> list[str]:
+def validate_completion(body: object) -> list[str]:
     """Every problem of the completion ``body`` as ``"<path>: <what is wrong>"``; [] when valid.
 
     Checks: an object with exactly the protocol's fields; ``workspaceId`` a non-empty

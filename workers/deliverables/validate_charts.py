@@ -6,10 +6,9 @@ per label); bar and stacked_bar add ``orientation``; stacked bars cannot be nega
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from workers.deliverables.errors import Where
-from workers.deliverables.fields import Reader, is_absent
 from shared.protocol.limits import (
     BAR_ORIENTATIONS,
     CATEGORY_CHART_KINDS,
@@ -24,6 +23,8 @@ from shared.protocol.limits import (
     NON_NEGATIVE_CHART_KINDS,
     ORIENTED_CHART_KINDS,
 )
+from workers.deliverables.errors import Where
+from workers.deliverables.fields import Reader, is_absent
 from workers.deliverables.text import count_text, describe_value, quote
 
 _COMMON_FIELDS = ("kind", "id", "title")

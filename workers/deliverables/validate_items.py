@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.deliverables.errors import DeliverableError, Where
-from workers.deliverables.fields import Reader, is_absent
 from shared.protocol.limits import (
     MAX_CELL_CHARS,
     MAX_CHECKLIST_ITEM_ID_CHARS,
@@ -23,6 +21,8 @@ from shared.protocol.limits import (
     MAX_TABLE_ROWS,
     SVG_ROOT_MARKER,
 )
+from workers.deliverables.errors import DeliverableError, Where
+from workers.deliverables.fields import Reader, is_absent
 from workers.deliverables.paths import sanitize_file_name
 from workers.deliverables.svg_filter import forbidden_markup
 from workers.deliverables.text import count_text, js_trim, quote

@@ -8,8 +8,9 @@ Responses API, the whole message list for chat completions) is the session's bus
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from shared.pipe.failures import FailureClass, JobFailure
 
@@ -56,7 +57,7 @@ class ToolResult:
     output: str
 
 
-InputItem = Union[UserText, ToolResult]
+InputItem = UserText | ToolResult
 
 
 class ModelError(Exception):

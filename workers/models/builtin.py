@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
+from workers.deliverables.tools import citation
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec
 from workers.models.builtin_content import CATALOGUE, Deliverable, Topic
 from workers.models.rounds import split_items
@@ -55,7 +57,7 @@ class PlannedCall:
         return cls(deliverable=deliverable, ref=ref, arguments=deliverable.build(topic, ref))
 
     def citation(self) -> str:
-        return "{{artifact:%s:%s}}" % (self.deliverable.kind, self.ref)
+        return citation(self.deliverable.kind, self.ref)
 
 
 class BuiltinModelHandle:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from xml.sax.saxutils import escape
 
 from workers.models.trimming import cut_text
@@ -47,7 +48,7 @@ class Topic:
 
     def number(self, salt: str, low: int, high: int) -> int:
         """A whole number in [low, high] fixed by the request text and ``salt``."""
-        digest = hashlib.sha256(f"{salt}\0{self.text}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{salt}\0{self.text}".encode()).digest()
         return low + int.from_bytes(digest[:8], "big") % (high - low + 1)
 
     def labels(self, count: int) -> list[str]:
@@ -115,7 +116,7 @@ def _values(topic: Topic, salt: str, count: int, low: int = 5, high: int = 95) -
 def _pie(topic: Topic, ref: str) -> dict[str, Any]:
     return {"id": ref, "title": f"{topic.headline}: share by area",
             "segments": [{"label": label, "value": value}
-                         for label, value in zip(topic.labels(4), _values(topic, f"pie:{ref}", 4))]}
+                         for label, value in zip(topic.labels(4), _values(topic, f"pie:{ref}", 4), strict=True)]}
 
 
 def _series_chart(topic: Topic, ref: str, *, names: tuple[str, ...], labels: list[str],
@@ -154,7 +155,7 @@ def _scatter(topic: Topic, ref: str) -> dict[str, Any]:
 
 def _table(topic: Topic, ref: str) -> dict[str, Any]:
     rows = [[label, str(score), f"Owner {topic.number(f'{ref}:owner:{label}', 1, 5)}"]
-            for label, score in zip(topic.labels(4), _values(topic, f"table:{ref}", 4, 1, 10))]
+            for label, score in zip(topic.labels(4), _values(topic, f"table:{ref}", 4, 1, 10), strict=True)]
     return {"table": {"kind": "table", "id": ref, "title": f"{topic.headline}: overview",
                       "columns": ["Item", "Score (1-10)", "Owner"], "rows": rows}}
 

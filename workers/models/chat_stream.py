@@ -15,8 +15,10 @@ stream cut short (``StreamEndedEarly``).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
+from workers.models.answer_fields import object_at
 from workers.models.base import ModelError
 
 DONE = "[DONE]"
@@ -73,8 +75,8 @@ def fold_chat_events(events: Iterable[Any], *, endpoint: str) -> dict[str, Any]:
             continue
         if event.get("error"):
             error = event["error"]
-            message = error.get("message") if isinstance(error, dict) else str(error)
-            raise ModelError(f"{endpoint}: the server ended the stream with an error: {str(message)[:300]}")
+            said = error.get("message") if isinstance(error, dict) else str(error)
+            raise ModelError(f"{endpoint}: the server ended the stream with an error: {str(said)[:300]}")
         usage = event.get("usage") or usage
         choices = event.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
@@ -97,11 +99,12 @@ def fold_chat_events(events: Iterable[Any], *, endpoint: str) -> dict[str, Any]:
 
 
 def _merge_call(calls: dict[int, dict[str, Any]], fragment: dict[str, Any], position: int) -> None:
-    index = fragment.get("index") if isinstance(fragment.get("index"), int) else position
+    given = fragment.get("index")
+    index = given if isinstance(given, int) else position
     call = calls.setdefault(index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
     if isinstance(fragment.get("id"), str) and fragment["id"]:
         call["id"] = fragment["id"]
-    function = fragment.get("function") if isinstance(fragment.get("function"), dict) else {}
+    function = object_at(fragment, "function")
     if isinstance(function.get("name"), str) and function["name"]:
         call["function"]["name"] = function["name"]
     arguments = function.get("arguments")

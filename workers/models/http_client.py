@@ -27,12 +27,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import requests
 
+from shared.config.sections import ModelConfig
 from shared.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits, StreamedAnswer
 from shared.http.redact import redact, register_secret
 from shared.http.retry import RETRYABLE_STATUS, RetryPolicy
@@ -51,13 +53,11 @@ from workers.models.server_errors import (
     ServerError,
     context_fit_ratio,
     context_limit,
-    is_request_shape_failure,
     is_context_length,
     is_insufficient_quota,
+    is_request_shape_failure,
     parse_server_error,
 )
-
-from shared.config.sections import ModelConfig
 
 RequestObserver = Callable[[str, str, float], None]
 """``(endpoint, code, seconds)`` once per HTTP try; code is the status or "network"/"timeout"."""
@@ -72,6 +72,7 @@ PROBE_DETAIL_BYTES = 4096  # of a probe's answer read for its error detail
 PROBE_HEADER = "X-Xenon-Probe"  # marks the start-up probe, so a test server can tell it from real calls
 
 log = logging.getLogger("xenon.worker.model")
+T = TypeVar("T")   # what an exchange's consumer makes of the answer
 
 
 class ContextOverflow(ModelContextTooLong):
@@ -144,8 +145,8 @@ class ModelHttpClient:
 
         return self.exchange(endpoint, body, read_whole, timeout=timeout)
 
-    def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], Any], *,
-                 timeout: float | None = None, streamed: bool = False) -> Any:
+    def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], T], *,
+                 timeout: float | None = None, streamed: bool = False) -> T:
         """POST ``body`` and hand a 2xx answer to ``consume`` while its body still arrives;
         errors, retries and limits as ``post``. A ``streamed`` answer (server-sent events)
         may take the caller's whole ``timeout`` rather than ``call_timeout``: it is alive as

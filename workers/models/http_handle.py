@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
+from shared.config.sections import ModelConfig
 from workers.models.http_client import ModelHttpClient, RequestObserver
 from workers.models.rounds import with_one_trim
 from workers.models.trimming import cut_text, shrink_within
 
 log = logging.getLogger("xenon.worker.model")
-
-from shared.config.sections import ModelConfig
 
 
 class HttpModelHandle:

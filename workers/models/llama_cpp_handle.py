@@ -22,15 +22,15 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable, ClassVar, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
+from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
 from workers.models.base import ModelDeadlineExceeded, ModelError
 from workers.models.http_client import ContextOverflow
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.window import ServerFacts
-
-from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -77,7 +77,8 @@ class LocalChatServer:
                 raise ModelError(f"llama-cpp: {exc}") from None
             finally:
                 self._abort_at = None
-        return json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
+        plain: dict[str, Any] = json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
+        return plain
 
     def _should_abort(self, _data: Any) -> bool:
         """llama.cpp's abort callback, asked before each decode step (from this thread)."""
@@ -124,7 +125,7 @@ class LlamaCppHandle(OpenAIChatHandle):
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot load {config.model_path}: {exc}") from None
         super().__init__(config=config)
-        self._client = LocalChatServer(llama)  # type: ignore[assignment]
+        self._client = LocalChatServer(llama)  # type: ignore[assignment]  # stands in for ModelHttpClient (duck-typed)
         self._facts = ServerFacts(base_url="local", model=config.model, configured_window=llama.n_ctx(),
                                   fetch=self._client.fetch_json)
         self._stream = False

@@ -12,9 +12,11 @@ its reserved "model load failed" code instead of crash-looping.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from shared.config.model_names import describe_model_name_problem
+from shared.config.sections import ModelConfig
 from shared.http.redact import redact, register_secret
 from workers.models.base import ModelHandle
 from workers.models.builtin import BuiltinModelHandle
@@ -23,7 +25,7 @@ from workers.models.http_handle import HttpModelHandle
 from workers.models.openai_chat import OpenAIChatHandle
 from workers.models.openai_responses import OpenAIResponsesHandle
 
-from shared.config.sections import ModelConfig
+Probed = TypeVar("Probed", bound=HttpModelHandle)
 
 _BUILT_IN: dict[str, Callable[[ModelConfig, RequestObserver | None], ModelHandle]] = {
     "openai-responses": lambda config, on_request: _probed(OpenAIResponsesHandle(config=config,
@@ -65,7 +67,7 @@ def _llama_cpp_handle(config: ModelConfig) -> ModelHandle:
     return LlamaCppHandle(config=config)
 
 
-def _probed(handle: HttpModelHandle) -> HttpModelHandle:
+def _probed(handle: Probed) -> Probed:
     """``handle`` after its start-up probe (a wrong API raises ``ValueError``)."""
     handle.probe()
     return handle
@@ -100,4 +102,5 @@ def _import_callable(module_name: str, attribute_path: str, name: str) -> Callab
         target = getattr(target, part)
     if not callable(target):
         raise ModelLoadError(f"model {name}: {attribute_path!r} is a {type(target).__name__}, not a callable")
-    return target
+    function: Callable[..., Any] = target
+    return function

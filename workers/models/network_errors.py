@@ -8,7 +8,7 @@ host and port of the model server.
 from __future__ import annotations
 
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import requests
 import urllib3

@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
+from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
+from workers.models.answer_fields import array_at, object_at
+from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
 from workers.models.http_client import ContextOverflow, ModelHttpClient, RequestObserver
 from workers.models.http_handle import HttpModelHandle
@@ -39,8 +42,6 @@ from workers.models.rounds import (
 )
 from workers.models.trimming import shrink_within, trim_middle
 from workers.models.window import ServerFacts
-
-from shared.config.sections import ModelConfig
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -232,18 +233,17 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
 
     Calls without an id get ``call_<round>_<index>``, unique within the session.
     """
-    choices = data.get("choices")
-    first = choices[0] if isinstance(choices, list) and choices else None
-    message = first.get("message") if isinstance(first, dict) else None
+    choices = array_at(data, "choices")
+    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = first.get("message")
     if not isinstance(message, dict):
         raise ModelError(f"{ENDPOINT}: answer has no choices[0].message")
     text = content_text(message.get("content"))
     calls: list[ToolCall] = []
-    raw_calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
-    for index, raw in enumerate(raw_calls):
+    for index, raw in enumerate(array_at(message, "tool_calls")):
         if not isinstance(raw, dict):
             continue
-        function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+        function = object_at(raw, "function")
         given_id = raw.get("id")
         call_id = given_id if isinstance(given_id, str) and given_id else f"call_{round_number}_{index}"
         calls.append(ToolCall(call_id=call_id, name=str(function.get("name") or ""),

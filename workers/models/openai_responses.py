@@ -9,8 +9,10 @@ items of ``output``, never from status fields.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from workers.models.answer_fields import array_at, object_at
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolResult, ToolSpec, UserText
 from workers.models.http_client import ModelHttpClient
 from workers.models.http_handle import HttpModelHandle
@@ -106,13 +108,12 @@ def parse_response(data: dict[str, Any]) -> tuple[ModelTurn, str]:
         raise ModelError(f"{ENDPOINT}: answer has no response id")
     status = data.get("status")
     if status == "failed":
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        error = object_at(data, "error")
         raise ModelError(f"{ENDPOINT}: response failed: {error.get('message') or 'no reason given'}",
                          code=error.get("code") if isinstance(error.get("code"), str) else None)
-    output = data.get("output") if isinstance(data.get("output"), list) else []
     calls: list[ToolCall] = []
     texts: list[str] = []
-    for index, item in enumerate(output):
+    for index, item in enumerate(array_at(data, "output")):
         if not isinstance(item, dict):
             continue
         if item.get("type") == "function_call":
@@ -125,7 +126,7 @@ def parse_response(data: dict[str, Any]) -> tuple[ModelTurn, str]:
     if not text and not texts and isinstance(data.get("output_text"), str):
         text = data["output_text"]
     if status == "incomplete" and not calls and not text:
-        details = data.get("incomplete_details") if isinstance(data.get("incomplete_details"), dict) else {}
+        details = object_at(data, "incomplete_details")
         raise ModelError(f"{ENDPOINT}: response incomplete ({details.get('reason') or 'no reason given'}) "
                          "with no text and no tool calls", code="incomplete")
     usage = token_usage(data.get("usage"), input_key="input_tokens", output_key="output_tokens")

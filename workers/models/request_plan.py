@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from workers.models.base import ModelContextTooLong, ToolSpec
 from workers.models.tool_fit import compact_tool, tools_for_ask

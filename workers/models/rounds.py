@@ -6,7 +6,8 @@ import html
 import json
 import re
 import time
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from workers.models.base import InputItem, ModelContextTooLong, ToolResult, UserText
 from workers.models.http_client import ContextOverflow

@@ -17,7 +17,8 @@ for the conversation. Two levers, used by ``request_plan`` in this order:
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from workers.models.base import ToolSpec
 from workers.models.rounds import plain_json

@@ -19,8 +19,11 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+
+from workers.models.answer_fields import object_at
 
 log = logging.getLogger("xenon.worker.model")
 
@@ -135,7 +138,7 @@ class ServerFacts:
         for ask in askers:
             try:
                 window = ask()
-            except Exception:  # noqa: BLE001 - any failure means "this server does not say"
+            except Exception:  # any failure means "this server does not say"
                 continue
             if window:
                 return window
@@ -154,7 +157,7 @@ class ServerFacts:
         for entry in entries:
             if not isinstance(entry, dict) or (entry.get("id") != self._model and len(entries) > 1):
                 continue
-            meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+            meta = object_at(entry, "meta")
             found = _positive(entry.get("max_model_len")) or _positive(meta.get("n_ctx"))
             if found:
                 return found
@@ -180,13 +183,15 @@ class ServerFacts:
         for url, body in attempts:
             try:
                 answer = self._fetch("POST", url, body)
-            except Exception:  # noqa: BLE001 - no tokenize endpoint there
+            except Exception:  # no tokenize endpoint there
                 continue
             if isinstance(answer, dict):
                 count = _positive(answer.get("count"))
                 tokens = answer.get("tokens")
-                if count or isinstance(tokens, list) and tokens:
-                    return count or len(tokens)
+                if count:
+                    return count
+                if isinstance(tokens, list) and tokens:
+                    return len(tokens)
         return None
 
 

@@ -5,7 +5,8 @@ test states only what it changes.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def bar(**fields: Any) -> dict[str, Any]:

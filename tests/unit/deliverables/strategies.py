@@ -11,12 +11,12 @@ reach the per-job caps mid-job; raw argument texts include malformed and deeply 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.unit.deliverables.samples import TOOL_ARGS
 from shared.protocol.limits import (
     KINDS,
     MAX_CELL_CHARS,
@@ -39,6 +39,7 @@ from shared.protocol.limits import (
     MAX_TABLE_ROWS,
     MAX_TITLE_CHARS,
 )
+from tests.unit.deliverables.samples import TOOL_ARGS
 from workers.deliverables.tools import CHART_TOOLS, TOOL_NAMES
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
