@@ -196,7 +196,7 @@ class PoolManager:
             for slot in self.slots.values():
                 if slot.process is not None:
                     slot.terminate(now=now, reason=WorkerStop.SHUTDOWN)
-        self.watchdog.check(self.slots.values(), now)
+        self.watchdog.check_due(self.slots.values(), now)
         self.recovery.keep_alive()
 
     def manage_workers(self) -> None:
@@ -360,11 +360,10 @@ class PoolManager:
         now = self._clock()
         if not self.status.due(now):
             return
-        rss, cpu = self.status.own_usage()
         self.status.publish(PoolSnapshot(
             workers=tuple(WorkerView.of(slot, now=now) for slot in sorted(self.slots.values(), key=lambda s: s.slot)),
-            draining=self.shutdown.draining, desired_workers=self.desired, loop_heartbeat=now,
-            started_at=self._started, supervisor_pid=os.getpid(), supervisor_rss_bytes=rss, supervisor_cpu_percent=cpu,
+            draining=self.shutdown.draining, desired_workers=self.desired, loop_heartbeat=now, taken_at=now,
+            started_at=self._started, supervisor_pid=os.getpid(),
             memory_limit_bytes=self.config.pool.max_worker_memory, cloud_url=self._cloud.url,
             model=self.config.model.name, recovering_jobs=self.recovery.queued(),
             lease_backoff_seconds=self.gate.backoff_left(), model_pauses=self.messages.model_pause.count,

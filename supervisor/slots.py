@@ -107,6 +107,7 @@ class WorkerSlot:
     started_at: float = 0.0                  # supervisor clock seconds, like every time below
     ready_at: Optional[float] = None
     last_seen: float = 0.0                   # last message from the worker (sign of life)
+    waiting: bool = False                    # it asked for work and was sent nothing since (it is quiet)
     job: Optional[InFlightJob] = None
     jobs_done: int = 0                       # by the current worker
     jobs_total: int = 0                      # by every worker of this slot
@@ -141,8 +142,9 @@ class WorkerSlot:
         self._move("booted")
 
     def wants_work(self) -> None:
-        """The worker is idle and asks for work."""
+        """The worker is idle and asks for work; it sends no sign of life until it is sent something."""
         self._move("wants_work")
+        self.waiting = True
 
     def assigned(self, job: InFlightJob) -> None:
         """The worker holds ``job`` (it leased it, or the supervisor handed it a recovered one)."""
@@ -185,6 +187,7 @@ class WorkerSlot:
 
     def send(self, message: SupervisorMessage) -> None:
         """Send ``message`` to the worker, if it has a pipe (a dying worker's broken pipe is ignored)."""
+        self.waiting = False   # it answers, and signs of life are due again
         if self.conn is None:
             return
         try:
@@ -243,6 +246,7 @@ class WorkerSlot:
         self.process = self.conn = None
         self.ready_at = None
         self.job = None
+        self.waiting = False
         self.jobs_done = 0
         self.stop_reason = self.term_sent_at = self.fatal = None
         self.rss_bytes, self.cpu_percent = 0, 0.0

@@ -4,8 +4,11 @@ One receiver thread reads commands and files them: permits and assigned jobs go 
 queue the lease loop waits on; ``Stop`` and ``Abort`` set flags the job checks at safe
 points. Sends are serialised with a lock because the job thread, the heartbeat thread, the
 logging handler and the sign-of-life ticker all send. The ticker's ``Alive`` proves only
-that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is
-gone), the worker stops: a worker never outlives its supervisor.
+that the process runs; the main thread's progress travels as ``Progress`` (``shared.pipe.liveness``).
+A worker waiting for the supervisor (``WantWork`` sent, no command received since) is quiet:
+the supervisor does not expect a sign of life from it until it sends the worker something
+(``supervisor.watchdog``), so an idle pool costs the supervisor nothing per worker. If the
+pipe breaks (the supervisor is gone), the worker stops: a worker never outlives its supervisor.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Callable, Optional, Union
 
 from shared.pipe.failures import Failure
-from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
+from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WantWork, WorkerMessage
 
 Work = Union[LeasePermit, AssignJob, Stop]
 
@@ -34,6 +37,7 @@ class SupervisorLink:
         self._work: "queue.Queue[Work]" = queue.Queue()
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
         self._last_sent = clock()
+        self._waiting = False   # WantWork sent and no command received since: no Alive needed
         self._on_abort = on_abort
         self._on_lost = on_lost
         self.stop_requested: Optional[Stop] = None
@@ -48,6 +52,8 @@ class SupervisorLink:
         with self._send_lock:
             if self._closed.is_set():
                 return
+            if isinstance(message, WantWork):
+                self._waiting = True   # before the send: the supervisor's answer may be read at once
             try:
                 self._conn.send(message)
                 self._last_sent = self._clock()
@@ -71,6 +77,7 @@ class SupervisorLink:
                 message = self._conn.recv()
             except (OSError, EOFError):
                 break
+            self._waiting = False   # the supervisor expects signs of life again
             if isinstance(message, Abort):
                 self._on_abort(message.failure)
             elif isinstance(message, Stop):
@@ -89,6 +96,7 @@ class SupervisorLink:
             self.send_alive_if_quiet()
 
     def send_alive_if_quiet(self) -> None:
-        """Send ``Alive`` when nothing was sent for ``alive_interval`` seconds (the ticker's rule)."""
-        if self._clock() - self._last_sent >= self._alive_interval:
+        """Send ``Alive`` when nothing was sent for ``alive_interval`` seconds, unless the worker waits
+        for the supervisor (the ticker's rule)."""
+        if not self._waiting and self._clock() - self._last_sent >= self._alive_interval:
             self.send(Alive())

@@ -7,6 +7,7 @@ the memory limit and the supervisor's own RSS, model pauses (count and seconds l
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
@@ -54,7 +55,8 @@ class PoolCollector(Collector):
                                   "refused the runner or was down (bad key, no quota, wrong URL, unreachable).",
                                   value=snap.model_pauses)
         yield GaugeMetricFamily("xenon_runner_model_pause_seconds", "Seconds until leasing resumes after a model "
-                                "pause (0 = not paused for the model).", value=snap.model_pause_left)
+                                "pause (0 = not paused for the model).",
+                                value=snap.aged(snap.model_pause_left, now=time.monotonic()))
         reloads = CounterMetricFamily("xenon_runner_config_reloads", "SIGHUP configuration reloads by result: "
                                       "ok (applied) or error (refused, the running config kept).", labels=["result"])
         counts = snap.extra.get(CONFIG_RELOADS, {})

@@ -33,13 +33,34 @@ def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
     assert rig.conn.sent == []
-    rig.link.send(WantWork())             # any message resets the silence
+    rig.link.send(LeaseResult("empty"))   # any message resets the silence
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [WantWork()]
+    assert rig.conn.sent == [LeaseResult("empty")]
     rig.clock.advance(0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [WantWork(), Alive()]
+    assert rig.conn.sent == [LeaseResult("empty"), Alive()]
+
+
+def test_a_worker_waiting_for_the_supervisor_is_quiet_until_it_is_sent_something() -> None:
+    """After WantWork the supervisor expects nothing (watchdog: WorkerSlot.waiting); any command ends that."""
+    rig = Rig(LeasePermit())
+    rig.link.send(WantWork())
+    rig.clock.advance(10 * ALIVE)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent == [WantWork()]
+    ticks: list[list[object]] = []
+
+    def tick_then_eof() -> object:   # the ticker fires after the permit, while the pipe is still open
+        if not rig.conn.incoming:
+            rig.link.send_alive_if_quiet()
+            ticks.append(list(rig.conn.sent))
+            raise EOFError
+        return rig.conn.incoming.popleft()
+
+    rig.conn.recv = tick_then_eof   # type: ignore[method-assign]
+    rig.link._receive()
+    assert ticks == [[WantWork(), Alive()]]
 
 
 def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:
