@@ -1,0 +1,80 @@
+"""j. A burst into an idle pool: how fast the pool reaches full width, and throughput vs the model.
+
+For each size N in ``burst_workers``, a fresh idle pool (settled into its empty-queue
+polling) gets ``burst_jobs_per_worker`` × N jobs at once, each taking ``burst_model_seconds``
+of model time. From the emulator's stamps:
+
+* fill time: first lease → N-th lease (the pool at full width);
+* throughput: jobs ÷ (first lease → last finish), against the model-bound limit
+  N ÷ model seconds (every worker always in the model).
+
+The same burst then goes to N naive official-pattern pollers (bench/naive.py) on a fresh
+emulator, one after the other rather than at once, so neither slows the other.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.cloud import BenchCloud
+from bench.report import Row, SectionResult, Target
+
+from .common import SectionContext
+
+KEY = "j"
+TITLE = "burst into an idle pool: time to full width, throughput vs the model-bound limit"
+FILL_TARGET = Target(op="<=", value=300.0, source="issue 12: first -> 128th lease <= 0.3 s")
+THROUGHPUT_TARGET = Target(op=">=", value=95.0, source="issue 12: >= 95% of the model-bound limit")
+SETTLE_INTERVALS = 3   # poll intervals an idle pool (or the pollers) settle before the burst
+
+
+def burst_figures(jobs: list[dict[str, Any]], workers: int, model_seconds: float) -> dict[str, float]:
+    """Fill time (ms), jobs/s and its share of the model-bound limit (%), from the jobs' stamps."""
+    leased = sorted(job["leasedAtMs"] for job in jobs)
+    finished = max(job["finishedAtMs"] for job in jobs)
+    span = (finished - leased[0]) / 1000
+    rate = len(jobs) / span
+    limit = workers / model_seconds
+    return {"fill_ms": leased[min(workers, len(leased)) - 1] - leased[0], "jobs_per_second": rate,
+            "limit": limit, "share": 100 * rate / limit, "failed": sum(1 for job in jobs if job["state"] != "completed")}
+
+
+def _burst(ctx: SectionContext, cloud: BenchCloud, workers: int) -> list[dict[str, Any]]:
+    jobs = workers * ctx.settings.burst_jobs_per_worker
+    time.sleep(SETTLE_INTERVALS * ctx.settings.poll_interval)
+    cloud.enqueue(jobs)
+    deadline = ctx.job_deadline(jobs, workers) + jobs / workers * ctx.settings.burst_model_seconds
+    return cloud.wait_finished(jobs, timeout=deadline)
+
+
+def run(ctx: SectionContext) -> SectionResult:
+    result = SectionResult(key=KEY, title=TITLE)
+    settings = ctx.settings
+    model = settings.burst_model_seconds
+    result.details["bursts"] = []
+    for workers in settings.burst_workers:
+        with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"j-burst-{workers}",
+                                            model_seconds=model) as pool:
+            pool.wait_ready()
+            ours = burst_figures(_burst(ctx, cloud, workers), workers, model)
+        with ctx.cloud() as cloud, ctx.naive(cloud, count=workers, model_seconds=model) as naive:
+            jobs = _burst(ctx, cloud, workers)
+            errors = naive.stop()
+        theirs = burst_figures(jobs, workers, model)
+        ctx.progress(f"[j] {workers} workers: fill {ours['fill_ms']:.0f} ms (naive {theirs['fill_ms']:.0f}), "
+                     f"{ours['share']:.1f}% of the limit (naive {theirs['share']:.1f}%)")
+        result.rows += [
+            Row(metric=f"burst fill, first -> {workers}th lease, {workers} workers", unit="ms", ours=ours["fill_ms"],
+                baseline=theirs["fill_ms"], baseline_name="naive", target=FILL_TARGET if workers == 128 else None),
+            Row(metric=f"burst throughput, {workers} workers, {model:g} s model", unit="jobs/s",
+                ours=ours["jobs_per_second"], baseline=ours["limit"], baseline_name="model-bound limit"),
+            Row(metric=f"burst throughput vs the limit, {workers} workers", unit="%", ours=ours["share"],
+                baseline=theirs["share"], baseline_name="naive", target=THROUGHPUT_TARGET),
+        ]
+        result.details["bursts"].append({"workers": workers, "ours": ours, "naive": theirs})
+        result.notes.extend(f"naive poller error: {error}" for error in errors)
+    result.notes.append(f"{settings.burst_jobs_per_worker} jobs per worker, {model:g} s of model per job; throughput "
+                        f"= jobs / (first lease -> last finish); limit = workers / model seconds; ours and the "
+                        f"naive pollers run one after the other, each on a fresh emulator, after "
+                        f"{SETTLE_INTERVALS} poll intervals of idling")
+    return result
