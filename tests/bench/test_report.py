@@ -66,7 +66,7 @@ def test_calls_per_job_counts_granted_leases_not_empty_ones() -> None:
 
 
 def test_section_selection() -> None:
-    assert selected_sections(None) == list("abcdefgh")
+    assert selected_sections(None) == list("abcdefghij")
     assert selected_sections("h, a") == ["a", "h"]
     with pytest.raises(ValueError, match="got 'x'"):
         selected_sections("x")
