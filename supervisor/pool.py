@@ -112,13 +112,17 @@ class PoolManager:
 
     # --- messages and reaping ----------------------------------------------------------
 
+    def _ready_slots(self, ready: Collection[Any]) -> list[WorkerSlot]:
+        """The slots whose pipe or sentinel is in ``ready``, by index (O(ready), not O(slots))."""
+        return sorted(self._waiter.owners(ready), key=lambda slot: slot.slot)
+
     def read_messages(self, ready: Collection[Any]) -> None:
         """Handle what the workers whose pipe is in ``ready`` have sent."""
-        self.messages.read(ready)
+        self.messages.read(ready, self._ready_slots(ready))
 
     def reap_workers(self, ready: Collection[Any]) -> None:
         """Reap the workers whose sentinel is in ``ready`` (reading every exit code costs O(N) per turn)."""
-        for slot in list(self.slots.values()):
+        for slot in self._ready_slots(ready):
             if slot.process is None or slot.process.sentinel not in ready or slot.process.exitcode is None:
                 continue
             self.messages.drain(slot, limit=None)   # its last words (JobFinished, Fatal) come first
@@ -227,7 +231,7 @@ class PoolManager:
         except OSError as exc:
             self._after_failure(slot, now=now, ready_for=None, what=f"cannot start worker {slot.name} ({exc})")
             return
-        self._waiter.watch(slot.process.sentinel, slot.conn)
+        self._waiter.watch(slot.process.sentinel, slot.conn, owner=slot)
         self.status.touch()
         if slot.generation > 0:
             slot.restarts += 1

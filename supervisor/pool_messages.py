@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import replace
-from typing import Any, Callable, Collection, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from shared.pipe.messages import (Alive, AssignJob, Fatal, JobFinished, JobOutcome, LeaseOutcome, LeaseRenewed,
                               LeaseResult, LogRecordMessage, Progress, Ready, Stop, WantWork, WorkerExit)
@@ -53,9 +53,9 @@ class WorkerMessages:
         self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
         self.ever_ready = False             # some worker reported READY during this run
 
-    def read(self, ready: Collection[Any]) -> None:
-        """Handle what the workers whose pipe is in ``ready`` have sent."""
-        for slot in list(self._slots.values()):
+    def read(self, ready: Collection[Any], slots: Iterable[WorkerSlot]) -> None:
+        """Handle what the workers of ``slots`` (those the loop found ready) whose pipe is in ``ready`` have sent."""
+        for slot in slots:
             if slot.conn is not None and slot.conn in ready:
                 self.drain(slot, limit=MESSAGES_PER_TURN)
 

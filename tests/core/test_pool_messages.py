@@ -55,7 +55,7 @@ class Rig:
 
     def deliver(self, slot: WorkerSlot) -> None:
         self.clock.advance(1.0)
-        self.messages.read({slot.conn})
+        self.messages.read({slot.conn}, [slot])
 
 
 @pytest.fixture
