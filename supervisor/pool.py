@@ -207,8 +207,9 @@ class PoolManager:
         """Create wanted slots, start workers whose restart is due, stop unwanted ones, roll."""
         now = self._clock()
         if not self.shutdown.draining:
-            for index in range(self.desired):
-                self.slots.setdefault(index, WorkerSlot(slot=index, key=self._cloud.token_for_slot(index)))
+            for index in range(self.desired):   # a slot is built only when missing (this runs every turn)
+                if index not in self.slots:
+                    self.slots[index] = WorkerSlot(slot=index, key=self._cloud.token_for_slot(index))
         for slot in list(self.slots.values()):
             if slot.slot >= self.desired:
                 if slot.process is None:
