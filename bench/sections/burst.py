@@ -39,8 +39,9 @@ def burst_figures(jobs: list[dict[str, Any]], workers: int, model_seconds: float
     span = (finished - leased[0]) / 1000
     rate = len(jobs) / span
     limit = workers / model_seconds
+    failed = sum(1 for job in jobs if job["state"] != "completed")
     return {"fill_ms": leased[min(workers, len(leased)) - 1] - leased[0], "jobs_per_second": rate,
-            "limit": limit, "share": 100 * rate / limit, "failed": sum(1 for job in jobs if job["state"] != "completed")}
+            "limit": limit, "share": 100 * rate / limit, "failed": failed}
 
 
 def _burst(ctx: SectionContext, cloud: BenchCloud, workers: int) -> list[dict[str, Any]]:
