@@ -36,6 +36,12 @@ class BenchSettings:
     soak_workers: int = 8
     soak_jobs: int = 1000
     soak_sample_every: float = 1.0
+    scale_idle_workers: tuple[int, ...] = (64, 256, 512)   # pools whose idle supervisor CPU is measured ...
+    scale_ready_workers: tuple[int, ...] = (256, 512)      # ... and of these, the time to ready
+    scale_idle_window: float = 20.0
+    burst_workers: tuple[int, ...] = (128, 256)           # idle pools that get a burst
+    burst_jobs_per_worker: int = 4
+    burst_model_seconds: float = 2.0                      # model time of one burst job
 
     @property
     def model_seconds(self) -> float:
@@ -52,7 +58,9 @@ def make_settings(*, quick: bool, workdir: Path, soak_jobs: int | None = None,
                            throughput_jobs_per_worker=3, idle_workers=2, idle_window=1.0, calls_workers=2,
                            calls_jobs=4, pickup_workers=2, pickup_samples=2, crash_workers=2, crash_kills=1,
                            memory_workers=2, cpu_workers=(2,), cpu_idle_window=1.0, cpu_load_jobs_per_worker=2,
-                           soak_workers=2, soak_jobs=12, soak_sample_every=0.5)
+                           soak_workers=2, soak_jobs=12, soak_sample_every=0.5, scale_idle_workers=(2, 4),
+                           scale_ready_workers=(4,), scale_idle_window=1.0, burst_workers=(4,),
+                           burst_jobs_per_worker=2, burst_model_seconds=0.2)
     if soak_jobs is not None:
         if soak_jobs < 1:
             raise ValueError(f"--soak-jobs must be at least 1, got {soak_jobs}")

@@ -122,13 +122,17 @@ class PoolManager:
 
     # --- messages and reaping ----------------------------------------------------------
 
+    def _ready_slots(self, ready: Collection[Any]) -> list[WorkerSlot]:
+        """The slots whose pipe or sentinel is in ``ready``, by index (O(ready), not O(slots))."""
+        return sorted(self._waiter.owners(ready), key=lambda slot: slot.slot)
+
     def read_messages(self, ready: Collection[Any]) -> None:
         """Handle what the workers whose pipe is in ``ready`` have sent."""
-        self.messages.read(ready)
+        self.messages.read(ready, self._ready_slots(ready))
 
     def reap_workers(self, ready: Collection[Any]) -> None:
         """Reap the workers whose sentinel is in ``ready`` (reading every exit code costs O(N) per turn)."""
-        for slot in list(self.slots.values()):
+        for slot in self._ready_slots(ready):
             if slot.process is None or slot.process.sentinel not in ready or slot.process.exitcode is None:
                 continue
             self.messages.drain(slot, limit=None)   # its last words (JobFinished, Fatal) come first
@@ -207,15 +211,16 @@ class PoolManager:
             for slot in self.slots.values():
                 if slot.process is not None:
                     slot.terminate(now=now, reason=WorkerStop.SHUTDOWN)
-        self.watchdog.check(self.slots.values(), now)
+        self.watchdog.check_due(self.slots.values(), now)
         self.recovery.keep_alive()
 
     def manage_workers(self) -> None:
         """Create wanted slots, start workers whose restart is due, stop unwanted ones, roll."""
         now = self._clock()
         if not self.shutdown.draining:
-            for index in range(self.desired):
-                self.slots.setdefault(index, WorkerSlot(slot=index, key=self._cloud.token_for_slot(index)))
+            for index in range(self.desired):   # a slot is built only when missing (this runs every turn)
+                if index not in self.slots:
+                    self.slots[index] = WorkerSlot(slot=index, key=self._cloud.token_for_slot(index))
         for slot in list(self.slots.values()):
             if slot.slot >= self.desired:
                 if slot.process is None:
@@ -238,7 +243,7 @@ class PoolManager:
         except OSError as exc:
             self._after_failure(slot, now=now, ready_for=None, what=f"cannot start worker {slot.name} ({exc})")
             return
-        self._waiter.watch(slot.process.sentinel, slot.conn)
+        self._waiter.watch(slot.process.sentinel, slot.conn, owner=slot)
         self.status.touch()
         if slot.generation > 0:
             slot.restarts += 1
@@ -372,11 +377,10 @@ class PoolManager:
         now = self._clock()
         if not self.status.due(now):
             return
-        rss, cpu = self.status.own_usage()
         self.status.publish(PoolSnapshot(
             workers=tuple(WorkerView.of(slot, now=now) for slot in sorted(self.slots.values(), key=lambda s: s.slot)),
-            draining=self.shutdown.draining, desired_workers=self.desired, loop_heartbeat=now,
-            started_at=self._started, supervisor_pid=os.getpid(), supervisor_rss_bytes=rss, supervisor_cpu_percent=cpu,
+            draining=self.shutdown.draining, desired_workers=self.desired, loop_heartbeat=now, taken_at=now,
+            started_at=self._started, supervisor_pid=os.getpid(),
             memory_limit_bytes=self.config.pool.max_worker_memory, cloud_url=self._cloud.url,
             model=self.config.model.name, recovering_jobs=self.recovery.queued(),
             lease_backoff_seconds=self.gate.backoff_left(), model_pauses=self.messages.model_pause.count,

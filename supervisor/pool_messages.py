@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -68,9 +68,9 @@ class WorkerMessages:
         self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
         self.ever_ready = False             # some worker reported READY during this run
 
-    def read(self, ready: Collection[Any]) -> None:
-        """Handle what the workers whose pipe is in ``ready`` have sent."""
-        for slot in list(self._slots.values()):
+    def read(self, ready: Collection[Any], slots: Iterable[WorkerSlot]) -> None:
+        """Handle what the workers of ``slots`` (those the loop found ready) whose pipe is in ``ready`` have sent."""
+        for slot in slots:
             if slot.conn is not None and slot.conn in ready:
                 self.drain(slot, limit=MESSAGES_PER_TURN)
 

@@ -134,6 +134,7 @@ class WorkerSlot:
     last_seen: float = 0.0                   # last message from the worker (sign of life)
     jobs: dict[str, InFlightJob] = field(default_factory=dict)   # in flight, by workspace id, oldest first
     lanes: int = 1                           # jobs the current worker runs at once (its Ready says)
+    awaiting_work: bool = False              # it asked for work and was sent nothing since (see watchdog)
     jobs_done: int = 0                       # by the current worker
     jobs_total: int = 0                      # by every worker of this slot
     recycle_after: int = 0                   # jobs before a planned recycle (0 = never)
@@ -167,8 +168,10 @@ class WorkerSlot:
         self._move("booted")
 
     def wants_work(self) -> None:
-        """A job lane of the worker is idle and asks for work."""
+        """A job lane of the worker is idle and asks for work; a worker whose every lane waits
+        sends no sign of life until it is sent something (the watchdog exempts it while it has no job)."""
         self._move("wants_more" if self.jobs else "wants_work")
+        self.awaiting_work = True
 
     def assigned(self, job: InFlightJob) -> None:
         """The worker holds ``job`` (it leased it, or the supervisor handed it a recovered one)."""
@@ -219,6 +222,7 @@ class WorkerSlot:
 
     def send(self, message: SupervisorMessage) -> None:
         """Send ``message`` to the worker, if it has a pipe (a dying worker's broken pipe is ignored)."""
+        self.awaiting_work = False   # it answers, and signs of life are due again
         if self.conn is None:
             return
         try:
@@ -278,6 +282,7 @@ class WorkerSlot:
         self.ready_at = None
         self.jobs = {}
         self.lanes = 1
+        self.awaiting_work = False
         self.jobs_done = 0
         self.stop_reason = self.term_sent_at = self.fatal = None
         self.rss_bytes, self.cpu_percent = 0, 0.0

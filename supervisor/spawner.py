@@ -48,4 +48,8 @@ class Spawner:
             raise
         finally:
             child_conn.close()
+        # Every start() first polls each process multiprocessing still lists as a child, and a
+        # forkserver poll builds a selector: starting N workers cost O(N²) (~3 s of 9 at 512).
+        # The pool reaps its workers itself (sentinels, kill_all), so it does not list them.
+        multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
         return process, parent_conn

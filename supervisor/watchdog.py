@@ -2,7 +2,12 @@
 
 * boot: a worker that is not READY within ``boot_timeout`` (model load) is killed;
 * sign of life: a READY worker silent for ``hung_timeout`` (its link thread sends ``Alive``
-  even during a long model call, so only a stopped process goes quiet) is killed as hung;
+  even during a long model call, so only a stopped process goes quiet) is killed as hung. A
+  worker without jobs waiting for the supervisor (``WantWork`` heard, nothing sent to it
+  since: ``WorkerSlot.awaiting_work``; its link is quiet only when every job lane waits) is quiet by
+  design and exempt; its silence counts again from the last check that saw it waiting, i.e.
+  from about when the supervisor sent it something, so a worker that stopped while idle is
+  found out when it is next asked to work;
 * job-lane progress (``MainThreadClock``): a process that runs is not proof of a main
   thread (or job thread: one lane per ``pool.jobs_per_worker``) that does. Each lane declares
   each bounded wait it enters (a cloud call, a model round: ``Progress(within=S)``, S from the
@@ -12,10 +17,13 @@
 * job deadline: a worker still on a job ``DEADLINE_GRACE`` seconds past ``job_timeout`` (it
   should have failed the job itself) is killed;
 * TERM → KILL: a worker signalled to stop gets SIGKILL ``kill_timeout`` seconds later;
-* memory (psutil RSS, sampled every ``SAMPLE_EVERY`` seconds): over ``max_worker_memory`` the
-  worker is recycled after its job; over ``memory_kill_factor`` times that it is killed mid-job
-  (its job is then recovered like any other).
+* memory (psutil RSS, only when ``max_worker_memory`` is set): over it the worker is recycled
+  after its job; over ``memory_kill_factor`` times that it is killed mid-job (its job is then
+  recovered like any other). Each worker is sampled every ``SAMPLE_EVERY`` seconds, or less
+  often in a big pool: at most ``SAMPLES_PER_SECOND`` samples a second pool-wide.
 
+The loop has the clocks checked at most every ``CHECK_EVERY`` seconds, however often it turns,
+so the cost of an idle pool does not grow with the number of workers times the turns.
 Killing means SIGTERM to the worker's process group now and SIGKILL later; the pool reaps it.
 """
 from __future__ import annotations
@@ -35,7 +43,9 @@ from .slots import SlotState, WorkerSlot, WorkerStop
 log = logging.getLogger("xenon.supervisor")
 
 DEADLINE_GRACE = 30.0   # seconds past pool.job_timeout before the supervisor kills the worker itself
-SAMPLE_EVERY = 1.0      # seconds between psutil samples of the workers
+CHECK_EVERY = 0.5       # seconds between two checks of the clocks (the loop's tick bounds lateness anyway)
+SAMPLE_EVERY = 1.0      # seconds between two psutil samples of one worker, at least ...
+SAMPLES_PER_SECOND = 64.0   # ... and psutil samples per second for the whole pool, at most
 
 
 @dataclass(frozen=True)
@@ -93,27 +103,46 @@ class Watchdog:
     def __init__(self, *, pool: PoolConfig, recycle: Callable[[WorkerSlot, WorkerStop], None]) -> None:
         self.pool = pool              # replaced on reload
         self._recycle = recycle       # ask a worker to exit after its job, with a reason
-        self._sampled_at = float("-inf")
+        self._checked_at = float("-inf")
+        self._sampled_at: dict[int, float] = {}    # pid -> clock seconds of its last memory sample
+        self._answer_from: dict[int, float] = {}   # pid -> last check that saw it waiting (silence counts after)
         self.main_thread = MainThreadClock()   # fed by the message handlers (pool_messages)
+
+    def check_due(self, slots: Iterable[WorkerSlot], now: float) -> None:
+        """The loop's call, every turn: ``check`` unless the last check was less than ``CHECK_EVERY`` ago."""
+        if now - self._checked_at >= CHECK_EVERY:
+            self.check(slots, now)
 
     def check(self, slots: Iterable[WorkerSlot], now: float) -> None:
         """Kill workers that overran a clock; escalate TERM to KILL; sample and police memory."""
-        sample = now - self._sampled_at >= SAMPLE_EVERY
-        if sample:
-            self._sampled_at = now
-        slots = list(slots)
-        self.main_thread.keep_only({slot.pid for slot in slots if slot.pid is not None})
-        for slot in slots:
-            if slot.process is None:
-                continue
+        self._checked_at = now
+        live = [slot for slot in slots if slot.process is not None]
+        pids = {slot.pid for slot in live if slot.pid is not None}
+        self.main_thread.keep_only(pids)
+        for table in (self._sampled_at, self._answer_from):
+            for pid in [pid for pid in table if pid not in pids]:
+                del table[pid]
+        limit = self.pool.max_worker_memory
+        sample_every = max(SAMPLE_EVERY, len(live) / SAMPLES_PER_SECOND)   # seconds per worker
+        for slot in live:
             if slot.term_sent_at is not None:
                 if now - slot.term_sent_at >= self.pool.kill_timeout:
                     slot.signal_group(signal.SIGKILL)
                 continue
             self._check_clocks(slot, now)
-            if sample:
+            if limit and slot.pid is not None and now - self._sampled_at.get(slot.pid, float("-inf")) >= sample_every:
+                self._sampled_at[slot.pid] = now
                 slot.sample_resources()
                 self._check_memory(slot, now)
+
+    def _silent_for(self, slot: WorkerSlot, now: float) -> float:
+        """Seconds the worker owes a sign of life for (0 while it waits for the supervisor)."""
+        if slot.pid is None:
+            return now - slot.last_seen
+        if slot.awaiting_work and not slot.jobs:   # a worker with a job in hand is never quiet
+            self._answer_from[slot.pid] = now
+            return 0.0
+        return now - max(slot.last_seen, self._answer_from.get(slot.pid, float("-inf")))
 
     def _check_clocks(self, slot: WorkerSlot, now: float) -> None:
         pool = self.pool
@@ -122,7 +151,7 @@ class Watchdog:
                 log.error("worker %s did not become READY within pool.boot_timeout (%gs): killing it",
                           slot.name, pool.boot_timeout)
                 slot.terminate(now=now, reason=WorkerStop.BOOT)
-        elif now - slot.last_seen > pool.hung_timeout:
+        elif self._silent_for(slot, now) > pool.hung_timeout:
             log.error("worker %s sent no sign of life for %gs (pool.hung_timeout): killing it",
                       slot.name, pool.hung_timeout)
             slot.terminate(now=now, reason=WorkerStop.HUNG)

@@ -5,8 +5,11 @@ queue of the job lane they name (each lane's lease loop waits on its own); ``Sto
 every lane and ``Abort`` calls back at once. Sends are serialised with a lock because the
 job lanes, the heartbeat threads, the logging handler and the sign-of-life ticker all send.
 The ticker's ``Alive`` proves only that the process runs; each job lane's progress travels
-as ``Progress`` (``shared.pipe.liveness``). If the pipe breaks (the supervisor is gone), the
-worker stops: a worker never outlives its supervisor.
+as ``Progress`` (``shared.pipe.liveness``). A worker whose every job lane waits for the
+supervisor (``WantWork`` sent, no command for that lane received since) is quiet: the
+supervisor does not expect a sign of life from it until it sends the worker something
+(``supervisor.watchdog``), so an idle pool costs the supervisor nothing per worker. If the
+pipe breaks (the supervisor is gone), the worker stops: a worker never outlives its supervisor.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from shared.pipe.failures import Failure
-from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Stop, WorkerMessage
+from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, Ready, Stop, WantWork, WorkerMessage
 
 Work = LeasePermit | AssignJob | Stop
 
@@ -36,6 +39,9 @@ class SupervisorLink:
         self._work_lock = threading.Lock()   # guards _work and orders a Stop against a lane's first wait
         self._alive_interval = alive_interval  # seconds of silence before an Alive is sent
         self._last_sent = clock()
+        self._lanes = 1                   # job lanes of this worker, as its Ready says
+        self._waiting_lanes: set[int] = set()   # WantWork sent, no command for the lane since
+        self._quiet_lock = threading.Lock()     # guards _lanes and _waiting_lanes (sender and receiver threads)
         self._on_abort = on_abort
         self._on_lost = on_lost
         self.stop_requested: Stop | None = None
@@ -50,6 +56,7 @@ class SupervisorLink:
         with self._send_lock:
             if self._closed.is_set():
                 return
+            self._note_sent(message)   # before the send: the supervisor's answer may be read at once
             try:
                 self._conn.send(message)
                 self._last_sent = self._clock()
@@ -78,6 +85,7 @@ class SupervisorLink:
                 message = self._conn.recv()
             except (OSError, EOFError):
                 break
+            self._note_received(message)   # the supervisor expects signs of life again
             if isinstance(message, Abort):
                 self._on_abort(message.failure)
             elif isinstance(message, Stop):
@@ -93,11 +101,32 @@ class SupervisorLink:
         self._closed.set()
         self._on_lost()
 
+    def _note_sent(self, message: WorkerMessage) -> None:
+        with self._quiet_lock:
+            if isinstance(message, Ready):
+                self._lanes = max(1, message.jobs)
+            elif isinstance(message, WantWork):
+                self._waiting_lanes.add(message.lane)
+
+    def _note_received(self, message: object) -> None:
+        with self._quiet_lock:
+            if isinstance(message, (LeasePermit, AssignJob)):
+                self._waiting_lanes.discard(message.lane)
+            else:   # Stop, Abort (or anything unknown): every lane is spoken to
+                self._waiting_lanes.clear()
+
+    @property
+    def quiet(self) -> bool:
+        """Every job lane waits for the supervisor: it expects no sign of life until it sends something."""
+        with self._quiet_lock:
+            return len(self._waiting_lanes) >= self._lanes
+
     def _tick(self) -> None:
         while not self._closed.wait(self._alive_interval / 2):
             self.send_alive_if_quiet()
 
     def send_alive_if_quiet(self) -> None:
-        """Send ``Alive`` when nothing was sent for ``alive_interval`` seconds (the ticker's rule)."""
-        if self._clock() - self._last_sent >= self._alive_interval:
+        """Send ``Alive`` when nothing was sent for ``alive_interval`` seconds, unless the worker is
+        ``quiet`` (the ticker's rule)."""
+        if not self.quiet and self._clock() - self._last_sent >= self._alive_interval:
             self.send(Alive())

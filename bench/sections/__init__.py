@@ -1,4 +1,4 @@
-"""The benchmark's sections, a … h, in the order the issue lists them.
+"""The benchmark's sections, a … j: a … h in the order issue 4 lists them, i and j for issue 12.
 
 Each module has ``KEY``, ``TITLE`` and ``run(ctx) -> SectionResult``; each opens its own
 emulators and pools, so any subset can run alone (``--only``).
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import calls, cpu, crash, idle, memory, pickup, soak, throughput
+from . import burst, calls, cpu, crash, idle, memory, pickup, scale, soak, throughput
 from .common import SectionContext
 
 SECTIONS: dict[str, ModuleType] = {module.KEY: module for module in
-                                   (throughput, idle, calls, pickup, crash, memory, cpu, soak)}
+                                   (throughput, idle, calls, pickup, crash, memory, cpu, soak, scale, burst)}
 
 __all__ = ["SECTIONS", "SectionContext"]

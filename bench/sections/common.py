@@ -38,16 +38,19 @@ class SectionContext:
     def cloud(self) -> BenchCloud:
         return BenchCloud(seed=self.rng.randrange(2 ** 31))
 
-    def pool(self, cloud: BenchCloud, *, workers: int, name: str, pool: Mapping[str, Any] | None = None) -> RunnerPool:
-        """Our runner with ``workers`` workers on ``cloud`` (start it with ``with``)."""
+    def pool(self, cloud: BenchCloud, *, workers: int, name: str, pool: Mapping[str, Any] | None = None,
+             model_seconds: float | None = None) -> RunnerPool:
+        """Our runner with ``workers`` workers on ``cloud`` (start it with ``with``); a bench job takes
+        ``model_seconds`` of model time (2 rounds; default: the run's 300 ms model)."""
+        rounds = self.settings.model_round_seconds if model_seconds is None else model_seconds / 2
         return RunnerPool(workdir=self.workdir(name), cloud_url=cloud.url, token=cloud.token, workers=workers,
-                          poll_interval=self.settings.poll_interval,
-                          model_round_seconds=self.settings.model_round_seconds, pool=pool)
+                          poll_interval=self.settings.poll_interval, model_round_seconds=rounds, pool=pool)
 
-    def naive(self, cloud: BenchCloud, *, count: int) -> NaivePool:
+    def naive(self, cloud: BenchCloud, *, count: int, model_seconds: float | None = None) -> NaivePool:
         """``count`` official-pattern pollers on ``cloud`` with the same poll interval and model time."""
         return NaivePool(count=count, cloud_url=cloud.url, token=cloud.token,
-                         poll_interval=self.settings.poll_interval, model_seconds=self.settings.model_seconds,
+                         poll_interval=self.settings.poll_interval,
+                         model_seconds=self.settings.model_seconds if model_seconds is None else model_seconds,
                          rng=self.rng)
 
     def job_deadline(self, jobs: int, workers: int) -> float:

@@ -2,7 +2,7 @@
 
 Served from a background thread; every answer is built from the latest ``PoolSnapshot``
 and from the multiprocess metrics directory, never from the loop's live objects.
-/healthz fails when the supervisor's loop has not published for ``STALL_AFTER`` seconds,
+/healthz fails when the supervisor's loop has not turned for ``STALL_AFTER`` seconds,
 so a wedged supervisor is restarted by its orchestrator.
 
 Connections are taken by a ``BoundedHTTPListener`` (``http_listener``): a request head must
@@ -25,10 +25,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from .http_listener import BoundedHTTPListener, HeadRequestHandler, Limits
 from .pool_collector import PoolCollector
 from .snapshot import PoolSnapshot
+from .usage import ProcessUsage
 
 log = logging.getLogger("xenon.supervisor.http")
 
-STALL_AFTER = 30.0   # seconds without a loop publish before /healthz fails
+STALL_AFTER = 30.0   # seconds without a loop turn before /healthz fails
 
 
 class StatusServer:
@@ -40,6 +41,7 @@ class StatusServer:
         self._address = (host.strip("[]"), int(port))
         self._metrics_dir = metrics_dir
         self._snapshot = snapshot
+        self._usage = ProcessUsage()   # RSS and CPU, sampled for /status and /metrics only
         self._limits = limits
         self._listener: BoundedHTTPListener | None = None
 
@@ -61,7 +63,7 @@ class StatusServer:
     def render_metrics(self) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, path=self._metrics_dir)
-        registry.register(PoolCollector(self._snapshot))
+        registry.register(PoolCollector(self._sampled_snapshot))
         return generate_latest(registry)
 
     def health(self) -> tuple[int, dict[str, Any]]:
@@ -77,7 +79,11 @@ class StatusServer:
                                          "draining": snap.draining}
 
     def status(self) -> tuple[int, dict[str, Any]]:
-        return 200, self._snapshot().to_json(now=time.monotonic())
+        return 200, self._sampled_snapshot().to_json(now=time.monotonic())
+
+    def _sampled_snapshot(self) -> PoolSnapshot:
+        """The latest snapshot with RSS and CPU sampled now (at most once a second per process)."""
+        return self._usage.annotate(self._snapshot())
 
 
 def _make_handler(server: StatusServer) -> type[HeadRequestHandler]:

@@ -8,6 +8,7 @@ reloads, ok or error), which the arbiter adds to each snapshot it hands out.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
@@ -60,7 +61,8 @@ class PoolCollector(Collector):
                                   "refused the runner or was down (bad key, no quota, wrong URL, unreachable).",
                                   value=snap.model_pauses)
         yield GaugeMetricFamily("xenon_runner_model_pause_seconds", "Seconds until leasing resumes after a model "
-                                "pause (0 = not paused for the model).", value=snap.model_pause_left)
+                                "pause (0 = not paused for the model).",
+                                value=snap.aged(snap.model_pause_left, now=time.monotonic()))
         reloads = CounterMetricFamily("xenon_runner_config_reloads", "SIGHUP configuration reloads by result: "
                                       "ok (applied) or error (refused, the running config kept).", labels=["result"])
         counts = snap.extra.get(CONFIG_RELOADS, {})

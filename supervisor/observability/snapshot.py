@@ -1,8 +1,10 @@
 """An immutable picture of the pool, built by the supervisor's loop and read by the HTTP thread.
 
 The loop owns every slot; the HTTP server must never read them directly. Instead the loop
-publishes a fresh ``PoolSnapshot`` (a plain value) a few times a second, and /status,
-/readyz and the pool gauges of /metrics are all answered from the latest one.
+publishes a fresh ``PoolSnapshot`` (a plain value) when something changed, and /status,
+/readyz and the pool gauges of /metrics are all answered from the latest one; figures that
+move with time alone (uptimes, backoff and pause left) are aged to the moment of reading,
+and RSS and CPU are filled in at scrape time (``usage.ProcessUsage``).
 No secret goes in: runner keys appear only as ``credentialId.***``, the cloud URL and the model
 name are redacted (a ``user:password@`` in a URL shows as ``user:***@``).
 """
@@ -44,14 +46,14 @@ class WorkerView:
 
     @classmethod
     def of(cls, slot: WorkerSlot, *, now: float) -> WorkerView:
-        """The slot as /status shows it (its runner key as ``credentialId.***``)."""
+        """The slot as /status shows it (its runner key as ``credentialId.***``; RSS and CPU are
+        filled in at scrape time)."""
         job = slot.oldest_job()
         jobs = tuple(JobView(workspaceId=held.lease.workspace_id, attempt=held.lease.attempt,
                              running_seconds=round(now - held.started_at, 3)) for held in slot.jobs.values())
         return cls(slot=slot.slot, pid=slot.pid, state=slot.state.value,
                    workspaceId=job.lease.workspace_id if job else None, attempt=job.lease.attempt if job else None,
-                   jobs_done=slot.jobs_total, restarts=slot.restarts, rss_bytes=slot.rss_bytes,
-                   cpu_percent=slot.cpu_percent,
+                   jobs_done=slot.jobs_total, restarts=slot.restarts, rss_bytes=0, cpu_percent=0.0,
                    uptime_seconds=round(now - slot.started_at, 3) if slot.process is not None else None,
                    generation=slot.generation, key=describe_token(slot.key), job_slots=slot.lanes, jobs=jobs)
 
@@ -61,7 +63,8 @@ class PoolSnapshot:
     workers: tuple[WorkerView, ...] = ()
     draining: bool = False
     desired_workers: int = 0
-    loop_heartbeat: float = 0.0      # monotonic time the loop last published
+    loop_heartbeat: float = 0.0      # monotonic time of the loop's last turn
+    taken_at: float = 0.0            # monotonic time the loop built this snapshot
     started_at: float = 0.0          # monotonic
     supervisor_pid: int = 0
     supervisor_rss_bytes: int = 0
@@ -97,8 +100,19 @@ class PoolSnapshot:
             counts[state] = counts.get(state, 0) + 1
         return counts
 
+    def aged(self, seconds: float, *, now: float) -> float:
+        """``seconds`` left when the snapshot was taken, as left at ``now`` (never below 0)."""
+        return max(0.0, seconds - max(0.0, now - self.taken_at))
+
     def to_json(self, *, now: float) -> dict[str, Any]:
         """The /status document."""
+        age = max(0.0, now - self.taken_at)
+        workers = [asdict(worker) for worker in self.workers]
+        for worker in workers:
+            if worker["uptime_seconds"] is not None:
+                worker["uptime_seconds"] = round(worker["uptime_seconds"] + age, 3)
+            for job in worker["jobs"]:
+                job["running_seconds"] = round(job["running_seconds"] + age, 3)
         return {
             "version": self.version,
             "pid": self.supervisor_pid,
@@ -109,9 +123,9 @@ class PoolSnapshot:
             "ready_workers": self.ready_workers,
             "states": self.state_counts(),
             "recovering_jobs": self.recovering_jobs,
-            "lease_backoff_seconds": round(self.lease_backoff_seconds, 3),
+            "lease_backoff_seconds": round(self.aged(self.lease_backoff_seconds, now=now), 3),
             "cloud": redact(self.cloud_url),
             "model": redact(self.model),
             "supervisor": {"rss_bytes": self.supervisor_rss_bytes, "cpu_percent": self.supervisor_cpu_percent},
-            "workers": [asdict(worker) for worker in self.workers],
+            "workers": workers,
         }

@@ -1,4 +1,4 @@
-"""The pure parts of the harness: rows, targets, the table, order statistics, call counting."""
+"""The pure parts of the harness: rows, targets, the table, order statistics, call counting, burst figures."""
 from __future__ import annotations
 
 import math
@@ -10,6 +10,7 @@ from bench.cli import selected_sections
 from bench.cloud import calls_per_job
 from bench.numbers import percentile
 from bench.report import Row, SectionResult, Target, format_number, format_table, summary_line
+from bench.sections.burst import burst_figures
 from bench.settings import make_settings
 from shared.cloud.jobs import COMPLETE, CONTEXT, HEARTBEAT, LEASE
 
@@ -66,7 +67,7 @@ def test_calls_per_job_counts_granted_leases_not_empty_ones() -> None:
 
 
 def test_section_selection() -> None:
-    assert selected_sections(None) == list("abcdefgh")
+    assert selected_sections(None) == list("abcdefghij")
     assert selected_sections("h, a") == ["a", "h"]
     with pytest.raises(ValueError, match="got 'x'"):
         selected_sections("x")
@@ -79,3 +80,14 @@ def test_settings_overrides_are_checked(tmp_path: Path) -> None:
         make_settings(quick=False, workdir=tmp_path, soak_jobs=0)
     with pytest.raises(ValueError, match="--poll-interval must be at least 0.05"):
         make_settings(quick=False, workdir=tmp_path, poll_interval=0.01)
+
+
+def test_burst_figures_fill_time_and_share_of_the_model_bound_limit() -> None:
+    """Fill = first -> N-th lease; throughput = jobs / (first lease -> last finish) against N / model seconds."""
+    jobs = [{"leasedAtMs": 1000 + 10 * index, "finishedAtMs": 1000 + 10 * index + 2000, "state": "completed"}
+            for index in range(4)]
+    jobs += [{"leasedAtMs": 3100, "finishedAtMs": 5000, "state": "failed"}]
+    figures = burst_figures(jobs, workers=4, model_seconds=2.0)
+    assert figures["fill_ms"] == 30
+    assert figures["jobs_per_second"] == pytest.approx(5 / 4.0)
+    assert (figures["limit"], figures["share"], figures["failed"]) == (2.0, pytest.approx(62.5), 1)

@@ -57,5 +57,5 @@ def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bench", "--only", "a,z", "--out", str(tmp_path)], cwd=REPO,
                           env=clean_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "--only takes section letters from a,b,c,d,e,f,g,h, got 'a,z'" in done.stderr
+    assert "--only takes section letters from a,b,c,d,e,f,g,h,i,j, got 'a,z'" in done.stderr
     assert not (tmp_path / "latest.json").exists()

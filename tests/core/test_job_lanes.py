@@ -155,11 +155,13 @@ def test_job_slots_count_busy_and_free_lanes_of_ready_workers_only() -> None:
     starting = live_slot(1, state=SlotState.STARTING)
     starting.lanes = 4
     views = tuple(WorkerView.of(slot, now=3.5) for slot in (busy, starting))
-    snapshot = PoolSnapshot(workers=views)
+    snapshot = PoolSnapshot(workers=views, taken_at=3.5)   # built by the loop at 3.5
     assert snapshot.job_slot_counts() == {"busy": 2, "free": 2}
     worker = snapshot.to_json(now=3.5)["workers"][0]
     assert list(worker["jobs"]) == [{"workspaceId": "ws-1", "attempt": 2, "running_seconds": 2.5},
                                     {"workspaceId": "ws-2", "attempt": 2, "running_seconds": 2.5}]
+    later = snapshot.to_json(now=5.5)["workers"][0]   # read 2 s after it was built: aged to the read
+    assert [job["running_seconds"] for job in later["jobs"]] == [4.5, 4.5]
     assert (worker["workspaceId"], worker["attempt"], worker["job_slots"]) == ("ws-1", 2, 4)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
-from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Stop, WantWork
+from shared.pipe.messages import Abort, Alive, AssignJob, LeasePermit, LeaseResult, Ready, Stop, WantWork
 from tests.core.fakes import FakeClock, FakeConn
 from workers.link import SupervisorLink
 
@@ -34,13 +34,58 @@ def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
     assert rig.conn.sent == []
-    rig.link.send(WantWork())             # any message resets the silence
+    rig.link.send(LeaseResult("empty"))   # any message resets the silence
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [WantWork()]
+    assert rig.conn.sent == [LeaseResult("empty")]
     rig.clock.advance(0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [WantWork(), Alive()]
+    assert rig.conn.sent == [LeaseResult("empty"), Alive()]
+
+
+def test_a_worker_waiting_for_the_supervisor_is_quiet_until_it_is_sent_something() -> None:
+    """After WantWork the supervisor expects nothing (watchdog: WorkerSlot.awaiting_work); any command ends that."""
+    rig = Rig(LeasePermit())
+    rig.link.send(WantWork())
+    rig.clock.advance(10 * ALIVE)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent == [WantWork()]
+    ticks: list[list[object]] = []
+
+    def tick_then_eof() -> object:   # the ticker fires after the permit, while the pipe is still open
+        if not rig.conn.incoming:
+            rig.link.send_alive_if_quiet()
+            ticks.append(list(rig.conn.sent))
+            raise EOFError
+        return rig.conn.incoming.popleft()
+
+    rig.conn.recv = tick_then_eof   # type: ignore[method-assign]
+    rig.link._receive()
+    assert ticks == [[WantWork(), Alive()]]
+
+
+def test_a_worker_with_a_lane_still_busy_is_never_quiet() -> None:
+    """Quiet only when EVERY job lane waits: a lane on a long model call sends nothing for minutes,
+    so a worker going quiet because another lane asked for work would be killed as hung."""
+    rig = Rig(LeasePermit(lane=1))
+    rig.link.send(Ready(pid=1, jobs=2))
+    rig.link.send(WantWork(lane=0))
+    rig.link.send(WantWork(lane=1))
+    assert rig.link.quiet                  # both lanes wait: no sign of life owed
+    rig.link._receive()                    # lane 1 gets a permit (then EOF: the pipe closes)
+    assert not rig.link.quiet              # lane 1 leases and runs a job; lane 0 still waits
+    rig.clock.advance(ALIVE)
+    rig.link._closed.clear()               # (the fake pipe's EOF closed the link; keep it open for the tick)
+    rig.link.send_alive_if_quiet()
+    assert rig.conn.sent[-1] == Alive()
+
+
+def test_stop_or_abort_speaks_to_every_lane() -> None:
+    rig = Rig(Stop())
+    rig.link.send(WantWork(lane=0))
+    assert rig.link.quiet
+    rig.link._receive()
+    assert not rig.link.quiet
 
 
 def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:

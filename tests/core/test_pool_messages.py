@@ -65,7 +65,7 @@ class Rig:
 
     def deliver(self, slot: WorkerSlot) -> None:
         self.clock.advance(1.0)
-        self.messages.read({slot.conn})
+        self.messages.read({slot.conn}, [slot])
 
 
 def _leased(workspace_id: str = "ws-1") -> LeaseResult:

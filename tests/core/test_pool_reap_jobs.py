@@ -6,6 +6,7 @@ fails only the job that overran and re-runs the others, which were within their 
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,8 +48,11 @@ class Rig:
         for workspace_id, at in started.items():
             slot.assigned(InFlightJob(lease=LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=expires_ms),
                                       key=KEY, started_at=at))
-        process = SimpleNamespace(pid=4242, exitcode=-9, sentinel=object(), close=lambda: None)
+        sentinel, writer = os.pipe()   # a real fd: the pool finds a ready slot by its sentinel's owner
+        os.close(writer)               # closed writer: the sentinel is readable, as a dead process's is
+        process = SimpleNamespace(pid=4242, exitcode=-9, sentinel=sentinel, close=lambda: os.close(sentinel))
         slot.process = process   # type: ignore[assignment]
+        self.waiter.watch(sentinel, owner=slot)
         self.pool.slots[0] = slot
         return process
 
