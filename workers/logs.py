@@ -22,6 +22,9 @@ from .messages import LogRecordMessage, WorkerMessage
 MESSAGE_LIMIT = 8192   # the message
 FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
 TRACE_LIMIT = 16384    # a traceback
+# A record whose ``extra`` carries this attribute (a short text key) is relayed once per pool: the
+# supervisor drops later records with a key it already relayed (``supervisor.log_once``).
+ONCE_PER_POOL = "once_per_pool"
 
 
 class JobTag:
@@ -49,6 +52,7 @@ class PipeLogHandler(logging.Handler):
                 "created": record.created, "msecs": record.msecs,
                 "process": record.process, "threadName": record.threadName,
                 "slot": self._slot, "workspace_id": redact_and_cut(JobTag.workspace_id, FIELD_LIMIT),
+                ONCE_PER_POOL: getattr(record, ONCE_PER_POOL, None),
             }
             self._send(LogRecordMessage(fields))
         except Exception:  # noqa: BLE001 - logging must never take the worker down

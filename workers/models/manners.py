@@ -12,13 +12,15 @@
   calls (when the window is small) the next round asks for the reply with tools off: a small
   model's window holds only a few rounds, and some never see their tool results at all.
 - **A server that ignores tools**: a job whose ask names deliverables ends without any tool
-  call: logged once per worker process, since every later job will do the same.
+  call: logged once per pool, since every later job will do the same. Each worker process sends
+  the notice once, marked ``ONCE_PER_POOL``; the supervisor relays only the first worker's.
 """
 from __future__ import annotations
 
 import logging
 import threading
 
+from workers.logs import ONCE_PER_POOL
 from workers.models.base import ModelTurn, ToolCall, ToolSpec
 from workers.models.tool_fit import tools_for_ask
 
@@ -30,7 +32,8 @@ EMPTY_ANSWER_PROMPT = ("Your last reply was empty. Write your reply to the user 
                        "citing only artifacts that tool calls confirmed with ok=true.")
 
 _notice_lock = threading.Lock()
-_tools_ignored_logged = False
+_tools_ignored_logged = False   # this process sent the notice already
+TOOLS_IGNORED_KEY = "model-ignores-tools"   # the notice's once-per-pool key
 
 
 def is_empty(turn: ModelTurn) -> bool:
@@ -90,4 +93,4 @@ def _log_tools_ignored_once() -> None:
     log.warning("a job asked for deliverables and the model answered without calling any tool: the model "
                 "server may ignore `tools` (llama.cpp needs --jinja or a function-calling chat format, vLLM "
                 "--enable-auto-tool-choice with a --tool-call-parser); such jobs complete with text only. "
-                "Logged once per worker.")
+                "Logged once per pool.", extra={ONCE_PER_POOL: TOOLS_IGNORED_KEY})
