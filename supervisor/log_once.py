@@ -3,7 +3,7 @@
 Some worker notices say something about the whole setup (the model server ignores ``tools``):
 every worker finds it out on its own, and a pool of N workers would log it N times, again after
 each recycle. A worker marks such a record with a short key (``extra={ONCE_PER_POOL: "…"}``,
-``workers.logs``); the supervisor relays the first record with each key and drops the later ones.
+``workers.messages``); the supervisor relays the first record with each key and drops the later ones.
 
 What arrives over a pipe is untrusted: a key that is not text is ignored (the record is relayed),
 keys are cut at ``FIELD_LIMIT`` characters, and at most ``MAX_KEYS`` are remembered, the oldest
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from workers.logs import FIELD_LIMIT, ONCE_PER_POOL
+from workers.logs import FIELD_LIMIT
+from workers.messages import ONCE_PER_POOL
 
 MAX_KEYS = 256   # once-per-pool keys remembered at most
 

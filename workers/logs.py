@@ -16,15 +16,12 @@ import traceback
 from typing import Callable
 
 from .http.redact import redact_and_cut
-from .messages import LogRecordMessage, WorkerMessage
+from .messages import ONCE_PER_POOL, LogRecordMessage, WorkerMessage
 
 # Caps of what one log record may show, in characters (the supervisor's formatters apply them too).
 MESSAGE_LIMIT = 8192   # the message
 FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
 TRACE_LIMIT = 16384    # a traceback
-# A record whose ``extra`` carries this attribute (a short text key) is relayed once per pool: the
-# supervisor drops later records with a key it already relayed (``supervisor.log_once``).
-ONCE_PER_POOL = "once_per_pool"
 
 
 class JobTag:

@@ -111,6 +111,11 @@ class JobFinished:
     failure: Optional[FailureClass] = None
 
 
+# A log record whose ``extra`` carries this attribute (a short text key) is relayed once per pool:
+# the supervisor drops later records with a key it already relayed (``supervisor.log_once``).
+ONCE_PER_POOL = "once_per_pool"
+
+
 @dataclass(frozen=True)
 class LogRecordMessage:
     """A log record, already formatted and redacted in the worker (``logging.LogRecord.__dict__``)."""

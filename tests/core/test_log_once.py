@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from supervisor.log_once import MAX_KEYS, OncePerPool
 from tests.core.test_pool_messages import Rig
-from workers.logs import FIELD_LIMIT, ONCE_PER_POOL
-from workers.messages import LogRecordMessage
+from workers.logs import FIELD_LIMIT
+from workers.messages import ONCE_PER_POOL, LogRecordMessage
 
 
 def record(message: str, key: Any = None, *, slot: int = 0) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from workers.logs import ONCE_PER_POOL
+from workers.messages import ONCE_PER_POOL
 from workers.models.base import ModelTurn, ToolCall, ToolSpec
 from workers.models.tool_fit import tools_for_ask
 
