@@ -3,7 +3,9 @@
 - **An empty answer** (no text, no tool calls) gets one repair round that asks for the
   reply as plain text with tools switched off (``tool_choice: "none"``: llama.cpp's
   function-calling template can only produce tool calls or nothing while tools are on);
-  a second empty answer fails the round with the named reason ``NO_ANSWER``.
+  a second empty answer fails the round with the named reason ``NO_ANSWER``. An answer cut at
+  the output limit before anything in it was whole, while tools were offered (a small model
+  writing an endless tool argument), gets the same repair round (``openai_chat``).
 - **The same tool call again**: a model that does not see its tool results (some chat
   templates drop ``tool`` messages) repeats its calls; once every call of a turn repeats
   an earlier one (same tool, same arguments), the next round switches tools off so the
