@@ -58,6 +58,11 @@ class SessionManners:
         """Remember the user's texts (to tell, at the end, whether deliverables were asked for)."""
         self._ask += "\n" + text
 
+    def note_cut_answer(self) -> None:
+        """An answer was cut at the output limit before anything in it was whole, tools offered: the
+        model spent its tokens on a tool call, so the server does not ignore ``tools``."""
+        self._calls_made += 1
+
     def tool_choice(self) -> str:
         """``"none"`` for the round after a turn that only repeated calls, else ``"auto"``."""
         return "none" if self._text_only_next else "auto"

@@ -132,6 +132,7 @@ class ChatSession:
         except ModelError as error:
             if error.code != "incomplete" or not self._tools or tool_choice == "none":
                 raise
+            self._manners.note_cut_answer()
             log.warning("the model's answer was cut at the output token limit before any of it was whole (a tool "
                         "call too long for model.max_output_tokens?); asking once more for a text reply (tools off)")
             turn = self._round([*items, UserText(text=EMPTY_ANSWER_PROMPT)], _left(timeout, started, self._clock()),
