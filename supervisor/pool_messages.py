@@ -32,6 +32,7 @@ from shared.pipe.messages import (
 )
 
 from .lease_gate import LeaseGate
+from .log_once import OncePerPool
 from .logs import emit_worker_record
 from .recovery import Recovery
 from .roller import Roller
@@ -65,6 +66,7 @@ class WorkerMessages:
         self._changed = changed             # something /status shows changed
         self._clock = clock
         self.model_pause = ModelPause()
+        self._once = OncePerPool()          # worker notices already relayed once for the whole pool
         self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
         self.ever_ready = False             # some worker reported READY during this run
 
@@ -95,7 +97,8 @@ class WorkerMessages:
 
     def _handle(self, slot: WorkerSlot, message: Any) -> None:
         if isinstance(message, LogRecordMessage):
-            emit_worker_record(message.record)
+            if self._once.admits(message.record):
+                emit_worker_record(message.record)
             return
         if isinstance(message, (Alive, Progress)):
             return   # a sign of life, or of the main thread's progress (already noted)

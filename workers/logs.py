@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 
 from shared.http.redact import redact_and_cut
-from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, TRACE_LIMIT, LogRecordMessage, WorkerMessage
+from shared.pipe.messages import FIELD_LIMIT, MESSAGE_LIMIT, ONCE_PER_POOL, TRACE_LIMIT, LogRecordMessage, WorkerMessage
 
 
 class _JobTag(threading.local):
@@ -50,6 +50,7 @@ class PipeLogHandler(logging.Handler):
                 "created": record.created, "msecs": record.msecs,
                 "process": record.process, "threadName": record.threadName,
                 "slot": self._slot, "workspace_id": redact_and_cut(JobTag.workspace_id, FIELD_LIMIT),
+                ONCE_PER_POOL: getattr(record, ONCE_PER_POOL, None),
             }
             self._send(LogRecordMessage(fields))
         except Exception:

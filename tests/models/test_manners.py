@@ -38,6 +38,35 @@ def test_two_empty_answers_fail_with_a_named_reason(server: FakeOpenAIServer, re
     assert len(server.requests_for("chat/completions")) == 2
 
 
+def test_an_answer_cut_before_anything_was_whole_gets_one_repair_round_with_tools_off(
+        server: FakeOpenAIServer, recorder: Recorder, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the job failed at once ("answer cut at the output token limit"); a small model that starts an
+    # endless tool argument does so every time, so the runner asks for the reply as text instead.
+    monkeypatch.setattr(manners, "_tools_ignored_logged", False)
+    server.queue("chat/completions", Reply(body=chat_reply(text=None, finish_reason="length")),
+                 Reply(body=chat_reply(text="Steps: a, b.")))
+    with caplog.at_level(logging.WARNING, logger="xenon.worker.model"):
+        assert session_for(server, recorder).send([UserText(text="make a list of steps")]).text == "Steps: a, b."
+    assert not [r for r in caplog.records if "without calling any tool" in r.getMessage()], \
+        "a model cut inside a tool call does not make the server one that ignores tools"
+    first, repair = (request.json for request in server.requests_for("chat/completions"))
+    assert first["tool_choice"] == "auto" and repair["tool_choice"] == "none"
+    assert repair["messages"][-2:] == [{"role": "user", "content": "make a list of steps"},
+                                       {"role": "user", "content": manners.EMPTY_ANSWER_PROMPT}]
+
+
+def test_a_repair_round_that_is_cut_or_empty_again_fails(server: FakeOpenAIServer, recorder: Recorder) -> None:
+    cut = Reply(body=chat_reply(text=None, finish_reason="length"))
+    server.queue("chat/completions", cut, cut, cut, Reply(body=chat_reply(text=" ")))
+    with pytest.raises(ModelError, match="output token limit"):
+        session_for(server, recorder).send([UserText(text="make a list of steps")])
+    with pytest.raises(ModelError) as caught:
+        session_for(server, recorder).send([UserText(text="make a list of steps")])
+    assert manners.NO_ANSWER in caught.value.reason
+    assert len(server.requests_for("chat/completions")) == 4, "one repair round each, never two"
+
+
 def test_repeated_tool_calls_switch_tools_off_for_the_next_round(server: FakeOpenAIServer,
                                                                  recorder: Recorder) -> None:
     call = {"name": "create_list", "arguments": LIST_ARGS}

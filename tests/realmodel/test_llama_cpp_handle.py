@@ -60,3 +60,26 @@ def test_a_missing_model_path_is_a_clear_load_error() -> None:
         load_model_handle(ModelConfig(name="llama-cpp"))
     with pytest.raises(ModelLoadError, match="cannot load /nonexistent.gguf"):
         load_model_handle(ModelConfig(name="llama-cpp", model_path="/nonexistent.gguf"))
+
+
+# A tool whose arguments cannot be short: the grammar made from its schema needs 300 list items.
+LONG_TOOL = {"type": "function", "function": {
+    "name": "create_list", "description": "Create a list of items.",
+    "parameters": {"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "minItems": 300, "items": {"type": "string"}}}}}}
+
+
+def test_max_tokens_bounds_a_tool_call_that_would_run_to_the_end_of_the_window(handle) -> None:
+    # Before: llama-cpp-python's function-calling handler ignores max_tokens when tool_choice is "auto", so the
+    # arguments ran until the 4,096-token window was full (minutes on a CPU) and the handle then raised
+    # ContextOverflow ("Requested tokens exceed context window"), as if the prompt had been too long.
+    server = handle._client
+    body = {"messages": [{"role": "system", "content": "Call create_list."},
+                         {"role": "user", "content": "Make a list of 300 fruits."}],
+            "tools": [LONG_TOOL], "tool_choice": "auto", "max_tokens": 48, "temperature": 0.0, "seed": SEED}
+    answer = server.post("chat/completions", body, timeout=300)
+    assert answer["choices"][0]["finish_reason"] == "length"
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": ""}
+    assert server._llama.n_tokens < 1000, "generation stopped near max_tokens, far from the end of the window"
+    follow_up = server.post("chat/completions", {**body, "tools": [], "max_tokens": 16}, timeout=300)
+    assert follow_up["choices"][0]["message"]["role"] == "assistant"   # the model is usable after the cut

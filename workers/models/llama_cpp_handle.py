@@ -14,6 +14,15 @@ model emits calls whose arguments parse and fit the schema. The window is the co
 llama.cpp was given (``model.context_window``, 0 = the model's own), counted with the
 model's own tokenizer; a round's deadline aborts llama.cpp's next decode step (its abort
 callback), so generation stops within one token.
+
+``max_tokens`` (``model.max_output_tokens``) is enforced here, not left to llama-cpp-python:
+its function-calling handler, when tools are offered with ``tool_choice: "auto"``, generates
+the answer and each tool call's arguments with no token limit at all, so a small model writing
+an endless JSON array ran until the window was full (minutes on a CPU) and the next step then
+failed "Requested tokens exceed context window", which looked like a prompt too long. Every
+token sampled during one request counts (``OutputBudget``); past the limit the next decode
+step aborts and the answer comes back empty with ``finish_reason: "length"``, as a server
+reports an answer cut at its output limit.
 """
 from __future__ import annotations
 
@@ -39,6 +48,31 @@ _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d
 _REQUEST_KEYS = ("messages", "tools", "tool_choice", "max_tokens", "temperature", "seed")
 
 
+class OutputBudget:
+    """The tokens llama.cpp sampled during one request, against its ``max_tokens``.
+
+    Counted by a logits processor, which llama-cpp-python calls before each token it samples;
+    a call for the same position again (a resample under a grammar) is not a new token.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit   # tokens; None = no limit
+        self.sampled = 0     # tokens sampled so far, over every completion the chat handler ran
+        self._position = -1  # length of the token sequence at the last call
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        """The logits processor: counts the token about to be sampled, leaves the scores as they are."""
+        if len(input_ids) != self._position:
+            self._position = len(input_ids)
+            self.sampled += 1
+        return scores
+
+    @property
+    def spent(self) -> bool:
+        """More tokens were sampled than ``limit`` allows: stop at the next decode step."""
+        return self.limit is not None and self.sampled > self.limit
+
+
 class LocalChatServer:
     """Answers chat-completions bodies in-process; stands where ``ModelHttpClient`` stands."""
 
@@ -49,21 +83,28 @@ class LocalChatServer:
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
         self._clock = clock
         self._abort_at: float | None = None  # clock seconds; None = never abort
+        self._budget = OutputBudget(None)     # the request in hand's output tokens
         self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)  # kept: C holds a pointer to it
         llama_cpp.llama_set_abort_callback(llama._ctx.ctx, self._abort_callback, None)
         self.base_url = "local"
 
     def post(self, endpoint: str, body: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         """Run ``body`` (a chat-completions request); ``timeout`` (seconds) aborts llama.cpp's
-        next decode step once it has passed, so generation stops within one token."""
+        next decode step once it has passed, so generation stops within one token; so does
+        sampling more than ``max_tokens`` tokens (an empty answer cut at the limit)."""
         request = {key: body[key] for key in _REQUEST_KEYS if key in body}
         if not request.get("tools"):
             request.pop("tool_choice", None)
+        limit = body.get("max_tokens")
         with self._lock:
             self._abort_at = None if timeout is None else self._clock() + timeout
+            self._budget = OutputBudget(limit if isinstance(limit, int) and limit > 0 else None)
             try:
-                answer = self._llama.create_chat_completion(**request, stream=False)
+                answer = self._llama.create_chat_completion(**request, stream=False,
+                                                            logits_processor=[self._budget])
             except RuntimeError as exc:  # "llama_decode returned 2": our abort callback said stop
+                if self._budget.spent:
+                    return _cut_answer(self._budget.limit or 0)
                 if self._abort_at is not None and self._clock() >= self._abort_at:
                     raise ModelDeadlineExceeded(f"job deadline exceeded during a model call: the call's time of "
                                                 f"{timeout:g}s ran out (llama-cpp; generation stopped)") from None
@@ -77,12 +118,13 @@ class LocalChatServer:
                 raise ModelError(f"llama-cpp: {exc}") from None
             finally:
                 self._abort_at = None
+                self._budget = OutputBudget(None)
         plain: dict[str, Any] = json.loads(json.dumps(answer))  # plain dicts, as a server's answer would be
         return plain
 
     def _should_abort(self, _data: Any) -> bool:
-        """llama.cpp's abort callback, asked before each decode step (from this thread)."""
-        return self._abort_at is not None and self._clock() >= self._abort_at
+        """llama.cpp's abort callback, asked during each decode step (from this thread)."""
+        return self._budget.spent or (self._abort_at is not None and self._clock() >= self._abort_at)
 
     def exchange(self, endpoint: str, body: Mapping[str, Any], consume: Callable[[StreamedAnswer], Any], *,
                  timeout: float | None = None, streamed: bool = False) -> Any:
@@ -101,6 +143,13 @@ class LocalChatServer:
         close = getattr(self._llama, "close", None)
         if callable(close):
             close()
+
+
+def _cut_answer(limit: int) -> dict[str, Any]:
+    """What a server answers when the output limit cut the answer before any of it was whole."""
+    return {"object": "chat.completion", "choices": [{"index": 0, "finish_reason": "length",
+                                                      "message": {"role": "assistant", "content": ""}}],
+            "usage": {"completion_tokens": limit}}
 
 
 class LlamaCppHandle(OpenAIChatHandle):

@@ -3,7 +3,9 @@
 - **An empty answer** (no text, no tool calls) gets one repair round that asks for the
   reply as plain text with tools switched off (``tool_choice: "none"``: llama.cpp's
   function-calling template can only produce tool calls or nothing while tools are on);
-  a second empty answer fails the round with the named reason ``NO_ANSWER``.
+  a second empty answer fails the round with the named reason ``NO_ANSWER``. An answer cut at
+  the output limit before anything in it was whole, while tools were offered (a small model
+  writing an endless tool argument), gets the same repair round (``openai_chat``).
 - **The same tool call again**: a model that does not see its tool results (some chat
   templates drop ``tool`` messages) repeats its calls; once every call of a turn repeats
   an earlier one (same tool, same arguments), the next round switches tools off so the
@@ -12,13 +14,15 @@
   calls (when the window is small) the next round asks for the reply with tools off: a small
   model's window holds only a few rounds, and some never see their tool results at all.
 - **A server that ignores tools**: a job whose ask names deliverables ends without any tool
-  call: logged once per worker process, since every later job will do the same.
+  call: logged once per pool, since every later job will do the same. Each worker process sends
+  the notice once, marked ``ONCE_PER_POOL``; the supervisor relays only the first worker's.
 """
 from __future__ import annotations
 
 import logging
 import threading
 
+from shared.pipe.messages import ONCE_PER_POOL
 from workers.models.base import ModelTurn, ToolCall, ToolSpec
 from workers.models.tool_fit import tools_for_ask
 
@@ -30,7 +34,8 @@ EMPTY_ANSWER_PROMPT = ("Your last reply was empty. Write your reply to the user 
                        "citing only artifacts that tool calls confirmed with ok=true.")
 
 _notice_lock = threading.Lock()
-_tools_ignored_logged = False
+_tools_ignored_logged = False   # this process sent the notice already
+TOOLS_IGNORED_KEY = "model-ignores-tools"   # the notice's once-per-pool key
 
 
 def is_empty(turn: ModelTurn) -> bool:
@@ -52,6 +57,11 @@ class SessionManners:
     def note_ask(self, text: str) -> None:
         """Remember the user's texts (to tell, at the end, whether deliverables were asked for)."""
         self._ask += "\n" + text
+
+    def note_cut_answer(self) -> None:
+        """An answer was cut at the output limit before anything in it was whole, tools offered: the
+        model spent its tokens on a tool call, so the server does not ignore ``tools``."""
+        self._calls_made += 1
 
     def tool_choice(self) -> str:
         """``"none"`` for the round after a turn that only repeated calls, else ``"auto"``."""
@@ -90,4 +100,4 @@ def _log_tools_ignored_once() -> None:
     log.warning("a job asked for deliverables and the model answered without calling any tool: the model "
                 "server may ignore `tools` (llama.cpp needs --jinja or a function-calling chat format, vLLM "
                 "--enable-auto-tool-choice with a --tool-call-parser); such jobs complete with text only. "
-                "Logged once per worker.")
+                "Logged once per pool.", extra={ONCE_PER_POOL: TOOLS_IGNORED_KEY})

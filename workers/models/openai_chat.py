@@ -118,19 +118,33 @@ class ChatSession:
 
     def send(self, items: Sequence[InputItem], *, timeout: float | None = None) -> ModelTurn:
         """One round, planned to fit the window (see ``_round``). An empty answer gets one
-        repair round with tools off, then fails as ``manners.NO_ANSWER``."""
+        repair round with tools off, then fails as ``manners.NO_ANSWER``; so does an answer
+        cut at the output limit with nothing whole in it while tools were offered (a small
+        model writing an endless tool argument), which fails as cut when the repair is cut too."""
         started = self._clock()
         for item in items:
             if isinstance(item, UserText):
                 self._manners.note_ask(item.text)
-        turn = self._round(items, timeout, tool_choice=self._manners.tool_choice())
-        if is_empty(turn):
+        tool_choice = self._manners.tool_choice()
+        repaired = False
+        try:
+            turn = self._round(items, timeout, tool_choice=tool_choice)
+        except ModelError as error:
+            if error.code != "incomplete" or not self._tools or tool_choice == "none":
+                raise
+            self._manners.note_cut_answer()
+            log.warning("the model's answer was cut at the output token limit before any of it was whole (a tool "
+                        "call too long for model.max_output_tokens?); asking once more for a text reply (tools off)")
+            turn = self._round([*items, UserText(text=EMPTY_ANSWER_PROMPT)], _left(timeout, started, self._clock()),
+                               tool_choice="none")
+            repaired = True
+        if is_empty(turn) and not repaired:
             log.warning("the model returned an empty answer; asking once more for a text reply (tools off)")
             self._messages.pop()  # an empty assistant turn renders as a broken turn in some chat templates
-            remaining = None if timeout is None else max(0.0, timeout - (self._clock() - started))
-            turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], remaining, tool_choice="none")
-            if is_empty(turn):
-                raise ModelError(f"{ENDPOINT}: {NO_ANSWER} (an empty answer twice)", code="empty_answer")
+            turn = self._round([UserText(text=EMPTY_ANSWER_PROMPT)], _left(timeout, started, self._clock()),
+                               tool_choice="none")
+        if is_empty(turn):
+            raise ModelError(f"{ENDPOINT}: {NO_ANSWER} (an empty answer twice)", code="empty_answer")
         window = self._window()
         small = window is not None and window <= SMALL_WINDOW
         self._manners.observe(turn, tool_turn_limit=SMALL_MODEL_TOOL_TURNS if small else None)
@@ -259,6 +273,11 @@ def parse_chat_answer(data: dict[str, Any], *, round_number: int) -> tuple[Model
             for call in calls]
     usage = token_usage(data.get("usage"), input_key="prompt_tokens", output_key="completion_tokens")
     return ModelTurn(text=text, tool_calls=tuple(calls), usage=usage), assistant
+
+
+def _left(timeout: float | None, started: float, now: float) -> float | None:
+    """Seconds left of a round's ``timeout`` (None: no limit) that began at ``started``."""
+    return None if timeout is None else max(0.0, timeout - (now - started))
 
 
 def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None,
