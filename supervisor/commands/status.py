@@ -18,7 +18,7 @@ from shared.http.redact import redact
 from supervisor.exitcodes import EXIT_ERROR, EXIT_OK
 
 HELP = "show a running pool's workers and jobs (reads /status)"
-COLUMNS = ("slot", "pid", "state", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")
+COLUMNS = ("slot", "pid", "state", "jobs", "workspaceId", "attempt", "jobs_done", "restarts", "rss", "cpu%", "uptime")
 CELL_LIMIT = 80      # characters of one table cell
 HEADER_LIMIT = 200   # characters of one header value (version, model, cloud URL, stop reason)
 
@@ -63,7 +63,8 @@ def render(status: dict[str, Any]) -> str:
               f" · model {_text(status.get('model'))} · cloud {_text(status.get('cloud'))}")
     rows: list[tuple[str, ...]] = [COLUMNS]
     for worker in status.get("workers", []):
-        cells = (worker.get("slot"), worker.get("pid") or "-", worker.get("state"), worker.get("workspaceId") or "-",
+        cells = (worker.get("slot"), worker.get("pid") or "-", worker.get("state"), _jobs(worker),
+                 worker.get("workspaceId") or "-",
                  worker.get("attempt") or "-", worker.get("jobs_done"), worker.get("restarts"),
                  _size(worker.get("rss_bytes", 0)), f"{worker.get('cpu_percent', 0):.1f}",
                  _duration(worker.get("uptime_seconds")))
@@ -76,6 +77,15 @@ def render(status: dict[str, Any]) -> str:
 def _text(value: object, limit: int = HEADER_LIMIT) -> str:
     """``value`` as one safe line: redacted (URL passwords), control characters escaped, capped."""
     return shown(redact(value), limit)
+
+
+def _jobs(worker: dict[str, Any]) -> str:
+    """``busy/slots`` of a worker's job lanes (``2/4``); ``-`` when /status does not say (an older
+    supervisor) or says something that is not a list and a count."""
+    jobs, slots = worker.get("jobs"), worker.get("job_slots")
+    if not isinstance(jobs, list) or not isinstance(slots, int) or isinstance(slots, bool):
+        return "-"
+    return f"{len(jobs)}/{slots}"
 
 
 def _size(size: int) -> str:

@@ -88,8 +88,8 @@ def test_status_renders_the_pool_as_a_table_and_as_json(running_pool: tuple[Runn
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert "2 idle" in lines[0] and "model builtin" in lines[0]
-    assert lines[1].split()[:3] == ["slot", "pid", "state"]
-    assert [line.split()[2] for line in lines[2:]] == ["idle", "idle"]
+    assert lines[1].split()[:4] == ["slot", "pid", "state", "jobs"]
+    assert [line.split()[2:4] for line in lines[2:]] == [["idle", "0/1"], ["idle", "0/1"]]   # state, jobs
     raw = cli("status", "--url", runner.url, "--json")
     document = json.loads(raw.stdout)
     assert [worker["slot"] for worker in document["workers"]] == [0, 1]

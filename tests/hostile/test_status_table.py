@@ -61,11 +61,17 @@ def test_a_forged_row_or_terminal_escape_in_a_workspace_id_stays_in_its_cell() -
 CELL = st.one_of(st.text(st.characters(blacklist_categories=()), max_size=30), st.none(), st.integers())
 
 
+JOBS = st.one_of(st.lists(st.dictionaries(st.text(max_size=5), CELL, max_size=2), max_size=3), CELL)
+
+
 @settings(max_examples=60)
-@given(workspace_ids=st.lists(CELL, max_size=4), state=CELL, version=CELL, model=CELL, reason=CELL)
+@given(workspace_ids=st.lists(CELL, max_size=4), state=CELL, version=CELL, model=CELL, reason=CELL, jobs=JOBS,
+       job_slots=st.one_of(CELL, st.booleans()))
 def test_the_table_is_one_safe_line_per_worker_whatever_the_document_holds(
-        workspace_ids: list[Any], state: Any, version: Any, model: Any, reason: Any) -> None:
-    workers = [worker(workspace_id, slot=index, state=state) for index, workspace_id in enumerate(workspace_ids)]
+        workspace_ids: list[Any], state: Any, version: Any, model: Any, reason: Any, jobs: Any,
+        job_slots: Any) -> None:
+    workers = [worker(workspace_id, slot=index, state=state, jobs=jobs, job_slots=job_slots)
+               for index, workspace_id in enumerate(workspace_ids)]
     table = render(document(*workers, version=version, model=model, draining=True, stop_reason=reason))
     assert len(table.splitlines()) == len(table.split("\n")) == 2 + len(workers)
     assert UNSAFE.search(table.replace("\n", "")) is None
@@ -149,3 +155,12 @@ def test_the_instances_command_refuses_or_escapes_what_the_cloud_answers(
     assert "\x1b" not in out + err and "\x07" not in out + err and "\n2026" not in out + err
     assert "field 'instanceId' contains the control character U+000A" in err
     assert "no such instance\\x1b[2J" in err
+
+
+def test_the_jobs_column_shows_busy_over_slots_and_a_dash_for_what_is_not_a_count() -> None:
+    rows = render(document(worker("ws-1", jobs=[{"workspaceId": "ws-1"}, {"workspaceId": "ws-2"}], job_slots=4),
+                           worker(None, slot=1, jobs="many", job_slots=4),
+                           worker(None, slot=2, jobs=[], job_slots=True),
+                           worker(None, slot=3))).splitlines()
+    assert rows[1].split()[:4] == ["slot", "pid", "state", "jobs"]
+    assert [row.split()[3] for row in rows[2:]] == ["2/4", "-", "-", "-"]
