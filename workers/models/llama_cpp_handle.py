@@ -161,7 +161,7 @@ class LlamaCppHandle(OpenAIChatHandle):
         if not config.model_path:
             raise ValueError("model.model_path: required for llama-cpp (the path of a .gguf file)")
         try:
-            from llama_cpp import Llama
+            from llama_cpp import LLAMA_DEFAULT_SEED, Llama
         except ImportError:
             raise ValueError("llama-cpp needs the optional extra: pip install 'xenonflare-runner[local]' "
                              "(it compiles llama.cpp)") from None
@@ -170,7 +170,7 @@ class LlamaCppHandle(OpenAIChatHandle):
             llama = Llama(model_path=config.model_path, n_ctx=config.context_window, n_gpu_layers=config.gpu_layers,
                           n_threads=config.threads or None, use_mmap=True, logits_all=False,
                           chat_format=CHAT_FORMAT, verbose=False,
-                          **({"seed": config.seed} if config.seed is not None else {}))
+                          seed=LLAMA_DEFAULT_SEED if config.seed is None else config.seed)
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot load {config.model_path}: {exc}") from None
         super().__init__(config=config)
