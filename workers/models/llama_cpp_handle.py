@@ -166,11 +166,12 @@ class LlamaCppHandle(OpenAIChatHandle):
             raise ValueError("llama-cpp needs the optional extra: pip install 'xenonflare-runner[local]' "
                              "(it compiles llama.cpp)") from None
         started = time.monotonic()
+        seed: dict[str, Any] = {"seed": config.seed} if config.seed is not None else {}  # else llama.cpp's default
         try:
             llama = Llama(model_path=config.model_path, n_ctx=config.context_window, n_gpu_layers=config.gpu_layers,
                           n_threads=config.threads or None, use_mmap=True, logits_all=False,
                           chat_format=CHAT_FORMAT, verbose=False,
-                          **({"seed": config.seed} if config.seed is not None else {}))
+                          **seed)
         except (ValueError, OSError) as exc:
             raise ValueError(f"cannot load {config.model_path}: {exc}") from None
         super().__init__(config=config)

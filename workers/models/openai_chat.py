@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import closing
+from typing import Any, cast
 
 from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
@@ -285,12 +286,21 @@ def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, ti
     """One chat-completions call, streamed when ``stream``. A stream cut short is asked again
     without streaming, once, so the server's error (a prompt over its window: learnt, then
     planned around) reaches us as an HTTP status instead of a silent end; when that unstreamed
-    try succeeds, ``on_cut`` is told (the server cannot stream such a request)."""
+    try succeeds, ``on_cut`` is told (the server cannot stream such a request). A stream is read
+    no further than about ``max_tokens`` (``chat_stream``): a server that ignores it is cut off."""
     if not stream:
         return client.post(ENDPOINT, body, timeout=timeout)
     started = time.monotonic()
+    max_tokens = body.get("max_tokens")
+    budget = max_tokens if isinstance(max_tokens, int) else None
+
+    def read_stream(answer: StreamedAnswer) -> dict[str, Any]:
+        # Closed here, not when collected: a read stopped at the budget must let go of the socket now.
+        with closing(cast(Generator[bytes, None, None], answer.iter_chunks())) as chunks:
+            return collect_chat_stream(chunks, endpoint=ENDPOINT, max_tokens=budget)
+
     try:
-        return client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+        return client.exchange(ENDPOINT, body, read_stream, timeout=timeout, streamed=True)
     except StreamEndedEarly as early:
         log.warning("%s; asking again without streaming to read the server's error", early.reason)
     plain = {key: value for key, value in body.items() if key != "stream_options"}
@@ -299,10 +309,6 @@ def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, ti
     if on_cut is not None:  # the same request answered unstreamed: the stream itself is what fails
         on_cut()
     return answer
-
-
-def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:
-    return collect_chat_stream(answer.iter_chunks(), endpoint=ENDPOINT)
 
 
 def _system_text(messages: list[Message]) -> str:
