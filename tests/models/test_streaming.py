@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
+from workers.models import manners
 from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
 from workers.models.chat_stream import collect_chat_stream, sse_data
 from workers.models.openai_chat import OpenAIChatHandle
@@ -107,16 +109,24 @@ def test_a_stream_cut_short_is_asked_again_unstreamed_and_its_overflow_planned_a
 
 
 def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_streamed_with_tools_off(
-        server: FakeOpenAIServer, recorder: Recorder) -> None:
+        server: FakeOpenAIServer, recorder: Recorder, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # llama-cpp-python cannot stream its automatic tool choice: the stream just stops. Unstreamed,
     # the same server ignores max_tokens and cannot be stopped (a small model's endless tool
     # argument held it until the job deadline), so the rounds stay streamed, with tools off.
     cut = Reply(events=chat_stream_events(text="x")[:1])
     server.queue("chat/completions", cut, Reply(events=chat_stream_events(text="A list, as text.")),
                  Reply(events=chat_stream_events(text="More text.")))
-    session = session_for(server, recorder)
-    assert session.send([UserText(text="a list")], timeout=30).text == "A list, as text."
-    assert session.send([UserText(text="another list")], timeout=30).text == "More text."
+    monkeypatch.setattr(manners, "_tools_ignored_logged", False)
+    with caplog.at_level(logging.WARNING, logger="xenon.worker.model"):
+        handle = OpenAIChatHandle(config=model_config(server, stream="on"), on_request=recorder.on_request,
+                                  sleep=recorder.sleep)
+        first = handle.open_session(instructions="sys", tools=[LIST_TOOL])
+        assert first.send([UserText(text="a list")], timeout=30).text == "A list, as text."
+        later = handle.open_session(instructions="sys", tools=[LIST_TOOL])  # the next job on this worker
+        assert later.send([UserText(text="another list")], timeout=30).text == "More text."
+    assert not [r for r in caplog.records if "without calling any tool" in r.getMessage()], \
+        "tools the runner withheld do not make the server one that ignores tools"
     sent = [request.json for request in server.requests_for("chat/completions")]
     assert [(body["stream"], body["tool_choice"]) for body in sent] == [(True, "auto"), (True, "none"),
                                                                          (True, "none")]

@@ -175,6 +175,7 @@ class ChatSession:
                     body["tool_choice"] = "none"
                     body.pop("parallel_tool_calls", None)
                     auto_tools = False
+                    self._manners.note_cut_answer()  # tools withheld by us: not a server that ignores them
                 return sent, post_chat(self._client, body, stream=self._stream, timeout=remaining,
                                        on_cut=self._note_cut_tool_stream if auto_tools else None)
             except ContextOverflow as overflow:
@@ -190,6 +191,7 @@ class ChatSession:
         return turn
 
     def _note_cut_tool_stream(self) -> None:
+        self._manners.note_cut_answer()  # this server cuts the stream when the model picks a tool
         if self._facts is not None and not self._facts.tool_streams_fail:
             log.warning("the model server cuts streamed rounds that let the model choose tools (llama-cpp-python "
                         "cannot stream its automatic tool choice): those rounds are asked with tools off from now on, "
