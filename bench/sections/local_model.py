@@ -13,11 +13,14 @@ in-process every worker maps the weights, with a server only the server does.
 The same CPU for both: ``WORKERS`` in-process workers of ``THREADS`` thread each against one
 server with ``WORKERS`` × ``THREADS`` threads (it answers one request at a time). Sized to end
 within ~15 minutes on 2 cores: at worst ``WORKERS`` jobs run side by side for ``JOB_TIMEOUT``
-each, so a setup takes at most ``JOBS`` / ``WORKERS`` × ``JOB_TIMEOUT``. The server setup gets
-one try per model call with the call's time just under the job's: llama.cpp's server keeps
-computing an answer its client gave up on, so a retry would only queue behind it. It does not
-stream: llama-cpp-python cannot stream its automatic tool choice (the runner would learn that
-only after one wasted round per worker).
+each, so a setup takes at most ``JOBS`` / ``WORKERS`` × ``JOB_TIMEOUT``. The server setup
+streams (``model.stream: on``): llama-cpp-python stops generating when a streaming client hangs
+up, so the runner's own output budget bounds every answer, also where the server ignores
+``max_tokens``; it cannot stream its automatic tool choice, so after the first such round each
+worker asks tool rounds with tools off (see docs/models.md). ``--interrupt_requests false``: by
+default the server ends the stream in hand whenever another request arrives, which with two
+workers would cut every answer the other worker's request overlaps. One try per model call: an
+unstreamed call the server keeps computing would only make a retry queue behind it.
 """
 from __future__ import annotations
 
@@ -94,14 +97,15 @@ def run(ctx: SectionContext) -> SectionResult:
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(weights), "--host", "127.0.0.1", "--port",
          str(port), "--n_ctx", str(WINDOW), "--chat_format", "chatml-function-calling", "--logits_all", "false",
-         "--seed", str(SEED), "--n_threads", str(WORKERS * THREADS), "--verbose", "false"],
+         "--seed", str(SEED), "--n_threads", str(WORKERS * THREADS), "--verbose", "false",
+         "--interrupt_requests", "false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     log.close()
     try:
         _wait_for_server(port)
         served = _run(ctx, "i-server", {"name": "openai-chat", "base_url": f"http://127.0.0.1:{port}/v1",
                                         "api_key": "local", "model": "smollm2", "summary_model": "smollm2",
-                                        "stream": "off", "read_timeout": JOB_TIMEOUT - 10,
+                                        "stream": "on", "read_timeout": JOB_TIMEOUT - 10,
                                         "call_timeout": JOB_TIMEOUT - 5, "max_attempts": 1, **_common_model()})
         server_pss = sample_process(server.pid, unique=True)
     finally:

@@ -61,6 +61,7 @@ class Reply:
     events: tuple[str, ...] = ()  # server-sent events' data, streamed (then the connection closes)
     event_delay: float = 0.0  # seconds before each event
     stall_after: int | None = None  # stop sending (but keep the connection open) after this many events
+    repeat_last: bool = False  # after ``events``, send the last one again and again until the client hangs up
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +99,7 @@ class FakeOpenAIServer:
         self._info: dict[tuple[str, str], Script] = {}
         self._info_requests: list[RecordedRequest] = []
         self.abandoned_streams = 0  # streams the client closed before their end
+        self.events_sent = 0  # server-sent events written, over all streams
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -257,15 +259,18 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            endless = itertools.repeat(reply.events[-1]) if reply.repeat_last else ()
             try:
-                for number, data in enumerate(reply.events):
+                for number, data in enumerate(itertools.chain(reply.events, endless)):
                     if reply.stall_after is not None and number >= reply.stall_after:
                         self._wait_for_hangup()  # silent, connection open, until the client leaves
                         return
-                    if reply.event_delay and server._stopping.wait(reply.event_delay):
+                    if server._stopping.is_set() or (reply.event_delay and server._stopping.wait(reply.event_delay)):
                         return
                     self.wfile.write(f"data: {data}\n\n".encode())
                     self.wfile.flush()
+                    with server._lock:
+                        server.events_sent += 1
             except OSError:
                 with server._lock:
                     server.abandoned_streams += 1

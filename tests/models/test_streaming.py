@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_reply, chat_stream_events, context_length_error
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
-from workers.models.base import ModelDeadlineExceeded, ModelError, ToolResult, UserText
+from workers.models import manners
+from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
 from workers.models.chat_stream import collect_chat_stream, sse_data
 from workers.models.openai_chat import OpenAIChatHandle
 
@@ -94,29 +96,38 @@ def test_a_stream_cut_short_is_asked_again_unstreamed_and_its_overflow_planned_a
         server: FakeOpenAIServer, recorder: Recorder) -> None:
     # llama-cpp-python answers 200 and ends the stream silently when the prompt exceeds its
     # window: before, that was an empty answer (then "no answer"), and the window never learnt.
+    # Tools were offered, so the cut is first asked again streamed with tools off: cut again.
     cut = Reply(events=chat_stream_events(text="x")[:1])
-    server.queue("chat/completions", cut, context_length_error("openai", limit=3000, requested=9000),
+    server.queue("chat/completions", cut, cut, context_length_error("openai", limit=3000, requested=9000),
                  Reply(events=chat_stream_events(text="Fitted.")))
     session = session_for(server, recorder)
     assert session.send([UserText(text="a list please " + "notes " * 2000)], timeout=30).text == "Fitted."
-    first, second, third = (request.json for request in server.requests_for("chat/completions"))
-    assert first["stream"] is True and second["stream"] is False and "stream_options" not in second
-    assert third["stream"] is True and len(json.dumps(third)) < 3000 * 3.0
+    sent = [request.json for request in server.requests_for("chat/completions")]
+    assert [(body["stream"], body["tool_choice"]) for body in sent] == [
+        (True, "auto"), (True, "none"), (False, "none"), (True, "auto")]
+    assert "stream_options" not in sent[2] and len(json.dumps(sent[3])) < 3000 * 3.0
 
 
-def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_unstreamed(server: FakeOpenAIServer,
-                                                                               recorder: Recorder) -> None:
-    # llama-cpp-python cannot stream its automatic tool choice: the stream just stops.
+def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_streamed_with_tools_off(
+        server: FakeOpenAIServer, recorder: Recorder, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama-cpp-python cannot stream its automatic tool choice: the stream just stops. Unstreamed,
+    # the same server ignores max_tokens and cannot be stopped (a small model's endless tool
+    # argument held it until the job deadline), so the rounds stay streamed, with tools off.
     cut = Reply(events=chat_stream_events(text="x")[:1])
-    call = {"name": "create_list", "call_id": "c1", "arguments": LIST_ARGS}
-    server.queue("chat/completions", cut, Reply(body=chat_reply(tool_calls=[call])),
-                 Reply(body=chat_reply(tool_calls=[{**call, "call_id": "c2"}])),
-                 Reply(events=chat_stream_events(text="Done.")))
-    session = session_for(server, recorder)
-    assert session.send([UserText(text="a list")], timeout=30).tool_calls
-    assert session.send([ToolResult(call_id="c1", output='{"ok": true}')], timeout=30).tool_calls
-    assert session.send([ToolResult(call_id="c2", output='{"ok": true}')], timeout=30).text == "Done."
-    sent = [(request.json["stream"], request.json["tool_choice"])
-            for request in server.requests_for("chat/completions")]
-    # The repeated call switched tools off: that round streams again.
-    assert sent == [(True, "auto"), (False, "auto"), (False, "auto"), (True, "none")]
+    server.queue("chat/completions", cut, Reply(events=chat_stream_events(text="A list, as text.")),
+                 Reply(events=chat_stream_events(text="More text.")))
+    monkeypatch.setattr(manners, "_tools_ignored_logged", False)
+    with caplog.at_level(logging.WARNING, logger="xenon.worker.model"):
+        handle = OpenAIChatHandle(config=model_config(server, stream="on"), on_request=recorder.on_request,
+                                  sleep=recorder.sleep)
+        first = handle.open_session(instructions="sys", tools=[LIST_TOOL])
+        assert first.send([UserText(text="a list")], timeout=30).text == "A list, as text."
+        later = handle.open_session(instructions="sys", tools=[LIST_TOOL])  # the next job on this worker
+        assert later.send([UserText(text="another list")], timeout=30).text == "More text."
+    assert not [r for r in caplog.records if "without calling any tool" in r.getMessage()], \
+        "tools the runner withheld do not make the server one that ignores tools"
+    sent = [request.json for request in server.requests_for("chat/completions")]
+    assert [(body["stream"], body["tool_choice"]) for body in sent] == [(True, "auto"), (True, "none"),
+                                                                         (True, "none")]
+    assert "parallel_tool_calls" in sent[0] and not any("parallel_tool_calls" in body for body in sent[1:])

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import closing
+from typing import Any, cast
 
 from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
@@ -167,14 +168,15 @@ class ChatSession:
             try:
                 body = self._body(sent, plan.tools, tool_choice=tool_choice)
                 # A server seen to cut streams that let the model choose tools (llama-cpp-python
-                # cannot stream its automatic tool choice) gets those rounds unstreamed from then on.
+                # cannot stream its automatic tool choice) gets those rounds with tools off from
+                # then on: unstreamed, the same server also ignores max_tokens and cannot be stopped.
                 auto_tools = bool(body.get("tools")) and body.get("tool_choice") == "auto"
-                stream = self._stream and not (auto_tools and self._facts is not None
-                                               and self._facts.tool_streams_fail)
-                if stream != self._stream:
-                    body = {**body, "stream": False}
-                    body.pop("stream_options", None)
-                return sent, post_chat(self._client, body, stream=stream, timeout=remaining,
+                if auto_tools and self._stream and self._facts is not None and self._facts.tool_streams_fail:
+                    body["tool_choice"] = "none"
+                    body.pop("parallel_tool_calls", None)
+                    auto_tools = False
+                    self._manners.note_cut_answer()  # tools withheld by us: not a server that ignores them
+                return sent, post_chat(self._client, body, stream=self._stream, timeout=remaining,
                                        on_cut=self._note_cut_tool_stream if auto_tools else None)
             except ContextOverflow as overflow:
                 if self._facts is not None:
@@ -189,8 +191,11 @@ class ChatSession:
         return turn
 
     def _note_cut_tool_stream(self) -> None:
+        self._manners.note_cut_answer()  # this server cuts the stream when the model picks a tool
         if self._facts is not None and not self._facts.tool_streams_fail:
-            log.warning("the model server cuts streams that offer tools: those rounds go unstreamed from now on")
+            log.warning("the model server cuts streamed rounds that let the model choose tools (llama-cpp-python "
+                        "cannot stream its automatic tool choice): those rounds are asked with tools off from now on, "
+                        "streamed so that model.max_output_tokens holds; model.stream: off keeps tools, unbounded")
             self._facts.tool_streams_fail = True
 
     def _window(self) -> int | None:
@@ -282,27 +287,49 @@ def _left(timeout: float | None, started: float, now: float) -> float | None:
 
 def post_chat(client: ModelHttpClient, body: dict[str, Any], *, stream: bool, timeout: float | None,
               on_cut: Callable[[], None] | None = None) -> dict[str, Any]:
-    """One chat-completions call, streamed when ``stream``. A stream cut short is asked again
-    without streaming, once, so the server's error (a prompt over its window: learnt, then
-    planned around) reaches us as an HTTP status instead of a silent end; when that unstreamed
-    try succeeds, ``on_cut`` is told (the server cannot stream such a request)."""
+    """One chat-completions call, streamed when ``stream``, read no further than about
+    ``max_tokens`` (``chat_stream``: a server that ignores it is cut off and hung up on).
+
+    A stream cut short (no ``finish_reason``) is asked again. With ``on_cut`` (a round that
+    let the model choose tools), first streamed with tools off: when that one streams, the
+    tools were what the server could not stream, and ``on_cut`` is told. Otherwise without
+    streaming, once, so the server's error (a prompt over its window: learnt, then planned
+    around) reaches us as an HTTP status instead of a silent end."""
     if not stream:
         return client.post(ENDPOINT, body, timeout=timeout)
     started = time.monotonic()
+    read_stream = _stream_reader(body.get("max_tokens"))
     try:
-        return client.exchange(ENDPOINT, body, _read_stream, timeout=timeout, streamed=True)
+        return client.exchange(ENDPOINT, body, read_stream, timeout=timeout, streamed=True)
     except StreamEndedEarly as early:
-        log.warning("%s; asking again without streaming to read the server's error", early.reason)
+        log.warning("%s; asking again %s", early.reason,
+                    "with tools off" if on_cut is not None else "without streaming to read the server's error")
+    if on_cut is not None:
+        body = {key: value for key, value in body.items() if key != "parallel_tool_calls"}
+        body["tool_choice"] = "none"
+        try:
+            answer = client.exchange(ENDPOINT, body, read_stream, timeout=_left(timeout, started, time.monotonic()),
+                                     streamed=True)
+        except StreamEndedEarly as early:
+            log.warning("%s; asking again without streaming to read the server's error", early.reason)
+        else:
+            on_cut()
+            return answer
     plain = {key: value for key, value in body.items() if key != "stream_options"}
     remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
-    answer = client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
-    if on_cut is not None:  # the same request answered unstreamed: the stream itself is what fails
-        on_cut()
-    return answer
+    return client.post(ENDPOINT, {**plain, "stream": False}, timeout=remaining)
 
 
-def _read_stream(answer: StreamedAnswer) -> dict[str, Any]:
-    return collect_chat_stream(answer.iter_chunks(), endpoint=ENDPOINT)
+def _stream_reader(max_tokens: object) -> Callable[[StreamedAnswer], dict[str, Any]]:
+    """Reads a streamed answer no further than ``max_tokens`` (when an int) plus the margin."""
+    budget = max_tokens if isinstance(max_tokens, int) else None
+
+    def read_stream(answer: StreamedAnswer) -> dict[str, Any]:
+        # Closed here, not when collected: a read stopped at the budget must let go of the socket now.
+        with closing(cast(Generator[bytes, None, None], answer.iter_chunks())) as chunks:
+            return collect_chat_stream(chunks, endpoint=ENDPOINT, max_tokens=budget)
+
+    return read_stream
 
 
 def _system_text(messages: list[Message]) -> str:
