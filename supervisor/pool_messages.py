@@ -87,7 +87,7 @@ class WorkerMessages:
                 message = conn.recv()
             except (EOFError, OSError):
                 return   # the worker is gone; reaping deals with it
-            except Exception:
+            except Exception:  # a garbled message must not take the supervisor down
                 log.exception("unreadable message from worker %s", slot.name)
                 continue
             count += 1

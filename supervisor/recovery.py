@@ -208,7 +208,7 @@ class Recovery:
         def run() -> None:
             try:
                 result = call(client, workspace_id, *args)
-            except Exception as exc:
+            except Exception as exc:  # a failed call must still be reported back
                 result = CallResult(call.__name__.strip("_"), workspace_id, ok=False, detail=str(exc))
             self._results.put(result)
             self._wake()

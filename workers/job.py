@@ -181,7 +181,7 @@ class JobRunner:
             return self._end(job, Failure(FailureClass.MODEL_ERROR, f"model error: {exc.reason}"))
         except CloudError as exc:
             return self._end(job, Failure(FailureClass.OTHER, f"cloud error: {exc}"))
-        except Exception as exc:
+        except Exception as exc:  # a bug must fail the job, not strand it
             log.exception("unexpected error in job %s", job.workspace_id)
             return self._end(job, Failure(FailureClass.OTHER, f"internal error: {type(exc).__name__}: {exc}"))
         counts = generation.collector.counts()
@@ -235,7 +235,7 @@ class JobRunner:
         except CloudError as exc:
             log.error("could not report the failure of %s (%s); the cloud will re-queue it when the lease "
                       "expires", job.workspace_id, exc)
-        except Exception as exc:
+        except Exception as exc:  # failing a job must end it, whatever the client does
             log.error("could not report the failure of %s (internal error %s: %s); the cloud will re-queue it "
                       "when the lease expires", job.workspace_id, type(exc).__name__, redact(str(exc)))
         return self._result(job, JobOutcome.FAILED, reason, failure=failure.kind)

@@ -60,6 +60,6 @@ def _lane_thread(loop: LeaseLoop, exit_now: Callable[[int], None]) -> None:
         loop.run()
     except SystemExit as exc:   # the cloud rejected the runner key: the Fatal is already sent
         exit_now(exc.code if isinstance(exc.code, int) else WorkerExit.CREDENTIAL_REJECTED)
-    except Exception:
+    except Exception:  # a bug in one lane must not leave its seat silently empty
         log.exception("job lane %d failed; the worker exits and its jobs are recovered", loop.lane)
         exit_now(1)

@@ -83,7 +83,7 @@ class LeaseLoop:
             if isinstance(exc, MalformedLease) and exc.workspace_id is not None:
                 self._fail_unusable(exc.workspace_id, str(exc))
             return None
-        except Exception as exc:
+        except Exception as exc:  # a bug must cost one lease request, not the worker
             metrics().lease_requests.labels(LeaseOutcome.ERROR).inc()
             detail = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
             self._link.send(LeaseResult(LeaseOutcome.ERROR, detail=detail, lane=self.lane))

@@ -53,7 +53,7 @@ class PipeLogHandler(logging.Handler):
                 ONCE_PER_POOL: getattr(record, ONCE_PER_POOL, None),
             }
             self._send(LogRecordMessage(fields))
-        except Exception:
+        except Exception:  # logging must never take the worker down
             self.handleError(record)
 
 

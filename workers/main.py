@@ -60,7 +60,7 @@ def run_worker(spec: WorkerSpec, conn: Connection) -> None:
     try:
         client = JobClient.from_config(spec.cloud, token=spec.token, on_request=_count_api_request)
         model = load_model_handle(spec.model, on_request=_count_model_request)
-    except Exception as exc:
+    except Exception as exc:  # any boot failure is reported, then the worker exits
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
         log.error("worker boot failed: %s", reason)
         link.send(Fatal(f"boot failed: {reason}", WorkerExit.BOOT_FAILED))
