@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.machine import describe, machine_details
+from bench.machine import describe, machine_details, raise_fd_limit
 from bench.plot import plot_throughput
 from bench.report import SectionResult, format_table, summary_line
 from bench.sections import SECTIONS, SectionContext
@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return EXIT_USAGE
     started, clock = datetime.now(timezone.utc), time.monotonic()
+    raise_fd_limit()
     machine = machine_details()
     ctx = SectionContext(settings=settings, progress=progress, rng=random.Random(settings.seed))
     try:

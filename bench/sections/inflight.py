@@ -1,0 +1,114 @@
+"""l. 1,000 jobs in flight on a 20 s model: throughput vs the model-bound limit, PSS of the whole
+pool and supervisor CPU, with ``pool.jobs_per_worker`` > 1 beside processes only.
+
+Each layout in ``inflight_layouts`` is (workers, jobs per worker); its job slots are the
+product. A fresh pool of that layout idles, then gets ``inflight_waves`` × slots jobs at
+once, each ``inflight_model_seconds`` of builtin model time (the same model the other
+sections use, with a longer latency). From the emulator's stamps, as in section j:
+
+* throughput: jobs ÷ (first lease → last finish), against slots ÷ model seconds;
+* fill: first lease → slots-th lease.
+
+PSS (shared pages split among the processes sharing them) of the supervisor, its fork
+server and every worker is summed once the last wave is all leased, i.e. with every slot in
+a job, while the jobs wait on the model (reading smaps then costs the jobs nothing). The
+supervisor's CPU is read from the enqueue to the last finish. Processes only is capped at
+``pool.workers``' maximum (512): 1,000 single-job processes cannot be configured.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.cloud import BenchCloud
+from bench.numbers import MIB
+from bench.pool import RunnerPool
+from bench.procstats import CpuWindow, sample_process
+from bench.report import Row, SectionResult, Target
+
+from .burst import SETTLE_INTERVALS, burst_figures
+from .common import SectionContext
+
+KEY = "l"
+TITLE = "1,000 jobs in flight on a 20 s model: jobs_per_worker vs processes only"
+THROUGHPUT_TARGET = Target(op=">=", value=95.0, source="issue 12: 1,000 in flight, >= 95% of the limit (50 jobs/s)")
+PSS_TARGET = Target(op="<=", value=1.5, source="issue 12: <= 1.5 GiB PSS for the whole pool")
+CPU_TARGET = Target(op="<", value=5.0, source="issue 12: supervisor < 5% of a core under load")
+TARGET_SLOTS = 1000   # the targets apply to the layouts with this many job slots
+LEASED_POLL = 0.2     # seconds between checks that the last wave is all leased
+GIB = 1024 * MIB
+
+
+def pool_pss_bytes(pool: RunnerPool) -> tuple[int, int]:
+    """(PSS bytes summed over the supervisor's whole tree, processes counted)."""
+    samples = [sample_process(process.pid, unique=True) for process in pool.tree()]
+    sizes = [sample.pss_bytes for sample in samples if sample is not None and sample.pss_bytes is not None]
+    return sum(sizes), len(sizes)
+
+
+def wait_all_leased(cloud: BenchCloud, *, timeout: float) -> None:
+    """Wait until no job is pending (the last wave is in the workers). ``timeout`` is a safety net."""
+    deadline = time.monotonic() + timeout
+    while cloud.stats()["jobs"]["pending"] > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still pending after {timeout:g}s")
+        time.sleep(LEASED_POLL)
+
+
+def measure(ctx: SectionContext, workers: int, lanes: int) -> dict[str, Any]:
+    """Figures of one layout: throughput and fill (``burst_figures``), PSS and supervisor CPU."""
+    settings = ctx.settings
+    model = settings.inflight_model_seconds
+    slots = workers * lanes
+    jobs = slots * settings.inflight_waves
+    with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"l-{workers}x{lanes}", model_seconds=model,
+                                        pool={"jobs_per_worker": lanes}) as pool:
+        pool.wait_ready()
+        time.sleep(SETTLE_INTERVALS * settings.poll_interval)
+        deadline = ctx.job_deadline(jobs, slots) + settings.inflight_waves * model
+        load = CpuWindow([pool.pid]).start()
+        ids = set(cloud.enqueue(jobs))
+        wait_all_leased(cloud, timeout=deadline)
+        pss, processes = pool_pss_bytes(pool)
+        finished = [job for job in cloud.wait_finished(jobs, timeout=deadline) if job["workspaceId"] in ids]
+        load.stop()
+    figures = burst_figures(finished, slots, model)
+    return {**figures, "workers": workers, "jobs_per_worker": lanes, "slots": slots, "jobs": jobs,
+            "pss_gib": pss / GIB, "processes": processes, "supervisor_cpu": 100 * load.share_of_core(pool.pid),
+            "machine_busy": load.machine_busy}
+
+
+def run(ctx: SectionContext) -> SectionResult:
+    result = SectionResult(key=KEY, title=TITLE)
+    settings = ctx.settings
+    model = settings.inflight_model_seconds
+    result.details["runs"] = []
+    for workers, lanes in settings.inflight_layouts:
+        run_ = measure(ctx, workers, lanes)
+        slots = run_["slots"]
+        name = f"{slots} in flight, {workers} workers x {lanes} job{'s' if lanes > 1 else ''}"
+        ctx.progress(f"[l] {name}: {run_['jobs_per_second']:.1f} jobs/s = {run_['share']:.1f}% of the limit, fill "
+                     f"{run_['fill_ms']:.0f} ms, PSS {run_['pss_gib']:.2f} GiB, supervisor "
+                     f"{run_['supervisor_cpu']:.1f}% (machine {100 * run_['machine_busy']:.0f}% busy)")
+        targeted = slots == TARGET_SLOTS
+        result.rows += [
+            Row(metric=f"throughput, {name}", unit="jobs/s", ours=run_["jobs_per_second"], baseline=run_["limit"],
+                baseline_name="model-bound limit"),
+            Row(metric=f"throughput vs the limit, {name}", unit="%", ours=run_["share"],
+                target=THROUGHPUT_TARGET if targeted else None),
+            Row(metric=f"fill, first -> {slots}th lease, {name}", unit="ms", ours=run_["fill_ms"]),
+            Row(metric=f"PSS of the whole pool, {name}", unit="GiB", ours=run_["pss_gib"],
+                target=PSS_TARGET if targeted else None),
+            Row(metric=f"supervisor CPU under load, {name}", unit="% core", ours=run_["supervisor_cpu"],
+                target=CPU_TARGET if targeted else None),
+        ]
+        result.details["runs"].append(run_)
+        if run_["failed"]:
+            result.notes.append(f"{name}: {run_['failed']} jobs failed")
+    busy = ", ".join(f"{run_['slots']}: {100 * run_['machine_busy']:.0f}%" for run_ in result.details["runs"])
+    result.notes.append(f"{settings.inflight_waves} waves (jobs = {settings.inflight_waves} x slots), {model:g} s of "
+                        f"builtin model per job; throughput = jobs / (first lease -> last finish); limit = slots / "
+                        f"model seconds; PSS = supervisor + fork server + workers, summed with every slot in a job; "
+                        f"supervisor CPU from enqueue to last finish; processes only is capped by pool.workers "
+                        f"(512); machine busy during each run (all processes, other users included): {busy}")
+    return result
