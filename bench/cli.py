@@ -2,9 +2,9 @@
 
 Runs the selected sections one after another, prints the machine, the settings and the
 results table to stdout (progress goes to stderr), and writes ``latest.json`` plus, when
-matplotlib is there and section a ran, ``throughput.png`` into ``--out``. The exit code is
-0 when every section ran (whatever the targets say: they are figures to report, and this
-machine is noisy), 1 when a section could not run, 2 for bad arguments.
+matplotlib is there, ``throughput.png`` (section a) and ``concurrency.png`` (sections j and l)
+into ``--out``. The exit code is 0 when every section ran (whatever the targets say: they are
+figures to report, and this machine is noisy), 1 when a section could not run, 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.machine import describe, machine_details, raise_fd_limit
-from bench.plot import plot_throughput
+from bench.plot import concurrency_points, plot_concurrency, plot_throughput
 from bench.report import SectionResult, format_table, summary_line
 from bench.sections import SECTIONS, SectionContext
 from bench.settings import BenchSettings, make_settings
@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if throughput is not None:
         print(plot_throughput(throughput.details["runs"], path=args.out / "throughput.png",
                               ideal_single=throughput.details["ideal_single_jobs_per_second"]))
+    if {"j", "l"} & set(keys):
+        print(plot_concurrency(concurrency_points(sections), path=args.out / "concurrency.png"))
     if args.keep_workdir:
         print(f"pool configs and logs kept in {workdir}")
     return EXIT_SECTION_FAILED if any(section.error for section in sections) else EXIT_OK

@@ -65,6 +65,7 @@ def run(ctx: SectionContext) -> SectionResult:
     settings = ctx.settings
     model = settings.burst_model_seconds
     result.details["bursts"] = []
+    result.details["model_seconds"] = model
     for workers in settings.burst_workers:
         with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"j-burst-{workers}",
                                             model_seconds=model) as pool:

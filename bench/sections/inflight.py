@@ -83,6 +83,7 @@ def run(ctx: SectionContext) -> SectionResult:
     settings = ctx.settings
     model = settings.inflight_model_seconds
     result.details["runs"] = []
+    result.details["model_seconds"] = model
     for workers, lanes in settings.inflight_layouts:
         run_ = measure(ctx, workers, lanes)
         slots = run_["slots"]
