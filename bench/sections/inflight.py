@@ -11,12 +11,16 @@ sections use, with a longer latency). From the emulator's stamps, as in section 
 
 PSS (shared pages split among the processes sharing them) of the supervisor, its fork
 server and every worker is summed once the last wave is all leased, i.e. with every slot in
-a job, while the jobs wait on the model (reading smaps then costs the jobs nothing). The
-supervisor's CPU is read from the enqueue to the last finish. Processes only is capped at
+a job, while the jobs wait on the model (reading smaps then costs the jobs nothing). CPU
+is read from the enqueue to the last finish: the supervisor's (the target), the whole
+runner's (supervisor, fork server, workers) and the emulator's (this process, so the bench's
+polling and PSS reads too) per job, which
+is what each wave of jobs finishing and leasing together costs the 2 cores. Processes only is capped at
 ``pool.workers``' maximum (512): 1,000 single-job processes cannot be configured.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -66,15 +70,19 @@ def measure(ctx: SectionContext, workers: int, lanes: int) -> dict[str, Any]:
         pool.wait_ready()
         time.sleep(SETTLE_INTERVALS * settings.poll_interval)
         deadline = ctx.job_deadline(jobs, slots) + settings.inflight_waves * model
-        load = CpuWindow([pool.pid]).start()
+        runner = [process.pid for process in pool.tree()]
+        load = CpuWindow([*runner, os.getpid()]).start()
         ids = set(cloud.enqueue(jobs))
         wait_all_leased(cloud, timeout=deadline)
         pss, processes = pool_pss_bytes(pool)
         finished = [job for job in cloud.wait_finished(jobs, timeout=deadline) if job["workspaceId"] in ids]
         load.stop()
     figures = burst_figures(finished, slots, model)
+    runner_seconds = sum(load.process_seconds.get(pid, 0.0) for pid in runner)
     return {**figures, "workers": workers, "jobs_per_worker": lanes, "slots": slots, "jobs": jobs,
             "pss_gib": pss / GIB, "processes": processes, "supervisor_cpu": 100 * load.share_of_core(pool.pid),
+            "runner_cpu_ms_per_job": 1000 * runner_seconds / jobs,
+            "emulator_cpu_ms_per_job": 1000 * load.process_seconds.get(os.getpid(), 0.0) / jobs,
             "machine_busy": load.machine_busy}
 
 
@@ -102,6 +110,8 @@ def run(ctx: SectionContext) -> SectionResult:
                 target=PSS_TARGET if targeted else None),
             Row(metric=f"supervisor CPU under load, {name}", unit="% core", ours=run_["supervisor_cpu"],
                 target=CPU_TARGET if targeted else None),
+            Row(metric=f"runner CPU per job (all processes), {name}", unit="ms", ours=run_["runner_cpu_ms_per_job"]),
+            Row(metric=f"emulator CPU per job (+ the bench's polling, PSS reads), {name}", unit="ms", ours=run_["emulator_cpu_ms_per_job"]),
         ]
         result.details["runs"].append(run_)
         if run_["failed"]:
