@@ -14,9 +14,9 @@ server and every worker is summed once the last wave is all leased, i.e. with ev
 a job, while the jobs wait on the model (reading smaps then costs the jobs nothing). CPU
 is read from the enqueue to the last finish: the supervisor's (the target), the whole
 runner's (supervisor, fork server, workers) and the emulator's (this process, so the bench's
-polling and PSS reads too) per job, which
-is what each wave of jobs finishing and leasing together costs the 2 cores. Processes only is capped at
-``pool.workers``' maximum (512): 1,000 single-job processes cannot be configured.
+polling and PSS reads too) per job, which is what each wave of jobs finishing and leasing
+together costs the 2 cores. Processes only is capped at ``pool.workers``' maximum (512):
+1,000 single-job processes cannot be configured.
 """
 from __future__ import annotations
 
