@@ -111,7 +111,8 @@ def run(ctx: SectionContext) -> SectionResult:
             Row(metric=f"supervisor CPU under load, {name}", unit="% core", ours=run_["supervisor_cpu"],
                 target=CPU_TARGET if targeted else None),
             Row(metric=f"runner CPU per job (all processes), {name}", unit="ms", ours=run_["runner_cpu_ms_per_job"]),
-            Row(metric=f"emulator CPU per job (+ the bench's polling, PSS reads), {name}", unit="ms", ours=run_["emulator_cpu_ms_per_job"]),
+            Row(metric=f"emulator CPU per job (+ the bench's polling, PSS reads), {name}", unit="ms",
+                ours=run_["emulator_cpu_ms_per_job"]),
         ]
         result.details["runs"].append(run_)
         if run_["failed"]:
