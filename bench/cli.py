@@ -41,8 +41,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-jobs", type=int, metavar="N", help="jobs in the soak (section h; default 1000)")
     parser.add_argument("--poll-interval", type=float, metavar="S", help="pool.poll_interval and the naive "
                         "POLL_MS, in seconds (default 1.0; 0.25 with --quick)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where latest.json and throughput.png go "
-                        f"(default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where latest.json, throughput.png and "
+                        f"concurrency.png go (default {DEFAULT_OUT})")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the pools' configs and logs "
                         "(printed at the end) instead of deleting them")
     return parser.parse_args(argv)
