@@ -100,16 +100,16 @@ def plot_concurrency(points: Sequence[dict[str, Any]], *, path: Path) -> str:
     if plt is None:
         return NO_MATPLOTLIB
     figure, (share_axes, pss_axes) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110)
-    for lanes_only, color, label in ((True, "tab:blue", "processes only (1 job each)"),
-                                     (False, "tab:green", "jobs_per_worker > 1")):
+    for lanes_only, color, label, offset in ((True, "tab:blue", "processes only (1 job each)", -11),
+                                             (False, "tab:green", "jobs_per_worker > 1", 4)):
         chosen = [point for point in points if (point["jobs_per_worker"] == 1) == lanes_only]
         share_axes.scatter([p["slots"] for p in chosen], [p["share"] for p in chosen], color=color, label=label)
         with_pss = [point for point in chosen if point["pss_gib"] is not None]
         pss_axes.scatter([p["slots"] for p in with_pss], [p["pss_gib"] for p in with_pss], color=color, label=label)
         for point in chosen:
             note = f"{point['workers']}x{point['jobs_per_worker']}, {point['model_seconds']:g} s"
-            share_axes.annotate(note, (point["slots"], point["share"]), fontsize=7, xytext=(4, 4),
-                                textcoords="offset points")
+            share_axes.annotate(note, (point["slots"], point["share"]), fontsize=7, xytext=(4, offset),
+                                textcoords="offset points")   # offset in points: the two series' labels apart
     share_axes.axhline(SHARE_TARGET, linestyle=":", color="grey", label=f"target {SHARE_TARGET:g}%")
     share_axes.set_ylabel("throughput, % of the model-bound limit")
     share_axes.set_ylim(0, 105)
