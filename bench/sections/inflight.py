@@ -11,7 +11,8 @@ sections use, with a longer latency). From the emulator's stamps, as in section 
 
 PSS (shared pages split among the processes sharing them) of the supervisor, its fork
 server and every worker is summed once the last wave is all leased, i.e. with every slot in
-a job, while the jobs wait on the model (reading smaps then costs the jobs nothing). CPU
+a job, while the jobs wait on the model (reading smaps then costs the jobs nothing); the
+mean PSS of one worker process is read then and before the jobs (ready, idle). CPU
 is read from the enqueue to the last finish: the supervisor's (the target), the whole
 runner's (supervisor, fork server, workers) and the emulator's (this process, so the bench's
 polling and PSS reads too) per job, which is what each wave of jobs finishing and leasing
@@ -38,16 +39,19 @@ TITLE = "1,000 jobs in flight on a 20 s model: jobs_per_worker vs processes only
 THROUGHPUT_TARGET = Target(op=">=", value=95.0, source="issue 12: 1,000 in flight, >= 95% of the limit (50 jobs/s)")
 PSS_TARGET = Target(op="<=", value=1.5, source="issue 12: <= 1.5 GiB PSS for the whole pool")
 CPU_TARGET = Target(op="<", value=5.0, source="issue 12: supervisor < 5% of a core under load")
+WORKER_PSS_TARGET = Target(op="<=", value=8.0, source="issue 12: PSS per worker at 256-512 workers <= 8 MiB")
 TARGET_SLOTS = 1000   # the targets apply to the layouts with this many job slots
 LEASED_POLL = 0.2     # seconds between checks that the last wave is all leased
 GIB = 1024 * MIB
 
 
-def pool_pss_bytes(pool: RunnerPool) -> tuple[int, int]:
-    """(PSS bytes summed over the supervisor's whole tree, processes counted)."""
+def pool_pss_bytes(pool: RunnerPool) -> tuple[int, float]:
+    """(PSS bytes summed over the supervisor's whole tree, mean PSS bytes of one worker process)."""
+    workers = set(pool.worker_pids().values())
     samples = [sample_process(process.pid, unique=True) for process in pool.tree()]
-    sizes = [sample.pss_bytes for sample in samples if sample is not None and sample.pss_bytes is not None]
-    return sum(sizes), len(sizes)
+    sizes = {sample.pid: sample.pss_bytes for sample in samples if sample is not None and sample.pss_bytes is not None}
+    worker_sizes = [size for pid, size in sizes.items() if pid in workers]
+    return sum(sizes.values()), sum(worker_sizes) / len(worker_sizes) if worker_sizes else float("nan")
 
 
 def wait_all_leased(cloud: BenchCloud, *, timeout: float) -> None:
@@ -69,18 +73,20 @@ def measure(ctx: SectionContext, workers: int, lanes: int) -> dict[str, Any]:
                                         pool={"jobs_per_worker": lanes}) as pool:
         pool.wait_ready()
         time.sleep(SETTLE_INTERVALS * settings.poll_interval)
+        _, idle_worker_pss = pool_pss_bytes(pool)
         deadline = ctx.job_deadline(jobs, slots) + settings.inflight_waves * model
         runner = [process.pid for process in pool.tree()]
         load = CpuWindow([*runner, os.getpid()]).start()
         ids = set(cloud.enqueue(jobs))
         wait_all_leased(cloud, timeout=deadline)
-        pss, processes = pool_pss_bytes(pool)
+        pss, busy_worker_pss = pool_pss_bytes(pool)
         finished = [job for job in cloud.wait_finished(jobs, timeout=deadline) if job["workspaceId"] in ids]
         load.stop()
     figures = burst_figures(finished, slots, model)
     runner_seconds = sum(load.process_seconds.get(pid, 0.0) for pid in runner)
     return {**figures, "workers": workers, "jobs_per_worker": lanes, "slots": slots, "jobs": jobs,
-            "pss_gib": pss / GIB, "processes": processes, "supervisor_cpu": 100 * load.share_of_core(pool.pid),
+            "pss_gib": pss / GIB, "worker_pss_mib_idle": idle_worker_pss / MIB,
+            "worker_pss_mib_busy": busy_worker_pss / MIB, "supervisor_cpu": 100 * load.share_of_core(pool.pid),
             "runner_cpu_ms_per_job": 1000 * runner_seconds / jobs,
             "emulator_cpu_ms_per_job": 1000 * load.process_seconds.get(os.getpid(), 0.0) / jobs,
             "machine_busy": load.machine_busy}
@@ -108,6 +114,10 @@ def run(ctx: SectionContext) -> SectionResult:
             Row(metric=f"fill, first -> {slots}th lease, {name}", unit="ms", ours=run_["fill_ms"]),
             Row(metric=f"PSS of the whole pool, {name}", unit="GiB", ours=run_["pss_gib"],
                 target=PSS_TARGET if targeted else None),
+            Row(metric=f"PSS per worker process, idle before the jobs, {name}", unit="MiB",
+                ours=run_["worker_pss_mib_idle"], target=WORKER_PSS_TARGET if lanes == 1 and workers >= 256 else None),
+            Row(metric=f"PSS per worker process, every slot in a job, {name}", unit="MiB",
+                ours=run_["worker_pss_mib_busy"]),
             Row(metric=f"supervisor CPU under load, {name}", unit="% core", ours=run_["supervisor_cpu"],
                 target=CPU_TARGET if targeted else None),
             Row(metric=f"runner CPU per job (all processes), {name}", unit="ms", ours=run_["runner_cpu_ms_per_job"]),
