@@ -18,6 +18,10 @@ runner's (supervisor, fork server, workers) and the emulator's (this process, so
 polling and PSS reads too) per job, which is what each wave of jobs finishing and leasing
 together costs the 2 cores. Processes only is capped at ``pool.workers``' maximum (512):
 1,000 single-job processes cannot be configured.
+
+A burst moves every slot in step (all finish and lease again at once); real traffic does
+not. So the ``inflight_steady_layout`` is also fed steadily (``bench/arrivals.py``) a little
+above its limit, and its completion rate is read once every slot is busy.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import time
 from typing import Any
 
+from bench.arrivals import feed, window_rate
 from bench.cloud import BenchCloud
 from bench.numbers import MIB
 from bench.pool import RunnerPool
@@ -41,6 +46,8 @@ PSS_TARGET = Target(op="<=", value=1.5, source="issue 12: <= 1.5 GiB PSS for the
 CPU_TARGET = Target(op="<", value=5.0, source="issue 12: supervisor < 5% of a core under load")
 WORKER_PSS_TARGET = Target(op="<=", value=8.0, source="issue 12: PSS per worker at 256-512 workers <= 8 MiB")
 TARGET_SLOTS = 1000   # the targets apply to the layouts with this many job slots
+STEADY_OVERFEED = 1.1       # steady arrivals at this multiple of the model-bound limit
+STEADY_WINDOW_OPENS = 1.25  # model times after the first enqueue when the steady window opens
 LEASED_POLL = 0.2     # seconds between checks that the last wave is all leased
 GIB = 1024 * MIB
 
@@ -92,6 +99,37 @@ def measure(ctx: SectionContext, workers: int, lanes: int) -> dict[str, Any]:
             "machine_busy": load.machine_busy}
 
 
+def measure_steady(ctx: SectionContext, workers: int, lanes: int) -> dict[str, Any]:
+    """Completion rate of a pool fed steadily at ``STEADY_OVERFEED`` × its limit, once every slot is busy.
+
+    Arrivals above the limit keep the queue from running dry; the window opens
+    ``STEADY_WINDOW_OPENS`` model times after the first enqueue (every slot has started a job and
+    the first have finished) and closes when the feeding stops.
+    """
+    settings = ctx.settings
+    model = settings.inflight_model_seconds
+    slots = workers * lanes
+    limit = slots / model
+    feeding = settings.inflight_steady_model_times * model
+    with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"l-steady-{workers}x{lanes}",
+                                        model_seconds=model, pool={"jobs_per_worker": lanes}) as pool:
+        pool.wait_ready()
+        time.sleep(SETTLE_INTERVALS * settings.poll_interval)
+        load = CpuWindow([pool.pid]).start()
+        started_ms = time.time() * 1000   # the emulator stamps jobs with its clock, time.time
+        ids = set(feed(cloud, rate=STEADY_OVERFEED * limit, seconds=feeding))
+        load.stop()
+        deadline = ctx.job_deadline(len(ids), slots) + model
+        finished = [job for job in cloud.wait_finished(len(ids), timeout=deadline) if job["workspaceId"] in ids]
+    rate = window_rate((job["finishedAtMs"] for job in finished), start_ms=started_ms + 1000 * STEADY_WINDOW_OPENS
+                       * model, end_ms=started_ms + 1000 * feeding)
+    return {"workers": workers, "jobs_per_worker": lanes, "slots": slots, "jobs": len(ids), "limit": limit,
+            "jobs_per_second": rate, "share": 100 * rate / limit,
+            "failed": sum(1 for job in finished if job["state"] != "completed"),
+            "window_seconds": (feeding - STEADY_WINDOW_OPENS * model),
+            "supervisor_cpu": 100 * load.share_of_core(pool.pid), "machine_busy": load.machine_busy}
+
+
 def run(ctx: SectionContext) -> SectionResult:
     result = SectionResult(key=KEY, title=TITLE)
     settings = ctx.settings
@@ -127,6 +165,26 @@ def run(ctx: SectionContext) -> SectionResult:
         result.details["runs"].append(run_)
         if run_["failed"]:
             result.notes.append(f"{name}: {run_['failed']} jobs failed")
+    steady = measure_steady(ctx, *settings.inflight_steady_layout)
+    name = f"{steady['slots']} slots, {steady['workers']} workers x {steady['jobs_per_worker']} jobs"
+    ctx.progress(f"[l] steady arrivals, {name}: {steady['jobs_per_second']:.1f} jobs/s = {steady['share']:.1f}% of "
+                 f"the limit, supervisor {steady['supervisor_cpu']:.1f}% (machine {100 * steady['machine_busy']:.0f}% "
+                 f"busy)")
+    result.rows += [
+        Row(metric=f"steady arrivals: throughput, {name}", unit="jobs/s", ours=steady["jobs_per_second"],
+            baseline=steady["limit"], baseline_name="model-bound limit"),
+        Row(metric=f"steady arrivals: throughput vs the limit, {name}", unit="%", ours=steady["share"],
+            target=THROUGHPUT_TARGET if steady["slots"] == TARGET_SLOTS else None),
+        Row(metric=f"steady arrivals: supervisor CPU, {name}", unit="% core", ours=steady["supervisor_cpu"],
+            target=CPU_TARGET if steady["slots"] == TARGET_SLOTS else None),
+    ]
+    result.details["steady"] = steady
+    if steady["failed"]:
+        result.notes.append(f"steady arrivals: {steady['failed']} jobs failed")
+    result.notes.append(f"steady arrivals: jobs enqueued at {STEADY_OVERFEED:g} x the limit for "
+                        f"{settings.inflight_steady_model_times:g} model times; throughput = jobs finished per "
+                        f"second from {STEADY_WINDOW_OPENS:g} model times after the first enqueue to the end of "
+                        f"the feeding ({steady['window_seconds']:g} s); supervisor CPU while feeding")
     busy = ", ".join(f"{run_['slots']}: {100 * run_['machine_busy']:.0f}%" for run_ in result.details["runs"])
     result.notes.append(f"{settings.inflight_waves} waves (jobs = {settings.inflight_waves} x slots), {model:g} s of "
                         f"builtin model per job; throughput = jobs / (first lease -> last finish); limit = slots / "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.arrivals import window_rate
 from bench.cli import selected_sections
 from bench.cloud import calls_per_job
 from bench.machine import raise_fd_limit
@@ -121,3 +122,10 @@ def test_raise_fd_limit_lifts_a_low_soft_limit_up_to_the_hard_one() -> None:
         assert raise_fd_limit(300) == ceiling, "a limit already high enough is left alone"
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_window_rate_counts_finishes_inside_the_window_only() -> None:
+    stamps = [1_000, 1_500, 2_000, 2_999, 3_000, 9_000]
+    assert window_rate(stamps, start_ms=1_500, end_ms=3_000) == pytest.approx(3 / 1.5)
+    with pytest.raises(ValueError, match="the window must end after it starts"):
+        window_rate(stamps, start_ms=3_000, end_ms=3_000)
