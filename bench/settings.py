@@ -48,7 +48,7 @@ class BenchSettings:
     inflight_model_seconds: float = 20.0                  # model time of one in-flight job
     inflight_waves: int = 2                               # jobs = waves x job slots
     inflight_steady_layout: tuple[int, int] = (50, 20)    # (workers, jobs_per_worker) fed at a steady rate
-    inflight_steady_model_times: float = 3.0              # feeding lasts this many model times
+    inflight_steady_model_times: float = 4.0              # feeding lasts this many model times
 
     @property
     def model_seconds(self) -> float:

@@ -47,7 +47,10 @@ CPU_TARGET = Target(op="<", value=5.0, source="issue 12: supervisor < 5% of a co
 WORKER_PSS_TARGET = Target(op="<=", value=8.0, source="issue 12: PSS per worker at 256-512 workers <= 8 MiB")
 TARGET_SLOTS = 1000   # the targets apply to the layouts with this many job slots
 STEADY_OVERFEED = 1.1       # steady arrivals at this multiple of the model-bound limit
-STEADY_WINDOW_OPENS = 1.25  # model times after the first enqueue when the steady window opens
+# Model times after the first enqueue when the steady window opens: the slots fill by 1 / STEADY_OVERFEED
+# model times, at the arrival rate, and the jobs leased then finish at that rate one model time later;
+# only after them are finishes paced by slots coming free.
+STEADY_WINDOW_OPENS = 2.0
 LEASED_POLL = 0.2     # seconds between checks that the last wave is all leased
 GIB = 1024 * MIB
 
@@ -103,8 +106,8 @@ def measure_steady(ctx: SectionContext, workers: int, lanes: int) -> dict[str, A
     """Completion rate of a pool fed steadily at ``STEADY_OVERFEED`` × its limit, once every slot is busy.
 
     Arrivals above the limit keep the queue from running dry; the window opens
-    ``STEADY_WINDOW_OPENS`` model times after the first enqueue (every slot has started a job and
-    the first have finished) and closes when the feeding stops.
+    ``STEADY_WINDOW_OPENS`` model times after the first enqueue (the jobs that filled the slots
+    at the arrival rate have finished) and closes when the feeding stops.
     """
     settings = ctx.settings
     model = settings.inflight_model_seconds
