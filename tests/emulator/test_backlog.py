@@ -2,8 +2,8 @@
 
 socketserver listens with a backlog of 5; when the accept queue is full, Linux drops the
 next SYNs and the client retries only after 1 s, then 3 s. A pool of hundreds of workers
-(or 1,000 job lanes) connects at once, so that showed up as second-long stalls in the
-bench. Here nobody accepts: every connection must still complete its handshake, i.e. sit
+(or 1,000 job lanes) connects at once, and a dropped SYN is a second-long stall. Here
+nobody accepts: every connection must still complete its handshake, i.e. sit
 in the kernel's queue.
 """
 from __future__ import annotations
