@@ -2,9 +2,9 @@
 
 Runs the selected sections one after another, prints the machine, the settings and the
 results table to stdout (progress goes to stderr), and writes ``latest.json`` plus, when
-matplotlib is there and section a ran, ``throughput.png`` into ``--out``. The exit code is
-0 when every section ran (whatever the targets say: they are figures to report, and this
-machine is noisy), 1 when a section could not run, 2 for bad arguments.
+matplotlib is there, ``throughput.png`` (section a) and ``concurrency.png`` (sections j and l)
+into ``--out``. The exit code is 0 when every section ran (whatever the targets say: they are
+figures to report, and this machine is noisy), 1 when a section could not run, 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.machine import describe, machine_details
-from bench.plot import plot_throughput
+from bench.machine import describe, machine_details, raise_fd_limit
+from bench.plot import concurrency_points, plot_concurrency, plot_throughput
 from bench.report import SectionResult, format_table, summary_line
 from bench.sections import SECTIONS, SectionContext
 from bench.settings import BenchSettings, make_settings
@@ -41,8 +41,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-jobs", type=int, metavar="N", help="jobs in the soak (section h; default 1000)")
     parser.add_argument("--poll-interval", type=float, metavar="S", help="pool.poll_interval and the naive "
                         "POLL_MS, in seconds (default 1.0; 0.25 with --quick)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where latest.json and throughput.png go "
-                        f"(default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where latest.json, throughput.png and "
+                        f"concurrency.png go (default {DEFAULT_OUT})")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the pools' configs and logs "
                         "(printed at the end) instead of deleting them")
     return parser.parse_args(argv)
@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return EXIT_USAGE
     started, clock = datetime.now(timezone.utc), time.monotonic()
+    raise_fd_limit()
     machine = machine_details()
     ctx = SectionContext(settings=settings, progress=progress, rng=random.Random(settings.seed))
     try:
@@ -126,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if throughput is not None:
         print(plot_throughput(throughput.details["runs"], path=args.out / "throughput.png",
                               ideal_single=throughput.details["ideal_single_jobs_per_second"]))
+    if {"j", "l"} & set(keys):
+        print(plot_concurrency(concurrency_points(sections), path=args.out / "concurrency.png"))
     if args.keep_workdir:
         print(f"pool configs and logs kept in {workdir}")
     return EXIT_SECTION_FAILED if any(section.error for section in sections) else EXIT_OK

@@ -42,6 +42,13 @@ class BenchSettings:
     burst_workers: tuple[int, ...] = (128, 256)           # idle pools that get a burst
     burst_jobs_per_worker: int = 4
     burst_model_seconds: float = 2.0                      # model time of one burst job
+    burst_lane_layouts: tuple[tuple[int, int], ...] = ((16, 8), (32, 8))   # (workers, jobs_per_worker): the same
+    #                                                     job slots as burst_workers, in fewer processes
+    inflight_layouts: tuple[tuple[int, int], ...] = ((50, 20), (512, 1))  # (workers, jobs_per_worker), section l
+    inflight_model_seconds: float = 20.0                  # model time of one in-flight job
+    inflight_waves: int = 2                               # jobs = waves x job slots
+    inflight_steady_layout: tuple[int, int] = (50, 20)    # (workers, jobs_per_worker) fed at a steady rate
+    inflight_steady_model_times: float = 4.0              # feeding lasts this many model times
 
     @property
     def model_seconds(self) -> float:
@@ -60,7 +67,9 @@ def make_settings(*, quick: bool, workdir: Path, soak_jobs: int | None = None,
                            memory_workers=2, cpu_workers=(2,), cpu_idle_window=1.0, cpu_load_jobs_per_worker=2,
                            soak_workers=2, soak_jobs=12, soak_sample_every=0.5, scale_idle_workers=(2, 4),
                            scale_ready_workers=(4,), scale_idle_window=1.0, burst_workers=(4,),
-                           burst_jobs_per_worker=2, burst_model_seconds=0.2)
+                           burst_jobs_per_worker=2, burst_model_seconds=0.2, burst_lane_layouts=((2, 2),),
+                           inflight_layouts=((2, 3), (4, 1)), inflight_model_seconds=0.4,
+                           inflight_steady_layout=(2, 3))
     if soak_jobs is not None:
         if soak_jobs < 1:
             raise ValueError(f"--soak-jobs must be at least 1, got {soak_jobs}")

@@ -6,7 +6,10 @@ request line, oversized headers) and any method (``405``). Bodies need a Content
 (411 otherwise) of at most ``max_body_bytes`` (413 otherwise; an oversized body is read
 and dropped, up to ``DISCARD_CAP`` bytes, so the client sees the 413 rather than a reset).
 A connection idle or stalled for ``CONNECTION_TIMEOUT`` seconds is closed. The server
-tracks open connections so ``close_connections`` can end kept-alive ones on stop.
+tracks open connections so ``close_connections`` can end kept-alive ones on stop. The listen
+backlog is ``LISTEN_BACKLOG``, not socketserver's 5: a pool of hundreds of workers (or
+1,000 job lanes) opens connections at once, and a full accept queue drops their SYNs, which
+Linux retries only after 1 s, 3 s, ...
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from emulator.errors import ApiError
 log = logging.getLogger("xenon.emulator")
 
 CONNECTION_TIMEOUT = 60.0  # seconds
+LISTEN_BACKLOG = 1024  # pending connections the kernel queues before accept (capped by net.core.somaxconn)
 DISCARD_CAP = 64 * 1024 * 1024  # bytes of an oversized body read and dropped before answering 413
 _CHUNK = 64 * 1024  # bytes
 
@@ -32,6 +36,7 @@ class EmulatorHttpServer(ThreadingHTTPServer):
     """``ThreadingHTTPServer`` with the dispatcher, a body limit and connection tracking."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], *, family: socket.AddressFamily, dispatcher: Dispatcher,
                  max_body_bytes: int) -> None:

@@ -14,6 +14,11 @@ copied as it first writes them, caches are filled) is out of the way; the differ
 between the two is that first-use cost. The same burst then goes to N naive
 official-pattern pollers (bench/naive.py) on a fresh emulator, one after the other rather
 than at once, so neither slows the other.
+
+Then the same bursts into the same number of job SLOTS held by fewer processes
+(``burst_lane_layouts``: workers × ``pool.jobs_per_worker``, e.g. 16 × 8 = 128), fresh
+pools again: the fill is first lease → slots-th lease, the limit slots ÷ model seconds.
+Fewer fresh processes pay the first-use cost fewer times.
 """
 from __future__ import annotations
 
@@ -45,7 +50,8 @@ def burst_figures(jobs: list[dict[str, Any]], workers: int, model_seconds: float
 
 
 def _burst(ctx: SectionContext, cloud: BenchCloud, workers: int) -> list[dict[str, Any]]:
-    """Idle a while, enqueue the burst, wait for it; returns the burst's jobs (not earlier ones)."""
+    """Idle a while, enqueue the burst, wait for it; returns the burst's jobs (not earlier ones).
+    ``workers`` counts job slots (workers × jobs per worker)."""
     jobs = workers * ctx.settings.burst_jobs_per_worker
     time.sleep(SETTLE_INTERVALS * ctx.settings.poll_interval)
     before = cloud.finished_count()
@@ -59,6 +65,7 @@ def run(ctx: SectionContext) -> SectionResult:
     settings = ctx.settings
     model = settings.burst_model_seconds
     result.details["bursts"] = []
+    result.details["model_seconds"] = model
     for workers in settings.burst_workers:
         with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"j-burst-{workers}",
                                             model_seconds=model) as pool:
@@ -90,4 +97,34 @@ def run(ctx: SectionContext) -> SectionResult:
                         f"= jobs / (first lease -> last finish); limit = workers / model seconds; ours and the "
                         f"naive pollers run one after the other, each on a fresh emulator, after "
                         f"{SETTLE_INTERVALS} poll intervals of idling")
+    _lane_bursts(ctx, result)
     return result
+
+
+def _lane_bursts(ctx: SectionContext, result: SectionResult) -> None:
+    """The same fresh-pool bursts into the same job slots held by ``jobs_per_worker`` > 1 workers."""
+    settings = ctx.settings
+    model = settings.burst_model_seconds
+    single = {burst["workers"]: burst["ours"] for burst in result.details["bursts"]}
+    result.details["lane_bursts"] = []
+    for workers, lanes in settings.burst_lane_layouts:
+        slots = workers * lanes
+        with ctx.cloud() as cloud, ctx.pool(cloud, workers=workers, name=f"j-lanes-{workers}x{lanes}",
+                                            model_seconds=model, pool={"jobs_per_worker": lanes}) as pool:
+            pool.wait_ready()
+            ours = burst_figures(_burst(ctx, cloud, slots), slots, model)
+        alone = single.get(slots)
+        compared = "" if alone is None else f" (1 job each: {alone['fill_ms']:.0f} ms)"
+        ctx.progress(f"[j] {workers} workers x {lanes} jobs: fill {ours['fill_ms']:.0f} ms{compared}, "
+                     f"{ours['share']:.1f}% of the limit")
+        name = f"{slots} slots = {workers} workers x {lanes} jobs"
+        result.rows += [
+            Row(metric=f"burst fill, first -> {slots}th lease, {name}", unit="ms", ours=ours["fill_ms"],
+                baseline=None if alone is None else alone["fill_ms"], baseline_name=f"{slots} x 1 job",
+                target=FILL_TARGET if slots == 128 else None),
+            Row(metric=f"burst throughput vs the limit, {name}", unit="%", ours=ours["share"],
+                baseline=None if alone is None else alone["share"], baseline_name=f"{slots} x 1 job",
+                target=THROUGHPUT_TARGET),
+        ]
+        result.details["lane_bursts"].append({"workers": workers, "jobs_per_worker": lanes, "slots": slots,
+                                              "ours": ours})

@@ -1,14 +1,19 @@
-"""The pure parts of the harness: rows, targets, the table, order statistics, call counting, burst figures."""
+"""The pure parts of the harness: rows, targets, the table, order statistics, call counting, burst figures,
+the concurrency plot's points and the descriptor limit."""
 from __future__ import annotations
 
 import math
+import resource
 from pathlib import Path
 
 import pytest
 
+from bench.arrivals import window_rate
 from bench.cli import selected_sections
 from bench.cloud import calls_per_job
+from bench.machine import raise_fd_limit
 from bench.numbers import percentile
+from bench.plot import concurrency_points
 from bench.report import Row, SectionResult, Target, format_number, format_table, summary_line
 from bench.sections.burst import burst_figures
 from bench.settings import make_settings
@@ -67,7 +72,7 @@ def test_calls_per_job_counts_granted_leases_not_empty_ones() -> None:
 
 
 def test_section_selection() -> None:
-    assert selected_sections(None) == list("abcdefghij")
+    assert selected_sections(None) == list("abcdefghijl")
     assert selected_sections("h, a") == ["a", "h"]
     with pytest.raises(ValueError, match="got 'x'"):
         selected_sections("x")
@@ -91,3 +96,36 @@ def test_burst_figures_fill_time_and_share_of_the_model_bound_limit() -> None:
     assert figures["fill_ms"] == 30
     assert figures["jobs_per_second"] == pytest.approx(5 / 4.0)
     assert (figures["limit"], figures["share"], figures["failed"]) == (2.0, pytest.approx(62.5), 1)
+
+
+def test_concurrency_points_from_bursts_and_in_flight_runs() -> None:
+    """j's single-job and lane bursts and l's runs become points on one job-slots axis; errors are left out."""
+    burst = SectionResult(key="j", title="burst", details={
+        "model_seconds": 2.0, "bursts": [{"workers": 128, "ours": {"share": 81.5}}],
+        "lane_bursts": [{"workers": 16, "jobs_per_worker": 8, "slots": 128, "ours": {"share": 90.0}}]})
+    inflight = SectionResult(key="l", title="in flight", details={"model_seconds": 20.0, "runs": [
+        {"workers": 50, "jobs_per_worker": 20, "slots": 1000, "share": 93.0, "pss_gib": 0.6}]})
+    broken = SectionResult(key="l", title="in flight", error="TimeoutError", details={"runs": [{"slots": 1}]})
+    points = concurrency_points([burst, inflight, broken, SectionResult(key="a", title="throughput")])
+    assert [(p["slots"], p["workers"], p["jobs_per_worker"], p["share"], p["model_seconds"], p["pss_gib"])
+            for p in points] == [(128, 128, 1, 81.5, 2.0, None), (128, 16, 8, 90.0, 2.0, None),
+                                 (1000, 50, 20, 93.0, 20.0, 0.6)]
+
+
+def test_raise_fd_limit_lifts_a_low_soft_limit_up_to_the_hard_one() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ceiling = 2048 if hard == resource.RLIM_INFINITY else min(hard, 2048)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert raise_fd_limit(ceiling) == ceiling
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (ceiling, hard)
+        assert raise_fd_limit(300) == ceiling, "a limit already high enough is left alone"
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_window_rate_counts_finishes_inside_the_window_only() -> None:
+    stamps = [1_000, 1_500, 2_000, 2_999, 3_000, 9_000]
+    assert window_rate(stamps, start_ms=1_500, end_ms=3_000) == pytest.approx(3 / 1.5)
+    with pytest.raises(ValueError, match="the window must end after it starts"):
+        window_rate(stamps, start_ms=3_000, end_ms=3_000)

@@ -45,17 +45,17 @@ def test_quick_run_prints_and_writes_every_section(tmp_path: Path) -> None:
     per_job = calls["rows"][0]
     assert per_job["baseline"] == pytest.approx(5.0), "the naive pool must make 5 calls per short job"
 
-    plot = tmp_path / "throughput.png"
-    if "plot written" in out:
-        assert plot.read_bytes().startswith(b"\x89PNG")
-    else:
-        assert "plot skipped: matplotlib is not installed" in out
-        assert not plot.exists()
+    for plot in (tmp_path / "throughput.png", tmp_path / "concurrency.png"):
+        if f"plot written to {plot}" in out:
+            assert plot.read_bytes().startswith(b"\x89PNG")
+        else:
+            assert "plot skipped: matplotlib is not installed" in out
+            assert not plot.exists()
 
 
 def test_unknown_section_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bench", "--only", "a,z", "--out", str(tmp_path)], cwd=REPO,
                           env=clean_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "--only takes section letters from a,b,c,d,e,f,g,h,i,j, got 'a,z'" in done.stderr
+    assert "--only takes section letters from a,b,c,d,e,f,g,h,i,j,l, got 'a,z'" in done.stderr
     assert not (tmp_path / "latest.json").exists()

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from emulator.httpio import LISTEN_BACKLOG
+
 PATHS = ("/v1/responses", "/v1/chat/completions")
 
 
@@ -211,9 +213,11 @@ class FakeOpenAIServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Handler threads are daemons; a client that hung up early is not an error worth printing."""
+    """Handler threads are daemons; a client that hung up early is not an error worth printing.
+    The listen backlog is the emulator's (not socketserver's 5), so 1,000 job lanes can connect at once."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
