@@ -9,9 +9,11 @@ Everything here runs on the supervisor's loop thread.
 from __future__ import annotations
 
 import logging
+import select
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from typing import Any
 
 from shared.pipe.messages import (
@@ -54,7 +56,8 @@ class WorkerMessages:
     def __init__(self, *, slots: Mapping[int, WorkerSlot], gate: LeaseGate, recovery: Recovery, roller: Roller,
                  main_thread: MainThreadClock, shutdown: Shutdown,
                  request_stop: Callable[[WorkerSlot, WorkerStop], None], key_rejected: Callable[[str, str], None],
-                 changed: Callable[[], None], clock: Callable[[], float]) -> None:
+                 changed: Callable[[], None], clock: Callable[[], float],
+                 pending: Callable[[Connection], bool] | None = None) -> None:
         self._slots = slots                 # the pool's slots, by index (the pool adds and removes them)
         self._gate = gate
         self._recovery = recovery
@@ -65,6 +68,7 @@ class WorkerMessages:
         self._key_rejected = key_rejected   # the cloud rejected a runner key (key, detail): stop the pool
         self._changed = changed             # something /status shows changed
         self._clock = clock
+        self._pending = pending or has_message   # whether a pipe has a message (or EOF) to read now
         self.model_pause = ModelPause()
         self._once = OncePerPool()          # worker notices already relayed once for the whole pool
         self.outcomes: Counter[str] = Counter()   # jobs ended during this run, by outcome (for the exit line)
@@ -82,7 +86,7 @@ class WorkerMessages:
         conn = slot.conn
         while conn is not None and (limit is None or count < limit):
             try:
-                if not conn.poll():
+                if not self._pending(conn):
                     return
                 message = conn.recv()
             except (EOFError, OSError):
@@ -166,6 +170,19 @@ class WorkerMessages:
         if slot.recycle_after and slot.jobs_done >= slot.recycle_after and not slot.stop_reason:
             log.info("worker %s did %d jobs (pool.max_jobs_per_worker): recycling it", slot.name, slot.jobs_done)
             self._request_stop(slot, WorkerStop.RECYCLE)
+
+
+def has_message(conn: Connection) -> bool:
+    """True when ``conn`` has a message or EOF to read now (``recv`` will not block), as ``conn.poll()``.
+
+    ``Connection.poll`` builds, fills and closes a selector on every call (~3 µs here against
+    ~0.5 µs for one ``poll(2)``), and the loop asks once per message plus once per ready pipe:
+    under steady arrivals at 1,000 in flight that is ~1,150 times a second (issue 12).
+    A pipe at EOF or a closed fd reports POLLHUP/POLLNVAL, so ``recv`` then raises as before.
+    """
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class ModelPause:

@@ -4,7 +4,10 @@ clock, a fake pipe per worker, and recorders for the pool's actions.
 """
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any
+
+import pytest
 
 from shared.cloud.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
@@ -22,7 +25,7 @@ from shared.pipe.messages import (
     WorkerExit,
 )
 from supervisor.lease_gate import LeaseGate
-from supervisor.pool_messages import WorkerMessages
+from supervisor.pool_messages import MESSAGES_PER_TURN, WorkerMessages, has_message
 from supervisor.recovery import Recovery
 from supervisor.roller import Roller
 from supervisor.slots import InFlightJob, SlotState, WorkerSlot
@@ -47,7 +50,7 @@ class Rig:
         self.messages = WorkerMessages(
             slots=self.slots, gate=self.gate, recovery=self.recovery, roller=Roller(), main_thread=MainThreadClock(),
             shutdown=self.shutdown, request_stop=self._stop, key_rejected=lambda *args: self.rejected.append(args),
-            changed=self._changed, clock=self.clock)
+            changed=self._changed, clock=self.clock, pending=lambda conn: conn.poll())   # FakeConn has no fd
 
     def _stop(self, slot: WorkerSlot, reason: str) -> None:
         self.stops.append((slot.slot, reason))
@@ -137,3 +140,44 @@ def test_a_stopping_worker_stays_stopping_whatever_it_reports(rig: Rig) -> None:
     conn.incoming.extend([Ready(pid=1), WantWork()])
     rig.deliver(slot)
     assert slot.state == SlotState.STOPPING and conn.sent == [Stop(WorkerExit.STOPPED)]
+
+
+def test_has_message_answers_as_connection_poll_on_a_real_pipe() -> None:
+    """The loop's cheap check (one poll(2)) says what ``Connection.poll`` says: nothing yet, a message
+    waiting, EOF once the worker's end is closed (so ``recv`` raises and the drain stops), and a
+    closed connection raises OSError, which the drain already catches."""
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    assert not has_message(ours) and not ours.poll()
+    theirs.send(WantWork())
+    assert has_message(ours) and ours.poll()
+    ours.recv()
+    assert not has_message(ours)
+    theirs.close()
+    assert has_message(ours) and ours.poll()
+    with pytest.raises(EOFError):
+        ours.recv()
+    ours.close()
+    with pytest.raises(OSError):
+        has_message(ours)
+
+
+def test_a_real_pipe_is_drained_up_to_the_turn_limit_and_then_to_the_end(rig: Rig) -> None:
+    """Through the default check: a real worker pipe's messages are all handled, at most
+    ``MESSAGES_PER_TURN`` per turn, and a drain of a pipe whose worker has gone returns quietly."""
+    messages = WorkerMessages(slots=rig.slots, gate=rig.gate, recovery=rig.recovery, roller=Roller(),
+                              main_thread=MainThreadClock(), shutdown=rig.shutdown, request_stop=rig._stop,
+                              key_rejected=lambda *args: None, changed=rig._changed, clock=rig.clock)
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    slot, _ = rig.worker(state=SlotState.IDLE)
+    slot.conn = ours
+    for _ in range(MESSAGES_PER_TURN + 5):
+        theirs.send(LeaseRenewed("ws-none", EXPIRES_MS))   # changes /status, so each one is counted
+    messages.read({ours}, [slot])
+    assert rig.changes == MESSAGES_PER_TURN and ours.poll()
+    rig.clock.advance(1.0)
+    messages.read({ours}, [slot])
+    assert rig.changes == MESSAGES_PER_TURN + 5 and not ours.poll() and slot.last_seen == 1.0
+    theirs.close()
+    messages.drain(slot, limit=None)
+    assert rig.changes == MESSAGES_PER_TURN + 5
+    ours.close()
