@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -178,14 +177,6 @@ def test_permits_reach_the_lane_they_name_and_stop_reaches_every_lane() -> None:
     link._receive()
     assert link.next_work(2, timeout=0) == Stop(WorkerExit.RECYCLE)
     assert link.next_work(5, timeout=0) == Stop(WorkerExit.RECYCLE)   # a lane that never waited before
-
-
-@pytest.fixture
-def sent() -> Iterator[list[Progress]]:
-    messages: list[Progress] = []
-    liveness.install(messages.append)  # type: ignore[arg-type]
-    yield messages
-    liveness._send = None
 
 
 def test_a_job_lane_thread_reports_its_waits_under_its_lane(sent: list[Progress]) -> None:

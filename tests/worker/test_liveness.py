@@ -8,9 +8,6 @@ thread keeps sending ``Alive``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 from shared.config.sections import PoolConfig
 from shared.pipe import liveness
@@ -71,14 +68,6 @@ def test_gone_workers_are_forgotten() -> None:
     watchdog.main_thread.heard(PID, Progress(within=1.0), 0.0)
     watchdog.check([], 100.0)
     assert watchdog.main_thread.overdue(PID, 100.0, grace=HUNG) is None
-
-
-@pytest.fixture
-def sent() -> Iterator[list[Progress]]:
-    messages: list[Progress] = []
-    liveness.install(messages.append)  # type: ignore[arg-type]
-    yield messages
-    liveness._send = None
 
 
 def test_the_main_thread_declares_its_waits_and_nested_ones_restore_the_outer(sent: list[Progress]) -> None:
