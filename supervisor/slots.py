@@ -144,7 +144,6 @@ class WorkerSlot:
     term_sent_at: float | None = None     # when we signalled it; KILL follows after kill_timeout
     fatal: str | None = None              # what the worker said before a boot/credential exit
     rss_bytes: int = 0
-    cpu_percent: float = 0.0
     _psutil: psutil.Process | None = None
 
     @property
@@ -258,19 +257,18 @@ class WorkerSlot:
             self.term_sent_at = now
             self.signal_group(signal.SIGTERM)
 
-    def sample_resources(self) -> None:
-        """Refresh RSS and CPU% (psutil; one Process object per worker so cpu_percent has a baseline)."""
+    def sample_memory(self) -> None:
+        """Refresh ``rss_bytes`` for memory policing (psutil; one Process object per worker).
+        What /status and /metrics show is sampled at scrape time (``observability.usage``)."""
         if self.pid is None:
-            self.rss_bytes, self.cpu_percent = 0, 0.0
+            self.rss_bytes = 0
             return
         try:
             if self._psutil is None or self._psutil.pid != self.pid:
                 self._psutil = psutil.Process(self.pid)
-                self._psutil.cpu_percent(None)
             self.rss_bytes = self._psutil.memory_info().rss
-            self.cpu_percent = self._psutil.cpu_percent(None)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            self.rss_bytes, self.cpu_percent = 0, 0.0
+            self.rss_bytes = 0
 
     def clear_worker(self) -> None:
         """Forget the reaped worker; the slot's history stays."""
@@ -285,5 +283,5 @@ class WorkerSlot:
         self.awaiting_work = False
         self.jobs_done = 0
         self.stop_reason = self.term_sent_at = self.fatal = None
-        self.rss_bytes, self.cpu_percent = 0, 0.0
+        self.rss_bytes = 0
         self._psutil = None

@@ -132,7 +132,7 @@ class Watchdog:
             self._check_clocks(slot, now)
             if limit and slot.pid is not None and now - self._sampled_at.get(slot.pid, float("-inf")) >= sample_every:
                 self._sampled_at[slot.pid] = now
-                slot.sample_resources()
+                slot.sample_memory()
                 self._check_memory(slot, now)
 
     def _silent_for(self, slot: WorkerSlot, now: float) -> float:

@@ -58,7 +58,7 @@ class FakeSlot(WorkerSlot):
     def signal_group(self, signum: int) -> None:
         self.signals.append(signum)
 
-    def sample_resources(self) -> None:
+    def sample_memory(self) -> None:
         """Keep the RSS the test set (the real one asks psutil about a live pid)."""
 
 

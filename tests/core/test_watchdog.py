@@ -200,7 +200,7 @@ def test_a_big_pool_samples_at_most_samples_per_second_pool_wide() -> None:
 class _CountingSlot(FakeSlot):
     samples: int = 0
 
-    def sample_resources(self) -> None:
+    def sample_memory(self) -> None:
         self.samples += 1
 
     @classmethod
