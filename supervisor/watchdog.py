@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config.sections import PoolConfig
-from shared.pipe.messages import JobFinished, LeaseResult, Progress, Ready, WantWork
+from shared.pipe.messages import LANE_REPORTS, Progress, WantWork, lane_of
 
 from .deaths import mib
 from .slots import SlotState, WorkerSlot, WorkerStop
@@ -62,9 +62,13 @@ class MainThreadClock:
 
     A worker runs ``pool.jobs_per_worker`` lanes (lane 0 on its main thread, the others on job
     threads); each lane is clocked on its own, and the worker is stuck when any lane is overdue.
-    Lane messages: ``Ready`` (lane 0), ``WantWork``, ``LeaseResult``, ``JobFinished`` and
-    ``Progress``, each naming its lane; ``Alive`` and log records come from other threads and do
-    not count.
+    Lane messages (``LANE_REPORTS``): ``Ready`` (lane 0), ``WantWork``, ``LeaseResult``,
+    ``JobFinished`` and ``Progress``, each naming its lane; ``Alive`` and log records come from
+    other threads and do not count. A lane's "back" report (``Progress(within=0)``) may arrive up
+    to one link tick (``alive_interval / 2``, under ``hung_timeout / 8``) late, or never when the
+    lane's next report stands for it (``workers.link``): the wait it ends was declared, so the
+    lane's deadline stays at least ``hung_timeout`` past its return if the wait kept to its bound
+    (and ``7/8 hung_timeout`` if it overran), more than the delay: no lane is found stuck for it.
     """
 
     def __init__(self) -> None:
@@ -72,14 +76,14 @@ class MainThreadClock:
 
     def heard(self, pid: int | None, message: Any, now: float) -> None:
         """Note ``message`` from the worker ``pid`` at ``now``."""
-        if pid is None:
+        if pid is None or not isinstance(message, LANE_REPORTS):
             return
-        lane = getattr(message, "lane", 0)
+        lane = lane_of(message)
         if isinstance(message, WantWork):
             self._reports.get(pid, {}).pop(lane, None)   # waiting for the supervisor: nothing to expect of it
         elif isinstance(message, Progress):
             self._reports.setdefault(pid, {})[lane] = MainThreadReport(now, max(0.0, message.within), message.what)
-        elif isinstance(message, (Ready, LeaseResult, JobFinished)):
+        else:   # Ready, LeaseResult, JobFinished: the lane is back
             self._reports.setdefault(pid, {})[lane] = MainThreadReport(now, 0.0, "")
 
     def overdue(self, pid: int | None, now: float, *, grace: float) -> MainThreadReport | None:

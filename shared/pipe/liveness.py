@@ -5,7 +5,8 @@ thread blocked in a socket read for ever. So each job lane says what it is doing
 bounded wait (a cloud call, a model round) it sends ``Progress(within=S, what=..., lane=L)``,
 S being the longest the wait can take by its own bounds (seconds), and when it is back it sends
 ``Progress(within=0)`` (or any other message of that lane: a lease result, a finished job, a
-request for work). The supervisor's rule (``supervisor.watchdog.MainThreadClock``, one clock
+request for work); the worker's link holds that "back" report until the lane's next report
+replaces it or its ticker sends it (``workers.link``). The supervisor's rule (``supervisor.watchdog.MainThreadClock``, one clock
 per lane): a lane that has not reported within its declared seconds plus ``pool.hung_timeout``
 is stuck and its worker is killed; a lane waiting for the supervisor (``WantWork``) is exempt
 until it reports again.

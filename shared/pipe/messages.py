@@ -183,4 +183,15 @@ class Abort:
 
 WorkerMessage = (Ready | Alive | Progress | WantWork | LeaseResult | LeaseRenewed | JobFinished | LogRecordMessage
                  | Fatal)
+
+# The messages a job lane sends from its own thread, each naming its lane (``Ready``: lane 0):
+# what the supervisor's per-lane clock hears (``supervisor.watchdog.MainThreadClock``), and what
+# carries a lane's held "back" report (``workers.link``). ``Alive``, log records and renewals
+# come from other threads.
+LANE_REPORTS = (Ready, Progress, WantWork, LeaseResult, JobFinished)
+
+
+def lane_of(message: Ready | Progress | WantWork | LeaseResult | JobFinished) -> int:
+    """The job lane a lane report speaks for (``Ready`` is lane 0's)."""
+    return 0 if isinstance(message, Ready) else message.lane
 SupervisorMessage = LeasePermit | AssignJob | Stop | Abort
