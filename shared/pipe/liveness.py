@@ -2,14 +2,14 @@
 
 A sign of life from the link thread only proves the process runs; it says nothing of a job
 thread blocked in a socket read for ever. So each job lane says what it is doing: before a
-bounded wait (a cloud call, a model round) it sends ``Progress(within=S, what=..., lane=L)``,
-S being the longest the wait can take by its own bounds (seconds), and when it is back it sends
+bounded wait (a cloud call, a model round) it sends ``Progress(within=S, what=..., lane=L)``, S
+being the longest the wait can take by its own bounds (seconds), and when it is back it sends
 ``Progress(within=0)`` (or any other message of that lane: a lease result, a finished job, a
 request for work); the worker's link holds that "back" report until the lane's next report
-replaces it or its ticker sends it (``workers.link``). The supervisor's rule (``supervisor.watchdog.MainThreadClock``, one clock
-per lane): a lane that has not reported within its declared seconds plus ``pool.hung_timeout``
-is stuck and its worker is killed; a lane waiting for the supervisor (``WantWork``) is exempt
-until it reports again.
+replaces it or its ticker sends it (``workers.link``). The supervisor's rule
+(``supervisor.watchdog.MainThreadClock``, one clock per lane): a lane that has not reported
+within its declared seconds plus ``pool.hung_timeout`` is stuck and its worker is killed; a
+lane waiting for the supervisor (``WantWork``) is exempt until it reports again.
 
 A worker runs ``pool.jobs_per_worker`` lanes: lane 0 on its main thread (registered by
 ``install``), the others on job threads that call ``enter_lane`` first. Only lane threads

@@ -5,12 +5,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.core.test_pool_messages import Rig
+from tests.core.fakes import MessagesRig
 
 
 @pytest.fixture
-def rig() -> Iterator[Rig]:
-    """A pool's message handling on a fake clock and fake cloud (``Rig``), closed after the test."""
-    made = Rig()
+def rig() -> Iterator[MessagesRig]:
+    """A pool's message handling on a fake clock and fake cloud (``MessagesRig``), closed after the test."""
+    made = MessagesRig()
     yield made
     made.recovery.close(timeout=5)

@@ -13,7 +13,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from shared.cloud.jobs import LeasedJob
+from shared.pipe.failures import Failure
+from supervisor.lease_gate import LeaseGate
+from supervisor.pool_messages import WorkerMessages
+from supervisor.recovery import Recovery
+from supervisor.roller import Roller
 from supervisor.slots import InFlightJob, SlotState, WorkerSlot
+from supervisor.stopping import Shutdown
+from supervisor.watchdog import MainThreadClock
+from workers.link import SupervisorLink
 
 PID = 4242   # the pid of the one fake worker process a test needs
 
@@ -163,3 +171,58 @@ class Wakes:
         with self._changed:
             if not self._changed.wait_for(lambda: self._count >= count, timeout=timeout):
                 raise AssertionError(f"only {self._count} of {count} cloud calls came back")
+
+
+KEY = "k.s"   # the one API key of a MessagesRig's recovery
+ALIVE = 4.0   # seconds: a LinkRig's alive_interval
+
+
+class MessagesRig:
+    """A pool's worker-message handling (``WorkerMessages``) on a fake clock, gate, recovery and pipes."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock(0.0)
+        self.slots: dict[int, WorkerSlot] = {}
+        self.gate = LeaseGate(burst=1, rate=10.0, poll_interval=5.0, clock=self.clock)
+        self.recovery = Recovery(make_client=lambda key: FakeCloud(), keys=[KEY], max_attempts=2, wake=Wakes())
+        self.shutdown = Shutdown(clock=self.clock)
+        self.stops: list[tuple[int, str]] = []
+        self.rejected: list[tuple[str, str]] = []
+        self.changes = 0
+        self.messages = WorkerMessages(
+            slots=self.slots, gate=self.gate, recovery=self.recovery, roller=Roller(), main_thread=MainThreadClock(),
+            shutdown=self.shutdown, request_stop=self._stop, key_rejected=lambda *args: self.rejected.append(args),
+            changed=self._changed, clock=self.clock, pending=lambda conn: conn.poll())   # FakeConn has no fd
+
+    def _stop(self, slot: WorkerSlot, reason: str) -> None:
+        self.stops.append((slot.slot, reason))
+        slot.stopping(reason)
+
+    def _changed(self) -> None:
+        self.changes += 1
+
+    def worker(self, *incoming: Any, state: SlotState = SlotState.STARTING) -> tuple[WorkerSlot, FakeConn]:
+        slot = live_slot(0, state=state)
+        conn = FakeConn(incoming)
+        slot.conn = conn   # type: ignore[assignment]
+        self.slots[0] = slot
+        return slot, conn
+
+    def deliver(self, slot: WorkerSlot) -> None:
+        self.clock.advance(1.0)
+        self.messages.read({slot.conn}, [slot])
+
+
+class LinkRig:
+    """A worker's ``SupervisorLink`` on a fake pipe (``incoming`` to receive) and a fake clock."""
+
+    def __init__(self, *incoming: object, broken: bool = False) -> None:
+        self.clock = FakeClock()
+        self.conn = FakeConn(incoming, broken=broken)
+        self.aborts: list[Failure] = []
+        self.lost = 0
+        self.link = SupervisorLink(conn=self.conn, alive_interval=ALIVE,  # type: ignore[arg-type]
+                                   on_abort=self.aborts.append, on_lost=self.on_lost, clock=self.clock)
+
+    def on_lost(self) -> None:
+        self.lost += 1

@@ -34,9 +34,7 @@ from shared.pipe.messages import (
 from supervisor.observability.snapshot import PoolSnapshot, WorkerView
 from supervisor.slots import InFlightJob, SlotState, seat, slot_of
 from supervisor.watchdog import MainThreadClock, Watchdog
-from tests.core.fakes import PID, live_slot
-from tests.core.test_link import Rig as LinkRig
-from tests.core.test_pool_messages import Rig
+from tests.core.fakes import PID, LinkRig, MessagesRig, live_slot
 from workers.lanes import lanes_for, run_lanes
 from workers.logs import JobTag
 
@@ -57,7 +55,7 @@ def test_a_seat_names_one_lane_of_one_slot(slot: int, lane: int) -> None:
     assert slot_of(seat(slot, lane)) == (slot, lane)
 
 
-def test_a_worker_with_three_lanes_asks_for_three_permits_and_holds_three_jobs(rig: Rig) -> None:
+def test_a_worker_with_three_lanes_asks_for_three_permits_and_holds_three_jobs(rig: MessagesRig) -> None:
     rig.gate.resize(burst=3, rate=10.0)
     slot, conn = rig.worker(Ready(pid=1, jobs=3), WantWork(lane=0), WantWork(lane=1), WantWork(lane=2))
     rig.deliver(slot)
@@ -77,7 +75,7 @@ def test_a_worker_with_three_lanes_asks_for_three_permits_and_holds_three_jobs(r
     assert rig.gate.grant() == [seat(0, 1)]   # the freed lane asks again, the others still work
 
 
-def test_a_recovered_job_goes_back_to_the_lane_that_asked(rig: Rig) -> None:
+def test_a_recovered_job_goes_back_to_the_lane_that_asked(rig: MessagesRig) -> None:
     job = InFlightJob(lease=LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10), key="k.s",
                       started_at=0.0)
     rig.recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed"), may_retry=True)
@@ -87,7 +85,7 @@ def test_a_recovered_job_goes_back_to_the_lane_that_asked(rig: Rig) -> None:
                                    lane=3)]
 
 
-def test_recycling_waits_for_every_job_of_the_worker(rig: Rig) -> None:
+def test_recycling_waits_for_every_job_of_the_worker(rig: MessagesRig) -> None:
     slot, conn = rig.worker(Ready(pid=1, jobs=2), state=SlotState.STARTING)
     slot.recycle_after = 1
     conn.incoming.extend([_leased("ws-1", 0), _leased("ws-2", 1), JobFinished("ws-1", JobOutcome.COMPLETED)])

@@ -26,27 +26,12 @@ from shared.pipe.messages import (
     WantWork,
 )
 from supervisor.watchdog import MainThreadClock, MainThreadReport
-from tests.core.fakes import PID, FakeClock, FakeConn
+from tests.core.fakes import ALIVE, PID, FakeClock, FakeConn, LinkRig
 from workers.link import SupervisorLink
-
-ALIVE = 4.0   # seconds: alive_interval
-
-
-class Rig:
-    def __init__(self, *incoming: object, broken: bool = False) -> None:
-        self.clock = FakeClock()
-        self.conn = FakeConn(incoming, broken=broken)
-        self.aborts: list[Failure] = []
-        self.lost = 0
-        self.link = SupervisorLink(conn=self.conn, alive_interval=ALIVE,  # type: ignore[arg-type]
-                                   on_abort=self.aborts.append, on_lost=self.on_lost, clock=self.clock)
-
-    def on_lost(self) -> None:
-        self.lost += 1
 
 
 def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
-    rig = Rig()
+    rig = LinkRig()
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
     assert rig.conn.sent == []
@@ -61,7 +46,7 @@ def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
 
 def test_a_worker_waiting_for_the_supervisor_is_quiet_until_it_is_sent_something() -> None:
     """After WantWork the supervisor expects nothing (watchdog: WorkerSlot.awaiting_work); any command ends that."""
-    rig = Rig(LeasePermit())
+    rig = LinkRig(LeasePermit())
     rig.link.send(WantWork())
     rig.clock.advance(10 * ALIVE)
     rig.link.send_alive_if_quiet()
@@ -83,7 +68,7 @@ def test_a_worker_waiting_for_the_supervisor_is_quiet_until_it_is_sent_something
 def test_a_worker_with_a_lane_still_busy_is_never_quiet() -> None:
     """Quiet only when EVERY job lane waits: a lane on a long model call sends nothing for minutes,
     so a worker going quiet because another lane asked for work would be killed as hung."""
-    rig = Rig(LeasePermit(lane=1))
+    rig = LinkRig(LeasePermit(lane=1))
     rig.link.send(Ready(pid=1, jobs=2))
     rig.link.send(WantWork(lane=0))
     rig.link.send(WantWork(lane=1))
@@ -97,7 +82,7 @@ def test_a_worker_with_a_lane_still_busy_is_never_quiet() -> None:
 
 
 def test_stop_or_abort_speaks_to_every_lane() -> None:
-    rig = Rig(Stop())
+    rig = LinkRig(Stop())
     rig.link.send(WantWork(lane=0))
     assert rig.link.quiet
     rig.link._receive()
@@ -106,14 +91,14 @@ def test_stop_or_abort_speaks_to_every_lane() -> None:
 
 def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:
     job = AssignJob(LeasedJob(workspace_id="ws-1", lease_expires_at_ms=1_800_000_600_000, attempt=2))
-    rig = Rig(LeasePermit(), job)
+    rig = LinkRig(LeasePermit(), job)
     rig.link._receive()
     assert [rig.link.next_work(timeout=0), rig.link.next_work(timeout=0), rig.link.next_work(timeout=0)] == \
         [LeasePermit(), job, None]
 
 
 def test_stop_ends_the_loop_before_any_work_still_queued() -> None:
-    rig = Rig(LeasePermit(), Stop(5))
+    rig = LinkRig(LeasePermit(), Stop(5))
     rig.link._receive()
     assert rig.link.next_work(timeout=0) == Stop(5) == rig.link.stop_requested
     assert rig.link.next_work(timeout=0) == Stop(5)
@@ -121,13 +106,13 @@ def test_stop_ends_the_loop_before_any_work_still_queued() -> None:
 
 def test_abort_reaches_the_job_at_once_and_unknown_messages_are_ignored() -> None:
     failure = Failure(FailureClass.OTHER, "runner stopping: workers cannot boot")
-    rig = Rig(WantWork(), Abort(failure))
+    rig = LinkRig(WantWork(), Abort(failure))
     rig.link._receive()
     assert rig.aborts == [failure] and rig.link.next_work(timeout=0) is None
 
 
 def test_the_supervisor_gone_stops_the_worker_and_later_sends_are_dropped() -> None:
-    rig = Rig()
+    rig = LinkRig()
     rig.link._receive()                   # EOF at once
     assert rig.lost == 1
     rig.link.send(LeaseResult("empty"))
@@ -135,7 +120,7 @@ def test_the_supervisor_gone_stops_the_worker_and_later_sends_are_dropped() -> N
 
 
 def test_a_broken_pipe_on_send_stops_the_worker_once() -> None:
-    rig = Rig(broken=True)
+    rig = LinkRig(broken=True)
     rig.link.send(WantWork())
     rig.link.send(Alive())
     assert rig.lost == 1
@@ -144,7 +129,7 @@ def test_a_broken_pipe_on_send_stops_the_worker_once() -> None:
 # --- held "back" reports: a lane's Progress(within=0) waits for the lane's next report ----------
 
 def test_a_back_report_is_held_and_the_lanes_next_report_replaces_it() -> None:
-    rig = Rig()
+    rig = LinkRig()
     for follow_up in (Progress(5.0, "model round 2", lane=1), LeaseResult("empty", lane=1),
                       JobFinished("ws-1", "completed", lane=1), WantWork(lane=1)):
         rig.conn.sent.clear()
@@ -158,7 +143,7 @@ def test_a_back_report_is_held_and_the_lanes_next_report_replaces_it() -> None:
 
 def test_only_the_same_lanes_report_replaces_it_and_the_ticker_sends_it_before_any_alive() -> None:
     """Another lane's report, an Alive, a log record or a renewal says nothing of this lane."""
-    rig = Rig()
+    rig = LinkRig()
     rig.link.send(Progress(0.0, lane=0))
     rig.link.send(Progress(9.0, "model round 1", lane=1))
     rig.link.send(LeaseRenewed("ws-1", 1_800_000_000_000))
@@ -173,7 +158,7 @@ def test_only_the_same_lanes_report_replaces_it_and_the_ticker_sends_it_before_a
 
 
 def test_a_pipe_broken_while_sending_held_reports_stops_the_worker_once() -> None:
-    rig = Rig(broken=True)
+    rig = LinkRig(broken=True)
     rig.link.send(Progress(0.0, lane=0))
     rig.link.send(Progress(0.0, lane=1))
     assert rig.lost == 0

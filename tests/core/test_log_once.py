@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from shared.pipe.messages import FIELD_LIMIT, ONCE_PER_POOL, LogRecordMessage
 from supervisor.log_once import MAX_KEYS, OncePerPool
-from tests.core.test_pool_messages import Rig
+from tests.core.fakes import MessagesRig
 
 
 def record(message: str, key: Any = None, *, slot: int = 0) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def test_a_key_is_dropped_only_when_it_was_relayed_within_the_last_cap_fresh_key
 
 
 def test_the_pool_relays_a_once_per_pool_notice_from_two_workers_once(caplog: pytest.LogCaptureFixture) -> None:
-    rig = Rig()
+    rig = MessagesRig()
     caplog.set_level(logging.INFO, logger="xenon.worker.model")
     for slot in (0, 1):   # one worker's pipe, then (after a recycle or in another slot) the next one's
         worker, _ = rig.worker(LogRecordMessage(record("tools ignored", "model-ignores-tools", slot=slot)),

@@ -5,7 +5,6 @@ clock, a fake pipe per worker, and recorders for the pool's actions.
 from __future__ import annotations
 
 import multiprocessing
-from typing import Any
 
 import pytest
 
@@ -24,58 +23,21 @@ from shared.pipe.messages import (
     WantWork,
     WorkerExit,
 )
-from supervisor.lease_gate import LeaseGate
 from supervisor.pool_messages import MESSAGES_PER_TURN, WorkerMessages, has_message
-from supervisor.recovery import Recovery
 from supervisor.roller import Roller
-from supervisor.slots import InFlightJob, SlotState, WorkerSlot
-from supervisor.stopping import Shutdown, StopReason
+from supervisor.slots import InFlightJob, SlotState
+from supervisor.stopping import StopReason
 from supervisor.watchdog import MainThreadClock
-from tests.core.fakes import FakeClock, FakeCloud, FakeConn, Wakes, live_slot
+from tests.core.fakes import KEY, MessagesRig
 
-KEY = "k.s"
 EXPIRES_MS = 1_800_000_600_000
-
-
-class Rig:
-    def __init__(self) -> None:
-        self.clock = FakeClock(0.0)
-        self.slots: dict[int, WorkerSlot] = {}
-        self.gate = LeaseGate(burst=1, rate=10.0, poll_interval=5.0, clock=self.clock)
-        self.recovery = Recovery(make_client=lambda key: FakeCloud(), keys=[KEY], max_attempts=2, wake=Wakes())
-        self.shutdown = Shutdown(clock=self.clock)
-        self.stops: list[tuple[int, str]] = []
-        self.rejected: list[tuple[str, str]] = []
-        self.changes = 0
-        self.messages = WorkerMessages(
-            slots=self.slots, gate=self.gate, recovery=self.recovery, roller=Roller(), main_thread=MainThreadClock(),
-            shutdown=self.shutdown, request_stop=self._stop, key_rejected=lambda *args: self.rejected.append(args),
-            changed=self._changed, clock=self.clock, pending=lambda conn: conn.poll())   # FakeConn has no fd
-
-    def _stop(self, slot: WorkerSlot, reason: str) -> None:
-        self.stops.append((slot.slot, reason))
-        slot.stopping(reason)
-
-    def _changed(self) -> None:
-        self.changes += 1
-
-    def worker(self, *incoming: Any, state: SlotState = SlotState.STARTING) -> tuple[WorkerSlot, FakeConn]:
-        slot = live_slot(0, state=state)
-        conn = FakeConn(incoming)
-        slot.conn = conn   # type: ignore[assignment]
-        self.slots[0] = slot
-        return slot, conn
-
-    def deliver(self, slot: WorkerSlot) -> None:
-        self.clock.advance(1.0)
-        self.messages.read({slot.conn}, [slot])
 
 
 def _leased(workspace_id: str = "ws-1") -> LeaseResult:
     return LeaseResult(LeaseOutcome.LEASED, lease=LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=EXPIRES_MS))
 
 
-def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
+def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: MessagesRig) -> None:
     slot, conn = rig.worker(Ready(pid=1), WantWork())
     rig.deliver(slot)
     assert slot.state == SlotState.IDLE and rig.messages.ever_ready and slot.ready_at == 1.0
@@ -91,7 +53,7 @@ def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: Rig) -> None:
     assert slot.last_seen == 3.0 and rig.changes == 5
 
 
-def test_a_worker_that_did_its_jobs_is_recycled_once(rig: Rig) -> None:
+def test_a_worker_that_did_its_jobs_is_recycled_once(rig: MessagesRig) -> None:
     slot, conn = rig.worker(state=SlotState.IDLE)
     slot.recycle_after = 1
     conn.incoming.extend([_leased(), JobFinished("ws-1", JobOutcome.FAILED, "x"), WantWork()])
@@ -100,14 +62,14 @@ def test_a_worker_that_did_its_jobs_is_recycled_once(rig: Rig) -> None:
     assert conn.sent == [Stop(WorkerExit.RECYCLE)]
 
 
-def test_while_draining_an_idle_worker_is_told_to_stop(rig: Rig) -> None:
+def test_while_draining_an_idle_worker_is_told_to_stop(rig: MessagesRig) -> None:
     slot, conn = rig.worker(WantWork(), state=SlotState.IDLE)
     rig.shutdown.drain(StopReason.SIGTERM, graceful_timeout=30.0)
     rig.deliver(slot)
     assert conn.sent == [Stop(WorkerExit.STOPPED)] and rig.gate.grant() == []
 
 
-def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> None:
+def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: MessagesRig) -> None:
     job = InFlightJob(lease=LeasedJob(workspace_id="ws-9", lease_expires_at_ms=EXPIRES_MS * 10), key=KEY,
                       started_at=0.0)
     rig.recovery.worker_lost(job, Failure(FailureClass.WORKER_CRASHED, "worker crashed (exit code 1)"),
@@ -118,14 +80,14 @@ def test_a_recovered_job_goes_to_the_next_idle_worker_of_its_key(rig: Rig) -> No
     assert slot.state == SlotState.BUSY and list(slot.jobs) == ["ws-9"] and slot.jobs["ws-9"].started_at == 1.0
 
 
-def test_a_rejected_key_and_last_words_are_passed_on(rig: Rig) -> None:
+def test_a_rejected_key_and_last_words_are_passed_on(rig: MessagesRig) -> None:
     fatal = Fatal("bad key", WorkerExit.CREDENTIAL_REJECTED)
     slot, _ = rig.worker(LeaseResult(LeaseOutcome.REJECTED, detail="401"), fatal, state=SlotState.IDLE)
     rig.deliver(slot)
     assert rig.rejected == [(KEY, "401")] and slot.fatal == "bad key"
 
 
-def test_a_model_refusal_pauses_leasing_and_a_completion_clears_it(rig: Rig) -> None:
+def test_a_model_refusal_pauses_leasing_and_a_completion_clears_it(rig: MessagesRig) -> None:
     refused = JobFinished("ws-1", JobOutcome.FAILED, "model error: 401", model_unavailable=True)
     slot, conn = rig.worker(_leased(), refused, state=SlotState.IDLE)
     rig.deliver(slot)
@@ -135,7 +97,7 @@ def test_a_model_refusal_pauses_leasing_and_a_completion_clears_it(rig: Rig) -> 
     assert not rig.messages.model_pause.active
 
 
-def test_a_stopping_worker_stays_stopping_whatever_it_reports(rig: Rig) -> None:
+def test_a_stopping_worker_stays_stopping_whatever_it_reports(rig: MessagesRig) -> None:
     slot, conn = rig.worker(state=SlotState.STOPPING)
     conn.incoming.extend([Ready(pid=1), WantWork()])
     rig.deliver(slot)
@@ -161,7 +123,7 @@ def test_has_message_answers_as_connection_poll_on_a_real_pipe() -> None:
         has_message(ours)
 
 
-def test_a_real_pipe_is_drained_up_to_the_turn_limit_and_then_to_the_end(rig: Rig) -> None:
+def test_a_real_pipe_is_drained_up_to_the_turn_limit_and_then_to_the_end(rig: MessagesRig) -> None:
     """Through the default check: a real worker pipe's messages are all handled, at most
     ``MESSAGES_PER_TURN`` per turn, and a drain of a pipe whose worker has gone returns quietly."""
     messages = WorkerMessages(slots=rig.slots, gate=rig.gate, recovery=rig.recovery, roller=Roller(),

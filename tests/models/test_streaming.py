@@ -6,13 +6,14 @@ import logging
 
 import pytest
 
+from shared.pipe.messages import ONCE_PER_POOL
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_stream_events, context_length_error
 from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models import manners
 from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
 from workers.models.chat_stream import collect_chat_stream, sse_data
-from workers.models.openai_chat import OpenAIChatHandle
+from workers.models.openai_chat import TOOL_STREAMS_CUT_KEY, OpenAIChatHandle
 
 LIST_ARGS = {"list": {"kind": "list", "id": "steps", "items": ["a", "b"]}}
 
@@ -127,6 +128,9 @@ def test_a_server_that_cuts_streams_offering_tools_gets_tool_rounds_streamed_wit
         assert later.send([UserText(text="another list")], timeout=30).text == "More text."
     assert not [r for r in caplog.records if "without calling any tool" in r.getMessage()], \
         "tools the runner withheld do not make the server one that ignores tools"
+    notices = [r for r in caplog.records if "with tools off from now on" in r.getMessage()]
+    assert [getattr(r, ONCE_PER_POOL, None) for r in notices] == [TOOL_STREAMS_CUT_KEY], \
+        "a fact about the server: logged once per worker, relayed once per pool"
     sent = [request.json for request in server.requests_for("chat/completions")]
     assert [(body["stream"], body["tool_choice"]) for body in sent] == [(True, "auto"), (True, "none"),
                                                                          (True, "none")]

@@ -65,7 +65,8 @@ class LlamaServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(weights), "--host", "127.0.0.1",
              "--port", str(self.port), "--n_ctx", str(self.window), "--chat_format", "chatml-function-calling",
-             "--logits_all", "false", "--seed", str(SEED), "--n_threads", str(THREADS), "--verbose", "false"],
+             "--logits_all", "false", "--seed", str(SEED), "--n_threads", str(THREADS), "--verbose", "false",
+             "--interrupt_requests", "false"],   # as docs/models.md says: a second request waits, cuts nothing
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})  # no spinning threads on a shared machine
         log.close()

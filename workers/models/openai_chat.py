@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from shared.config.sections import ModelConfig
 from shared.http.bounded import StreamedAnswer
+from shared.pipe.messages import ONCE_PER_POOL
 from workers.models.answer_fields import array_at, object_at
 from workers.models.base import InputItem, ModelError, ModelTurn, ToolCall, ToolSpec, UserText
 from workers.models.chat_stream import StreamEndedEarly, collect_chat_stream
@@ -45,6 +46,7 @@ from workers.models.trimming import shrink_within, trim_middle
 from workers.models.window import ServerFacts
 
 log = logging.getLogger("xenon.worker.model")
+TOOL_STREAMS_CUT_KEY = "model-cuts-tool-streams"   # the once-per-pool key of the "tools off" notice
 
 ENDPOINT = "chat/completions"
 DEFAULT_ANSWER_RESERVE = 1024  # tokens kept for the answer when model.max_output_tokens is 0
@@ -195,7 +197,8 @@ class ChatSession:
         if self._facts is not None and not self._facts.tool_streams_fail:
             log.warning("the model server cuts streamed rounds that let the model choose tools (llama-cpp-python "
                         "cannot stream its automatic tool choice): those rounds are asked with tools off from now on, "
-                        "streamed so that model.max_output_tokens holds; model.stream: off keeps tools, unbounded")
+                        "streamed so that model.max_output_tokens holds; model.stream: off keeps tools, unbounded. "
+                        "Logged once per pool.", extra={ONCE_PER_POOL: TOOL_STREAMS_CUT_KEY})
             self._facts.tool_streams_fail = True
 
     def _window(self) -> int | None:
