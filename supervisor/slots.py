@@ -25,9 +25,9 @@ from multiprocessing.process import BaseProcess
 
 import psutil
 
-from shared.cloud.jobs import LeasedJob
 from shared.config.sections import MAX_JOBS_PER_WORKER
 from shared.enums import StrEnum
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure
 from shared.pipe.messages import SupervisorMessage
 

@@ -16,8 +16,9 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
-from shared.cloud.jobs import CompleteOutcome, FailOutcome, LeasedJob
+from shared.cloud.jobs import CompleteOutcome, FailOutcome
 from shared.http.redact import redact, redact_and_cut
+from shared.jobs import LeasedJob
 from shared.metrics import metrics
 from shared.pipe.failures import Failure, FailureClass, JobFailure
 from shared.pipe.liveness import bounded_wait

@@ -18,8 +18,9 @@ import logging
 from typing import Protocol
 
 from shared.cloud.errors import CloudError, CredentialRejected, MalformedLease, TransientCloudError
-from shared.cloud.jobs import FailOutcome, LeasedJob
+from shared.cloud.jobs import FailOutcome
 from shared.http.redact import redact
+from shared.jobs import LeasedJob
 from shared.metrics import metrics
 from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeaseResult, Stop, WantWork, WorkerExit
 

@@ -16,11 +16,11 @@ from shared.cloud.errors import (
                                   ValidationRejected,
 )
 from shared.cloud.instances import CreatedInstance, InstanceClient
-from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient, LeasedJob
+from shared.cloud.jobs import CompleteOutcome, FailOutcome, JobClient
 from shared.cloud.transport import RequestObserver
 
 __all__ = [
     "CloudError", "CompleteOutcome", "CreatedInstance", "CredentialRejected", "FailOutcome", "InstanceClient",
-    "InvalidRequest", "JobClient", "LeasedJob", "LeaseLost", "MalformedLease", "MalformedResponse", "RequestObserver",
+    "InvalidRequest", "JobClient", "LeaseLost", "MalformedLease", "MalformedResponse", "RequestObserver",
     "TransientCloudError", "ValidationRejected",
 ]

@@ -10,7 +10,6 @@ import enum
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from shared.cloud.errors import InvalidRequest, LeaseLost, MalformedLease, MalformedResponse
@@ -27,6 +26,7 @@ from shared.config.sections import EMBEDDED, CloudConfig
 from shared.http.bounded import BoundedSession
 from shared.http.redact import redact_and_cut
 from shared.http.retry import RetryPolicy
+from shared.jobs import LeasedJob
 
 LEASE = "/leaseWorkspaceJob"
 HEARTBEAT = "/heartbeatWorkspaceJob"
@@ -40,22 +40,6 @@ MAX_FAIL_ERROR_CHARS = 500  # the official runner cuts failWorkspaceJob's error 
 SKEW_TOLERANCE = 5.0  # seconds of clock difference ignored (Date has 1 s resolution, plus latency)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeasedJob:
-    """A job this runner holds the lease of: the one record of it from lease to outcome.
-
-    The cloud client makes it; it crosses the pipe whole (``LeaseResult.lease``, ``AssignJob.job``),
-    the worker's ``JobRunner`` runs it and the supervisor keeps it (``InFlightJob.lease``) to
-    re-run or fail the job if its worker dies. A renewal or a re-run is a new record
-    (``dataclasses.replace``): ``lease_expires_at_ms`` and ``attempt`` are those of this copy.
-    """
-
-    workspace_id: str
-    lease_expires_at_ms: int                 # epoch ms, on this machine's clock
-    workspace: dict[str, Any] = field(default_factory=dict)   # the lease answer's workspace record
-    attempt: int = 1                         # runs of this lease so far, this one included
 
 
 class CompleteOutcome(enum.Enum):

@@ -9,14 +9,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.enums import StrEnum
+from shared.jobs import LeasedJob
 
 from .failures import Failure, FailureClass
-
-if TYPE_CHECKING:  # a type only: the cloud client's transport imports shared.pipe.liveness, which imports us
-    from shared.cloud.jobs import LeasedJob
 
 
 class WorkerExit(enum.IntEnum):

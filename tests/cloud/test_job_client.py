@@ -13,7 +13,6 @@ from shared.cloud import (
     FailOutcome,
     InstanceClient,
     JobClient,
-    LeasedJob,
     LeaseLost,
     MalformedResponse,
     TransientCloudError,
@@ -22,6 +21,7 @@ from shared.cloud import (
 from shared.cloud.errors import InvalidRequest
 from shared.cloud.instances import INSTANCE_ROUTES
 from shared.cloud.jobs import JOB_ROUTES
+from shared.jobs import LeasedJob
 from tests.cloud.conftest import ID_TOKEN, RUNNER_KEY
 from tests.cloud.standin import DROP, HANG, StandIn, Step, answer
 

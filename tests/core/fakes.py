@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure
 from supervisor.lease_gate import LeaseGate
 from supervisor.pool_messages import WorkerMessages

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared.cloud.errors import CloudError, LeaseLost, ValidationRejected
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.metrics import FAILURE_REASONS, JOB_OUTCOMES, LEASE_RESULTS, metrics
 from shared.pipe.failures import Failure, FailureClass, JobFailure
 from shared.pipe.messages import JobFinished, JobOutcome, LeaseOutcome

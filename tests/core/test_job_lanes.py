@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.cloud.jobs import LeasedJob
 from shared.config.sections import MAX_JOBS_PER_WORKER, PoolConfig
+from shared.jobs import LeasedJob
 from shared.pipe import liveness
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import (

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.cloud.errors import CredentialRejected, MalformedLease, MalformedResponse, TransientCloudError
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.messages import AssignJob, Fatal, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
 from tests.core.fakes import FakeCloud
 from workers.lease_loop import LeaseLoop

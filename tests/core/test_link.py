@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import (
     Abort,

@@ -8,7 +8,7 @@ import multiprocessing
 
 import pytest
 
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 from shared.pipe.messages import (
     AssignJob,

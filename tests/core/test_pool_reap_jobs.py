@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.cloud.jobs import LeasedJob
 from shared.config.sections import CloudConfig, PoolConfig, RunnerConfig
+from shared.jobs import LeasedJob
 from supervisor.cloud_target import CloudTarget
 from supervisor.pool import PoolManager
 from supervisor.recovery import Recovery

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.cloud.errors import CloudError, LeaseLost
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 from supervisor.recovery import MIN_LEASE_LEFT, RENEW_MARGIN, Recovery
 from supervisor.slots import InFlightJob

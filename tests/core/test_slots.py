@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from supervisor.slots import TRANSITIONS, InFlightJob, InvalidTransition, SlotState, WorkerSlot, WorkerStop
 from tests.core.fakes import walk_to
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import signal
 from types import SimpleNamespace
 
-from shared.cloud.jobs import LeasedJob
 from shared.config.sections import PoolConfig
+from shared.jobs import LeasedJob
 from shared.pipe.messages import LeasePermit
 from supervisor.slots import InFlightJob, SlotState
 from supervisor.watchdog import CHECK_EVERY, DEADLINE_GRACE, SAMPLE_EVERY, SAMPLES_PER_SECOND, Watchdog

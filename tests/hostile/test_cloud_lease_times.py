@@ -17,7 +17,6 @@ import pytest
 
 from shared.cloud import JobClient
 from shared.cloud.errors import TransientCloudError
-from shared.cloud.jobs import LeasedJob
 from shared.cloud.renewal import (
     MAX_INTERVAL,
     MIN_INTERVAL,
@@ -28,6 +27,7 @@ from shared.cloud.renewal import (
 )
 from shared.cloud.transport import clock_offset
 from shared.http.retry import RetryPolicy
+from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure, FailureClass
 from supervisor.recovery import Recovery
 from supervisor.slots import InFlightJob

@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from emulator import EmulatorServer
-from shared.cloud.jobs import JobClient, LeasedJob
+from shared.cloud.jobs import JobClient
 from shared.config.sections import EmulatorConfig, ModelConfig
 from shared.http.retry import RetryPolicy
+from shared.jobs import LeasedJob
 from shared.pipe.messages import JobFinished
 from tests.fakes.openai_server import FakeOpenAIServer
 from workers.job import JobRunner

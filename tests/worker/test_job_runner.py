@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from shared.cloud.jobs import LeasedJob
+from shared.jobs import LeasedJob
 from shared.pipe.messages import JobFinished, LeaseRenewed
 from tests.cloud.standin import StandIn, answer
 from tests.fakes.openai_server import RecordedRequest, Reply, chat_reply, rate_limited, responses_reply, unauthorized
