@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from shared.config.sections import ModelConfig
 from workers.models.base import InputItem, ModelSession, ModelTurn, ToolSpec, UserText
