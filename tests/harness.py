@@ -133,6 +133,12 @@ class Runner:
         except requests.RequestException:
             return None
 
+    def answer(self, path: str) -> requests.Response:
+        """GET ``path`` from a supervisor that must be listening: the test fails, with the log, if it is not."""
+        answer = self.get(path)
+        assert answer is not None, f"no answer to GET {path}\n{self.log_tail()}"
+        return answer
+
     def status(self) -> dict[str, Any] | None:
         answer = self.get("/status")
         return answer.json() if answer is not None and answer.status_code == 200 else None
