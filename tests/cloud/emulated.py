@@ -64,12 +64,14 @@ class Cloud:
         deadline = time.monotonic() + SAFETY_TIMEOUT
         while True:
             job = self.job(workspace_id)
-            if job["state"] == state or time.monotonic() > deadline:
+            if job["state"] == state:
                 return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {workspace_id} not {state} within {SAFETY_TIMEOUT:g}s: {job}")
             time.sleep(0.01)
 
     def clear_faults_on_sleep(self, route: str, sleeps: list[float],
-                              before: Callable[[], None] | None = None) -> Callable[[float], None]:
+                              before: Callable[[], object] | None = None) -> Callable[[float], None]:
         """A ``sleep`` for clients: record the seconds, run ``before``, lift ``route``'s faults."""
         def sleep(seconds: float) -> None:
             sleeps.append(seconds)
