@@ -27,7 +27,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 # ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on the whole tree, then mypy --strict on the
-# packages (pyproject.toml holds both configurations). Either failing fails the target.
+# packages, tests/ and bench/ (pyproject.toml holds both configurations). Either failing fails the target.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from bench.machine import describe, machine_details, raise_fd_limit
 from bench.plot import concurrency_points, plot_concurrency, plot_throughput
@@ -83,7 +84,7 @@ def settings_line(settings: BenchSettings) -> str:
             f"{1000 * settings.model_seconds:.0f} ms per job; soak {settings.soak_jobs} jobs")
 
 
-def write_results(out: Path, *, settings: BenchSettings, machine: dict, started: datetime, seconds: float,
+def write_results(out: Path, *, settings: BenchSettings, machine: dict[str, Any], started: datetime, seconds: float,
                   sections: list[SectionResult]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     document = {"started_at": started.isoformat(timespec="seconds"), "seconds": round(seconds, 1),

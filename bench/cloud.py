@@ -56,10 +56,11 @@ class BenchCloud:
 
     # --- reading --------------------------------------------------------------------------
 
-    def _get(self, path: str) -> Any:
+    def _get(self, path: str) -> dict[str, Any]:
         answer = self._session.get(self.url + path, timeout=ADMIN_TIMEOUT)
         answer.raise_for_status()
-        return answer.json()
+        document: dict[str, Any] = answer.json()   # every admin route answers a JSON object
+        return document
 
     def stats(self) -> dict[str, Any]:
         return self._get("/admin/stats")
@@ -68,10 +69,11 @@ class BenchCloud:
         return route_totals(self.stats()).get(LEASE, 0)
 
     def jobs(self) -> list[dict[str, Any]]:
-        return self._get("/admin/jobs")["jobs"]
+        jobs: list[dict[str, Any]] = self._get("/admin/jobs")["jobs"]
+        return jobs
 
     def finished_count(self) -> int:
-        counts = self.stats()["jobs"]
+        counts: dict[str, int] = self.stats()["jobs"]
         return counts["completed"] + counts["failed"]
 
     def wait_finished(self, count: int, *, timeout: float) -> list[dict[str, Any]]:

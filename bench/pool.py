@@ -34,7 +34,8 @@ def free_port() -> int:
     """A loopback port that was free a moment ago (the supervisor binds it right after)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]   # an AF_INET name: (host, port)
+        return port
 
 
 def clean_env() -> dict[str, str]:
@@ -116,7 +117,8 @@ class RunnerPool:
     def readiness(self) -> dict[str, Any] | None:
         """The supervisor's /readyz document (any status code), or None while it does not answer."""
         try:
-            return self._session.get(f"http://127.0.0.1:{self.port}/readyz", timeout=5).json()
+            readiness: dict[str, Any] = self._session.get(f"http://127.0.0.1:{self.port}/readyz", timeout=5).json()
+            return readiness
         except (requests.RequestException, ValueError):
             return None
 

@@ -98,7 +98,8 @@ def machine_busy_share(before: Any, after: Any) -> float:
 
 def _total(times: Any) -> float:
     """All CPU time in a ``cpu_times()`` tuple; Linux counts guest time inside user time already."""
-    return sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    seconds: float = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    return seconds
 
 
 def bare_interpreter_sample() -> ProcessSample:

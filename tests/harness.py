@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 import pytest
@@ -28,16 +28,18 @@ REPO = Path(__file__).resolve().parent.parent
 CHAOS_MODEL = "tests.fakes.chaos_model:make_handle"
 WAIT = 60.0   # seconds: default safety net for waits
 LOG_TAIL_CHARS = 4000   # characters of the runner's log quoted when a wait fails
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]   # an AF_INET name: (host, port)
+        return port
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = WAIT, what: str | Callable[[], str] = "condition",
-             interval: float = 0.05) -> Any:
+def wait_for(predicate: Callable[[], T | None], *, timeout: float = WAIT, what: str | Callable[[], str] = "condition",
+             interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns something truthy; fail the test with ``what`` otherwise.
 
     ``what`` may be a callable, evaluated only on failure (e.g. to attach the log as it is then).
@@ -130,6 +132,12 @@ class Runner:
             return requests.get(self.url + path, timeout=5)
         except requests.RequestException:
             return None
+
+    def answer(self, path: str) -> requests.Response:
+        """GET ``path`` from a supervisor that must be listening: the test fails, with the log, if it is not."""
+        answer = self.get(path)
+        assert answer is not None, f"no answer to GET {path}\n{self.log_tail()}"
+        return answer
 
     def status(self) -> dict[str, Any] | None:
         answer = self.get("/status")
@@ -286,7 +294,8 @@ def cloud_stats(server: Any) -> dict[str, Any]:
     """The emulator's ``/admin/stats``: request counts by route and status, lifecycle events."""
     answer = requests.get(server.url + "/admin/stats", timeout=5)
     answer.raise_for_status()
-    return answer.json()
+    stats: dict[str, Any] = answer.json()
+    return stats
 
 
 def route_requests(server: Any, route: str) -> int:

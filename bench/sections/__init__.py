@@ -6,13 +6,24 @@ emulators and pools, so any subset can run alone (``--only``).
 """
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Protocol
+
+from bench.report import SectionResult
 
 from . import burst, calls, cpu, crash, idle, inflight, memory, pickup, scale, soak, throughput
 from .common import SectionContext
 
-SECTIONS: dict[str, ModuleType] = {module.KEY: module for module in
-                                   (throughput, idle, calls, pickup, crash, memory, cpu, soak, scale, burst,
-                                    inflight)}
 
-__all__ = ["SECTIONS", "SectionContext"]
+class Section(Protocol):
+    """What each section module has (mypy checks the modules below against it)."""
+
+    KEY: str     # one letter, for --only
+    TITLE: str
+
+    def run(self, ctx: SectionContext) -> SectionResult: ...
+
+
+_LISTED: tuple[Section, ...] = (throughput, idle, calls, pickup, crash, memory, cpu, soak, scale, burst, inflight)
+SECTIONS: dict[str, Section] = {module.KEY: module for module in _LISTED}
+
+__all__ = ["SECTIONS", "Section", "SectionContext"]

@@ -73,7 +73,8 @@ def _healthy_idle_pid(pool: RunnerPool, slot: int) -> int:
         for worker in (pool.status() or {"workers": []})["workers"]:
             if (worker["slot"] == slot and worker["state"] == "idle" and worker["pid"]
                     and (worker["uptime_seconds"] or 0) >= HEALTHY_AFTER):
-                return worker["pid"]
+                pid: int = worker["pid"]
+                return pid
         time.sleep(0.05)
     raise TimeoutError(f"worker slot {slot} was not idle and healthy within {WAIT:g}s:\n{pool.log_tail()}")
 

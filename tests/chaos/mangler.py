@@ -47,7 +47,7 @@ class Mangler:
     def __init__(self, upstream: str) -> None:
         self._upstream = upstream.rstrip("/")
         self._lock = threading.Lock()
-        self._armed: dict[str, deque[Garble]] = defaultdict(deque)
+        self._armed: dict[str, deque[_Conditional]] = defaultdict(deque)
         self.garbled: list[tuple[str, str]] = []   # (route, garble name), in order
         self._session = requests.Session()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -57,8 +57,7 @@ class Mangler:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def arm(self, route: str, *garbles: Garble, only_if: Callable[[bytes], bool] = lambda body: True) -> None:
         """Garble the next ``len(garbles)`` answers of ``route`` for which ``only_if(real body)`` holds."""

@@ -72,6 +72,6 @@ def test_many_restarts_leak_nothing_and_never_deadlock(
     assert after[0] <= fds, f"supervisor fds {fds} → {after[0]}"
     assert after[1] <= threads + 2, f"supervisor threads {threads} → {after[1]}"   # + idle HTTP/cloud-call threads
     assert after[2] == files, f"metrics files {files} → {after[2]}"
-    assert runner.get("/healthz").status_code == 200
+    assert runner.answer("/healthz").status_code == 200
     print(f"\nrestart churn: {int(recycled)} recycles + up to 2 kills; supervisor fds {fds} → {after[0]}, "
           f"threads {threads} → {after[1]}, metrics files {files} → {after[2]}")

@@ -109,6 +109,7 @@ def test_the_emulator_command_serves_until_sigterm() -> None:
                                 "--seed-jobs", "3"], cwd=REPO, env=runner_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
+        assert process.stdout is not None   # stdout=PIPE
         banner = [process.stdout.readline() for _ in range(3)]
         assert banner[0].strip() == f"XenonFlare cloud emulator on http://127.0.0.1:{port}"
         key = banner[2].split(":", 1)[1].strip()

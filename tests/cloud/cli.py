@@ -16,4 +16,5 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> int:
     """Parse ``argv`` (after ``xenon-runner``) and return the handler's exit code."""
     args = parser().parse_args(list(argv))
-    return args.handler(args)
+    code: int = args.handler(args)   # set_defaults(handler=...) of the subcommand
+    return code

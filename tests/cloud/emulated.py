@@ -28,10 +28,11 @@ class Cloud:
         self.server = server
         self.url = server.url
 
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = requests.request(method, self.url + path, json=body, timeout=ADMIN_TIMEOUT)
         response.raise_for_status()
-        return response.json()
+        document: dict[str, Any] = response.json()   # every admin route answers a JSON object
+        return document
 
     def set_faults(self, route: str, **settings: float) -> None:
         self.admin("POST", "/admin/faults", {"route": route, **settings})
@@ -44,10 +45,12 @@ class Cloud:
 
     def account(self, uid: str, *, admin: bool = False) -> str:
         """A Studio account's ID token."""
-        return self.admin("POST", "/admin/accounts", {"uid": uid, "admin": admin})["idToken"]
+        token: str = self.admin("POST", "/admin/accounts", {"uid": uid, "admin": admin})["idToken"]
+        return token
 
     def runner_key(self, *, kind: str = "global", owner: str = "local-admin") -> str:
-        return self.server.create_instance(kind=kind, owner=owner)["runnerToken"]
+        key: str = self.server.create_instance(kind=kind, owner=owner)["runnerToken"]
+        return key
 
     def enqueue(self, *, target: str = "global", owner: str | None = None, messages: int = 1) -> str:
         spec: dict[str, Any] = {"target": target, "title": "Test job",
@@ -61,12 +64,14 @@ class Cloud:
         deadline = time.monotonic() + SAFETY_TIMEOUT
         while True:
             job = self.job(workspace_id)
-            if job["state"] == state or time.monotonic() > deadline:
+            if job["state"] == state:
                 return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {workspace_id} not {state} within {SAFETY_TIMEOUT:g}s: {job}")
             time.sleep(0.01)
 
     def clear_faults_on_sleep(self, route: str, sleeps: list[float],
-                              before: Callable[[], None] | None = None) -> Callable[[float], None]:
+                              before: Callable[[], object] | None = None) -> Callable[[float], None]:
         """A ``sleep`` for clients: record the seconds, run ``before``, lift ``route``'s faults."""
         def sleep(seconds: float) -> None:
             sleeps.append(seconds)

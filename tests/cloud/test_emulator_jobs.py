@@ -19,6 +19,7 @@ from shared.cloud import (
     ValidationRejected,
 )
 from shared.http.retry import RetryPolicy
+from tests.cloud import emulated
 from tests.cloud.emulated import DONE_PAYLOAD, Cloud, running_cloud
 
 HEARTBEAT = "/heartbeatWorkspaceJob"
@@ -195,6 +196,14 @@ def test_complete_whose_answer_was_lost_counts_as_completed(cloud: Cloud, sleeps
     job = cloud.job(workspace_id)
     assert (job["state"], job["completeCount"]) == ("completed", 1)
     assert len(sleeps) == 1
+
+
+def test_waiting_for_a_state_the_job_never_reaches_fails(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper the two tests around this one wait with: before, it returned the job in any state."""
+    monkeypatch.setattr(emulated, "SAFETY_TIMEOUT", 0.05)
+    workspace_id = cloud.enqueue()
+    with pytest.raises(AssertionError, match=f"job {workspace_id} not completed within 0.05s"):
+        cloud.wait_for_state(workspace_id, "completed")
 
 
 def test_fail_whose_answer_was_lost_counts_as_failed(cloud: Cloud, sleeps: list[float]) -> None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from shared.cloud.jobs import FailOutcome
 from shared.jobs import LeasedJob
 from shared.pipe.failures import Failure
 from supervisor.lease_gate import LeaseGate
 from supervisor.pool_messages import WorkerMessages
 from supervisor.recovery import Recovery
 from supervisor.roller import Roller
-from supervisor.slots import InFlightJob, SlotState, WorkerSlot
+from supervisor.slots import InFlightJob, SlotState, WorkerSlot, WorkerStop
 from supervisor.stopping import Shutdown
 from supervisor.watchdog import MainThreadClock
 from workers.link import SupervisorLink
@@ -90,7 +91,7 @@ def walk_to(slot: WorkerSlot, state: SlotState, *, now: float = 0.0) -> None:
         return
     slot.started(now=now)
     if state == SlotState.STOPPING:
-        slot.stopping("drain")
+        slot.stopping(WorkerStop.DRAIN)
     elif state in (SlotState.IDLE, SlotState.BUSY):
         slot.booted()
         if state == SlotState.BUSY:
@@ -134,7 +135,7 @@ class FakeCloud:
         self.closed = False
 
     @staticmethod
-    def _answer(script: deque) -> Any:
+    def _answer(script: deque[Any]) -> Any:
         answer = script.popleft() if len(script) > 1 else script[0]   # the last answer repeats
         if isinstance(answer, BaseException):
             raise answer
@@ -145,10 +146,12 @@ class FakeCloud:
 
     def heartbeat(self, workspace_id: str) -> int:
         self.heartbeat_calls.append(workspace_id)
-        return self._answer(self.heartbeats)
+        expires_at_ms: int = self._answer(self.heartbeats)
+        return expires_at_ms
 
-    def fail(self, workspace_id: str, reason: str) -> None:
+    def fail(self, workspace_id: str, reason: str) -> FailOutcome:
         self.failed.append((workspace_id, reason))
+        return FailOutcome.FAILED
 
     def close(self) -> None:
         self.closed = True
@@ -186,7 +189,7 @@ class MessagesRig:
         self.gate = LeaseGate(burst=1, rate=10.0, poll_interval=5.0, clock=self.clock)
         self.recovery = Recovery(make_client=lambda key: FakeCloud(), keys=[KEY], max_attempts=2, wake=Wakes())
         self.shutdown = Shutdown(clock=self.clock)
-        self.stops: list[tuple[int, str]] = []
+        self.stops: list[tuple[int, WorkerStop]] = []
         self.rejected: list[tuple[str, str]] = []
         self.changes = 0
         self.messages = WorkerMessages(
@@ -194,7 +197,7 @@ class MessagesRig:
             shutdown=self.shutdown, request_stop=self._stop, key_rejected=lambda *args: self.rejected.append(args),
             changed=self._changed, clock=self.clock, pending=lambda conn: conn.poll())   # FakeConn has no fd
 
-    def _stop(self, slot: WorkerSlot, reason: str) -> None:
+    def _stop(self, slot: WorkerSlot, reason: WorkerStop) -> None:
         self.stops.append((slot.slot, reason))
         slot.stopping(reason)
 

@@ -50,7 +50,8 @@ class NoModel:
 
 
 def _run(context: Any, *, job_timeout: float = 60.0) -> tuple[JobFinished, ScriptedClient, list[Any]]:
-    client, sent = ScriptedClient(context), []
+    client = ScriptedClient(context)
+    sent: list[Any] = []
     runner = JobRunner(client=client, model=NoModel(), job_timeout=job_timeout,  # type: ignore[arg-type]
                        send=sent.append, clock=FakeClock())
     finished = runner.run(LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS))
@@ -58,7 +59,8 @@ def _run(context: Any, *, job_timeout: float = 60.0) -> tuple[JobFinished, Scrip
 
 
 def _failures(label: str) -> float:
-    return metrics().job_failures.labels(label)._value.get()   # type: ignore[attr-defined]
+    count: float = metrics().job_failures.labels(label)._value.get()
+    return count
 
 
 @pytest.mark.parametrize(("context", "kind", "reason"), [

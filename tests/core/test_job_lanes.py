@@ -230,7 +230,9 @@ def test_a_handle_runs_as_many_lanes_as_it_declares(handle: Any, wanted: int, la
 
 
 class _Loop:
-    def __init__(self, lane: int, outcome: Any) -> None:
+    """A ``LeaseLoop`` stand-in for ``run_lanes``: returns ``outcome`` as its exit code, or raises it."""
+
+    def __init__(self, lane: int, outcome: int | BaseException) -> None:
         self.lane, self._outcome = lane, outcome
 
     def run(self) -> int:
@@ -244,8 +246,8 @@ def test_lane_0_returns_the_exit_code_and_a_lane_that_must_end_the_worker_ends_i
     loops: list[Any] = [_Loop(0, WorkerExit.RECYCLE), _Loop(1, 0)]
     assert run_lanes(loops, exit_now=exits.append) == WorkerExit.RECYCLE
     assert exits == []
-    run_lanes([_Loop(0, 0), _Loop(1, SystemExit(WorkerExit.CREDENTIAL_REJECTED)), _Loop(2, RuntimeError("bug"))],
-              exit_now=exits.append)  # type: ignore[list-item]
+    loops = [_Loop(0, 0), _Loop(1, SystemExit(WorkerExit.CREDENTIAL_REJECTED)), _Loop(2, RuntimeError("bug"))]
+    run_lanes(loops, exit_now=exits.append)
     assert sorted(exits) == [1, WorkerExit.CREDENTIAL_REJECTED]
 
 

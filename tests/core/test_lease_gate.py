@@ -57,7 +57,9 @@ def test_empty_answers_back_off_a_quarter_a_half_then_all_of_poll_interval() -> 
     for _ in range(5):
         [slot] = gate.grant()
         gate.report(slot, "a", LeaseOutcome.EMPTY)
-        waits.append(gate.next_change() - clock())
+        change = gate.next_change()
+        assert change is not None   # the empty answer set a delay
+        waits.append(change - clock())
         clock.advance(waits[-1] - 0.5)
         assert gate.grant() == []      # not a moment before the delay ends
         clock.advance(0.5)

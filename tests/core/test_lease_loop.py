@@ -15,7 +15,7 @@ import pytest
 
 from shared.cloud.errors import CredentialRejected, MalformedLease, MalformedResponse, TransientCloudError
 from shared.jobs import LeasedJob
-from shared.pipe.messages import AssignJob, Fatal, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
+from shared.pipe.messages import AssignJob, Fatal, LeaseOutcome, LeasePermit, LeaseResult, Stop, WantWork, WorkerExit
 from tests.core.fakes import FakeCloud
 from workers.lease_loop import LeaseLoop
 
@@ -62,9 +62,10 @@ def test_a_worker_leases_only_when_permitted_and_runs_what_it_leased() -> None:
     code, runner = _run(link, cloud)
     assert code == WorkerExit.RECYCLE
     assert link.sent == [WantWork(),
-                         LeaseResult("leased", lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
-                                                               workspace={"id": "ws-1"})),
-                         WantWork(), LeaseResult("empty"), WantWork()]
+                         LeaseResult(LeaseOutcome.LEASED,
+                                     lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS,
+                                                     workspace={"id": "ws-1"})),
+                         WantWork(), LeaseResult(LeaseOutcome.EMPTY), WantWork()]
     assert runner.jobs == [LeasedJob(workspace_id="ws-1", lease_expires_at_ms=EXPIRES_MS, workspace={"id": "ws-1"})]
 
 

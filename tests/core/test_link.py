@@ -17,6 +17,8 @@ from shared.pipe.messages import (
     Alive,
     AssignJob,
     JobFinished,
+    JobOutcome,
+    LeaseOutcome,
     LeasePermit,
     LeaseRenewed,
     LeaseResult,
@@ -24,6 +26,7 @@ from shared.pipe.messages import (
     Ready,
     Stop,
     WantWork,
+    WorkerExit,
 )
 from supervisor.watchdog import MainThreadClock, MainThreadReport
 from tests.core.fakes import ALIVE, PID, FakeClock, FakeConn, LinkRig
@@ -35,13 +38,13 @@ def test_alive_is_sent_only_after_alive_interval_of_silence() -> None:
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
     assert rig.conn.sent == []
-    rig.link.send(LeaseResult("empty"))   # any message resets the silence
+    rig.link.send(LeaseResult(LeaseOutcome.EMPTY))   # any message resets the silence
     rig.clock.advance(ALIVE - 0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [LeaseResult("empty")]
+    assert rig.conn.sent == [LeaseResult(LeaseOutcome.EMPTY)]
     rig.clock.advance(0.5)
     rig.link.send_alive_if_quiet()
-    assert rig.conn.sent == [LeaseResult("empty"), Alive()]
+    assert rig.conn.sent == [LeaseResult(LeaseOutcome.EMPTY), Alive()]
 
 
 def test_a_worker_waiting_for_the_supervisor_is_quiet_until_it_is_sent_something() -> None:
@@ -72,7 +75,8 @@ def test_a_worker_with_a_lane_still_busy_is_never_quiet() -> None:
     rig.link.send(Ready(pid=1, jobs=2))
     rig.link.send(WantWork(lane=0))
     rig.link.send(WantWork(lane=1))
-    assert rig.link.quiet                  # both lanes wait: no sign of life owed
+    both_waiting = rig.link.quiet          # a local: mypy would keep the property narrowed past _receive()
+    assert both_waiting                    # both lanes wait: no sign of life owed
     rig.link._receive()                    # lane 1 gets a permit (then EOF: the pipe closes)
     assert not rig.link.quiet              # lane 1 leases and runs a job; lane 0 still waits
     rig.clock.advance(ALIVE)
@@ -98,10 +102,10 @@ def test_permits_and_assigned_jobs_reach_the_lease_loop_in_order() -> None:
 
 
 def test_stop_ends_the_loop_before_any_work_still_queued() -> None:
-    rig = LinkRig(LeasePermit(), Stop(5))
+    rig = LinkRig(LeasePermit(), Stop(WorkerExit.RECYCLE))
     rig.link._receive()
-    assert rig.link.next_work(timeout=0) == Stop(5) == rig.link.stop_requested
-    assert rig.link.next_work(timeout=0) == Stop(5)
+    assert rig.link.next_work(timeout=0) == Stop(WorkerExit.RECYCLE) == rig.link.stop_requested
+    assert rig.link.next_work(timeout=0) == Stop(WorkerExit.RECYCLE)
 
 
 def test_abort_reaches_the_job_at_once_and_unknown_messages_are_ignored() -> None:
@@ -115,7 +119,7 @@ def test_the_supervisor_gone_stops_the_worker_and_later_sends_are_dropped() -> N
     rig = LinkRig()
     rig.link._receive()                   # EOF at once
     assert rig.lost == 1
-    rig.link.send(LeaseResult("empty"))
+    rig.link.send(LeaseResult(LeaseOutcome.EMPTY))
     assert rig.conn.sent == [] and rig.lost == 1
 
 
@@ -130,8 +134,8 @@ def test_a_broken_pipe_on_send_stops_the_worker_once() -> None:
 
 def test_a_back_report_is_held_and_the_lanes_next_report_replaces_it() -> None:
     rig = LinkRig()
-    for follow_up in (Progress(5.0, "model round 2", lane=1), LeaseResult("empty", lane=1),
-                      JobFinished("ws-1", "completed", lane=1), WantWork(lane=1)):
+    for follow_up in (Progress(5.0, "model round 2", lane=1), LeaseResult(LeaseOutcome.EMPTY, lane=1),
+                      JobFinished("ws-1", JobOutcome.COMPLETED, lane=1), WantWork(lane=1)):
         rig.conn.sent.clear()
         rig.link.send(Progress(5.0, "POST /completeWorkspaceJob", lane=1))
         rig.link.send(Progress(0.0, lane=1))

@@ -40,7 +40,7 @@ def _leased(workspace_id: str = "ws-1") -> LeaseResult:
 def test_a_worker_boots_leases_runs_and_finishes_a_job(rig: MessagesRig) -> None:
     slot, conn = rig.worker(Ready(pid=1), WantWork())
     rig.deliver(slot)
-    assert slot.state == SlotState.IDLE and rig.messages.ever_ready and slot.ready_at == 1.0
+    assert (slot.state, rig.messages.ever_ready, slot.ready_at) == (SlotState.IDLE, True, 1.0)
     assert rig.gate.grant() == [0]          # it asked for work: the gate holds its permit
     conn.incoming.extend([_leased(), LeaseRenewed("ws-1", EXPIRES_MS + 1)])
     rig.deliver(slot)

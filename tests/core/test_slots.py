@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+from collections.abc import Callable
 
 import pytest
 
@@ -36,23 +37,25 @@ def _job() -> InFlightJob:
     return InFlightJob(lease=LeasedJob(workspace_id="ws-1", lease_expires_at_ms=0), key="k.s", started_at=5.0)
 
 
-def _other_jobs(slot: WorkerSlot, *workspace_ids: str) -> None:
-    """Put jobs in the slot without a transition: the worker holds other jobs on other lanes."""
+def _other_jobs(slot: WorkerSlot, *workspace_ids: str) -> WorkerSlot:
+    """Put jobs in the slot without a transition: the worker holds other jobs on other lanes. Returns the slot."""
     for workspace_id in workspace_ids:
         slot.jobs[workspace_id] = InFlightJob(lease=LeasedJob(workspace_id=workspace_id, lease_expires_at_ms=0),
                                               key="k.s", started_at=5.0)
+    return slot
 
 
 def _fire(slot: WorkerSlot, transition: str) -> None:
     """Make ``transition`` through its public method (the arguments do not matter to the table)."""
-    call = {"started": lambda: slot.started(now=1.0), "booted": slot.booted, "wants_work": slot.wants_work,
-            "wants_more": lambda: (_other_jobs(slot, "ws-2"), slot.wants_work()),
-            "assigned": lambda: slot.assigned(_job()), "finished": lambda: slot.finished("ws-1"),
-            "finished_one": lambda: (_other_jobs(slot, "ws-1", "ws-2"), slot.finished("ws-1")),
-            "stopping": lambda: slot.terminate(now=1.0, reason=WorkerStop.HUNG),
-            "reaped": lambda: slot.reaped(restart_at=2.0), "parked": slot.parked,
-            "unparked": lambda: slot.unparked(now=3.0)}[transition]
-    call()
+    calls: dict[str, Callable[[], None]] = {
+        "started": lambda: slot.started(now=1.0), "booted": slot.booted, "wants_work": slot.wants_work,
+        "wants_more": lambda: _other_jobs(slot, "ws-2").wants_work(),
+        "assigned": lambda: slot.assigned(_job()), "finished": lambda: slot.finished("ws-1"),
+        "finished_one": lambda: _other_jobs(slot, "ws-1", "ws-2").finished("ws-1"),
+        "stopping": lambda: slot.terminate(now=1.0, reason=WorkerStop.HUNG),
+        "reaped": lambda: slot.reaped(restart_at=2.0), "parked": slot.parked,
+        "unparked": lambda: slot.unparked(now=3.0)}
+    calls[transition]()
 
 
 def test_the_table_is_the_one_the_pool_relies_on() -> None:
@@ -80,11 +83,11 @@ def test_a_worker_asked_to_stop_with_a_job_stays_busy_until_the_job_ends() -> No
     slot.started(now=0.0)
     slot.booted()
     slot.assigned(_job())
-    slot.stopping("drain")
+    slot.stopping(WorkerStop.DRAIN)
     assert (slot.state, slot.stop_reason) == (S.BUSY, "drain")
     slot.finished(_job().lease.workspace_id)
     assert (slot.state, slot.jobs, slot.jobs_done, slot.jobs_total) == (S.IDLE, {}, 1, 1)
-    slot.stopping("scale")
+    slot.stopping(WorkerStop.SCALE)
     assert (slot.state, slot.stop_reason) == (S.STOPPING, "drain")   # the first reason stays
     slot.wants_work()
     assert slot.state == S.STOPPING
@@ -95,9 +98,9 @@ def test_start_reap_backoff_park_and_unpark_set_the_restart_time() -> None:
     slot.started(now=10.0)
     assert (slot.started_at, slot.last_seen, slot.restart_at) == (10.0, 10.0, None)
     slot.reaped(restart_at=20.0)
-    assert slot.restart_at == 20.0
+    assert (slot.state, slot.restart_at) == (S.WAITING, 20.0)
     slot.backing_off(until=25.0)
-    assert slot.restart_at == 25.0
+    assert (slot.state, slot.restart_at) == (S.WAITING, 25.0)
     slot.parked()
     assert (slot.state, slot.restart_at) == (S.PARKED, None)
     with pytest.raises(InvalidTransition):
@@ -121,7 +124,7 @@ def test_no_supervisor_module_but_slots_assigns_a_slot_state() -> None:
             targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
             for target in targets:
                 elements = target.elts if isinstance(target, ast.Tuple) else [target]
-                offenders += [f"{path.name}:{node.lineno}" for element in elements
+                offenders += [f"{path.name}:{element.lineno}" for element in elements
                               if isinstance(element, ast.Attribute) and element.attr in ("state", "_state")]
     assert offenders == []
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from shared.config.sections import PoolConfig
 from shared.jobs import LeasedJob
 from shared.pipe.messages import LeasePermit
-from supervisor.slots import InFlightJob, SlotState
+from supervisor.slots import InFlightJob, SlotState, WorkerStop
 from supervisor.watchdog import CHECK_EVERY, DEADLINE_GRACE, SAMPLE_EVERY, SAMPLES_PER_SECOND, Watchdog
 from tests.core.fakes import FakeSlot, live_slot, walk_to
 
@@ -85,7 +85,7 @@ def test_memory_over_the_limit_recycles_after_the_job_once() -> None:
     slot.rss_bytes = LIMIT + 1
     _alive(watchdog, slot, 0.0)
     assert recycled == [(0, "memory")] and slot.signals == []
-    slot.stop_reason = "memory"   # what the pool's recycle does
+    slot.stop_reason = WorkerStop.MEMORY   # what the pool's recycle does
     _alive(watchdog, slot, SAMPLE_EVERY)
     assert recycled == [(0, "memory")]
 

@@ -35,7 +35,9 @@ def unique(prefix: str) -> str:
 
 def dockerfile_base() -> str:
     """The image the Dockerfile builds ``FROM`` (its ``ARG PYTHON_IMAGE`` default)."""
-    return re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
+    found = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.M)
+    assert found is not None, f"no ARG PYTHON_IMAGE=<image> line in {DOCKERFILE}"
+    return found.group(1)
 
 
 def build_image(podman: Podman, tag: str) -> None:
@@ -81,7 +83,8 @@ class Container:
         return self.ports[inside]
 
     def inspect(self) -> dict[str, Any]:
-        return json.loads(self.podman.run("inspect", self.name).stdout)[0]
+        inspected: list[dict[str, Any]] = json.loads(self.podman.run("inspect", self.name).stdout)
+        return inspected[0]
 
     def logs(self) -> str:
         result = self.podman.run("logs", self.name, check=False)

@@ -48,4 +48,5 @@ class CrdValidator:
         result = subprocess.run([self.node, str(self.folder / "validate.mjs")], input=json.dumps(docs),
                                 capture_output=True, text=True, timeout=RUN_TIMEOUT)
         assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout)
+        verdicts: list[list[str] | None] = json.loads(result.stdout)
+        return verdicts

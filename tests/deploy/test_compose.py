@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from shared.http.urls import insecure_url_problem
-from tests.deploy.support import DOCKER, PROMETHEUS, REPO, drain_budget, load_yaml, parse_duration
+from tests.deploy.support import DOCKER, PROMETHEUS, drain_budget, load_yaml, parse_duration
+from tests.harness import REPO
 
 COMPOSE = DOCKER / "compose.yaml"
 RUNNERS = ("runner", "runner-trial")
@@ -16,7 +17,8 @@ RUNNER_ALIAS = "xenon-runner"
 
 
 def services() -> dict[str, dict[str, Any]]:
-    return load_yaml(COMPOSE)["services"]
+    found: dict[str, dict[str, Any]] = load_yaml(COMPOSE)["services"]
+    return found
 
 
 def option(command: list[str], flag: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import DOCKER, REPO
+from tests.deploy.support import DOCKER
+from tests.harness import REPO
 
 DOCKERFILE = DOCKER / "Dockerfile"
 CONTAINER_CONFIG = "/etc/xenon-runner/config.yaml"
@@ -176,8 +177,8 @@ def test_copied_sources_build_the_distribution_with_its_console_script(tmp_path:
     info = tmp_path / "xenonflare_runner.egg-info"
     assert set((info / "top_level.txt").read_text().split()) == packaged_top_levels()
     assert "xenon-runner = supervisor.cli:main" in (info / "entry_points.txt").read_text()
-    sources = set((info / "SOURCES.txt").read_text().split())
-    assert "supervisor/cli.py" in sources and "workers/main.py" in sources and "emulator/server.py" in sources
+    listed = set((info / "SOURCES.txt").read_text().split())
+    assert "supervisor/cli.py" in listed and "workers/main.py" in listed and "emulator/server.py" in listed
 
 
 def _copy_tree(source: Path, target: Path) -> None:

@@ -37,7 +37,8 @@ GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__range": "1h", "$__interval": 
 
 
 def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text())
+    document: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return document
 
 
 def panels() -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,7 +25,7 @@ IMAGE_UID = 10001   # the Dockerfile's USER
 IMAGE_USER = "xenon"   # its name in the image
 BAKED_CONFIG = "/etc/xenon-runner/config.yaml"
 DEMO_CONFIG = REPO / "config" / "local.yaml"
-SEEDED_JOBS = yaml.safe_load(DEMO_CONFIG.read_text())["emulator"]["seed_jobs"]
+SEEDED_JOBS: int = yaml.safe_load(DEMO_CONFIG.read_text())["emulator"]["seed_jobs"]
 COMPLETED = 'xenon_runner_jobs_total{outcome="completed"}'
 # The image's own command (its CMD); the configs the tests mount choose the builtin model.
 RUN_COMMAND = ("run", "--config", BAKED_CONFIG, "--metrics-listen", f"0.0.0.0:{METRICS_PORT}")
@@ -36,7 +37,7 @@ def start(podman: Podman, runner_image: str) -> Iterator[Callable[..., Container
     """Start containers of the image (``start(*args, **Container options)``); all removed after the test."""
     started: list[Container] = []
 
-    def starter(*args: str, **options: object) -> Container:
+    def starter(*args: str, **options: Any) -> Container:   # options: Container's keywords, passed through
         started.append(Container(podman, runner_image, *args, **options))
         return started[-1]
 

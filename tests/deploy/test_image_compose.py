@@ -65,7 +65,8 @@ class Trial:
         return result.stdout
 
     def container(self, service: str) -> dict[str, Any]:
-        return json.loads(self.podman.run("inspect", f"{self.project}_{service}_1").stdout)[0]
+        inspected: list[dict[str, Any]] = json.loads(self.podman.run("inspect", f"{self.project}_{service}_1").stdout)
+        return inspected[0]
 
     def logs(self, service: str) -> str:
         result = self.podman.run("logs", f"{self.project}_{service}_1", check=False)
@@ -91,14 +92,16 @@ def test_trial_profile_completes_its_jobs_on_a_read_only_root(trial: Trial) -> N
     def all_completed() -> bool:
         # A crash-looping runner (restart: on-failure:5) fails the test at once, not at the timeout.
         assert trial.container("runner-trial")["RestartCount"] == 0, trial.logs("runner-trial")
-        return (stats() or {}).get("jobs", {}).get("completed") == SEEDED_JOBS
+        completed: int | None = (stats() or {}).get("jobs", {}).get("completed")
+        return completed == SEEDED_JOBS
 
     wait_for(all_completed, timeout=120, interval=0.5,
              what=lambda: f"{SEEDED_JOBS} completed trial jobs; runner logs:\n{trial.logs('runner-trial')}")
     runner = trial.container("runner-trial")
     assert runner["HostConfig"]["ReadonlyRootfs"] is True
     assert runner["State"]["Running"] and runner["RestartCount"] == 0, trial.logs("runner-trial")
-    assert stats()["jobs"]["failed"] == 0 and stats()["instancesCreated"] >= 1
+    final = stats()
+    assert final is not None and final["jobs"]["failed"] == 0 and final["instancesCreated"] >= 1
     # The trial runner's /metrics, published through the emulator's namespace, counts the same jobs.
     metrics = http_get(trial.metrics_port, "/metrics")[1]
     assert metric_value(metrics, 'xenon_runner_jobs_total{outcome="completed"}') == SEEDED_JOBS

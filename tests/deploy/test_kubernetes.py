@@ -14,7 +14,6 @@ import yaml
 
 from tests.deploy.support import (
     KUBERNETES,
-    REPO,
     drain_budget,
     load_yaml,
     load_yaml_documents,
@@ -23,6 +22,7 @@ from tests.deploy.support import (
     run_tool,
     yaml_files,
 )
+from tests.harness import REPO
 
 NOT_MANIFESTS = {"kustomization.yaml", "prometheus-adapter-values.yaml"}
 POD_LABELS = {"app.kubernetes.io/name": "xenon-runner"}
@@ -41,17 +41,21 @@ def manifest(kind: str, directory: Path = KUBERNETES) -> dict[str, Any]:
 
 
 def runner_config() -> dict[str, Any]:
-    return yaml.safe_load(manifest("ConfigMap")["data"]["config.yaml"])
+    config: dict[str, Any] = yaml.safe_load(manifest("ConfigMap")["data"]["config.yaml"])
+    return config
 
 
 def container() -> dict[str, Any]:
     containers = manifest("Deployment")["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
-    return containers[0]
+    container: dict[str, Any] = containers[0]
+    return container
 
 
 def mib(quantity: str) -> float:
-    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi)", quantity).groups()
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi)", quantity)
+    assert found is not None, f"{quantity!r} is not a quantity in Mi or Gi"
+    number, unit = found.groups()
     return float(number) * (1024 if unit == "Gi" else 1)
 
 
@@ -141,7 +145,9 @@ def test_writable_paths_are_empty_dirs_and_the_config_is_mounted_where_args_read
 
 def test_memory_limit_fits_every_worker_at_its_kill_line() -> None:
     config = runner_config()
-    worker_mib = int(re.fullmatch(r"(\d+)MiB", config["pool"]["max_worker_memory"]).group(1))
+    found = re.fullmatch(r"(\d+)MiB", config["pool"]["max_worker_memory"])
+    assert found is not None, f"pool.max_worker_memory {config['pool']['max_worker_memory']!r} is not in MiB"
+    worker_mib = int(found.group(1))
     kill_line = pool_setting(config, "workers") * worker_mib * pool_setting(config, "memory_kill_factor")
     resources = container()["resources"]
     assert mib(resources["limits"]["memory"]) > kill_line
@@ -187,7 +193,8 @@ def test_pod_disruption_budget_covers_the_runner_pods() -> None:
 
 
 def scaled_object_query() -> str:
-    return manifest("ScaledObject")["spec"]["triggers"][0]["metadata"]["query"]
+    query: str = manifest("ScaledObject")["spec"]["triggers"][0]["metadata"]["query"]
+    return query
 
 
 def test_keda_scales_the_deployment_on_the_busy_worker_ratio() -> None:
@@ -217,8 +224,8 @@ def test_hpa_alternative_targets_the_adapters_metric() -> None:
 def adapter_query() -> str:
     """The adapter's metricsQuery as Prometheus receives it for the namespace of the HPA."""
     adapter = load_yaml(KUBERNETES / "alternatives" / "prometheus-adapter-values.yaml")["rules"]["external"][0]
-    return (adapter["metricsQuery"].replace("<<.GroupBy>>", "namespace")
-            .replace("<<.LabelMatchers>>", 'namespace="xenon-runner"'))
+    query: str = adapter["metricsQuery"]
+    return query.replace("<<.GroupBy>>", "namespace").replace("<<.LabelMatchers>>", 'namespace="xenon-runner"')
 
 
 def test_prometheus_parses_the_autoscaling_queries(promtool: str, tmp_path: Path) -> None:

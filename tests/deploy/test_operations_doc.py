@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_required_section_exists(heading: str) -> None:
 
 
 @pytest.mark.parametrize("rule", alert_rules(), ids=lambda rule: rule["alert"])
-def test_runbook_url_points_at_a_section_of_the_guide(rule: dict) -> None:
+def test_runbook_url_points_at_a_section_of_the_guide(rule: dict[str, Any]) -> None:
     base, _, anchor = rule["annotations"]["runbook_url"].partition("#")
     assert base == RUNBOOK_BASE and base.endswith("/docs/operations.md")
     assert anchor in markdown_anchors(OPERATIONS_DOC)

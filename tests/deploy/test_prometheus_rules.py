@@ -2,6 +2,8 @@
 alert is complete (severity, summary, description, runbook link) and uses only contract metrics."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.deploy.support import (
@@ -59,7 +61,7 @@ def test_the_required_alerts_exist() -> None:
 
 
 @pytest.mark.parametrize("rule", alert_rules(), ids=lambda rule: rule["alert"])
-def test_alert_is_complete(rule: dict) -> None:
+def test_alert_is_complete(rule: dict[str, Any]) -> None:
     assert rule["labels"]["severity"] in ("critical", "warning")
     annotations = rule["annotations"]
     assert annotations["summary"].strip() and annotations["description"].strip()

@@ -49,25 +49,30 @@ class Cloud:
         body = {"kind": kind} if owner is None else {"kind": kind, "owner": owner}
         reply = self.post("/admin/instances", body)
         assert reply.status_code == 201, reply.text
-        return reply.json()["runnerToken"]
+        key: str = reply.json()["runnerToken"]
+        return key
 
     def enqueue(self, **spec: Any) -> str:
         reply = self.post("/admin/jobs", {"target": "global", **spec})
         assert reply.status_code == 201, reply.text
-        return reply.json()["workspaceId"]
+        workspace_id: str = reply.json()["workspaceId"]
+        return workspace_id
 
     def lease(self, token: str) -> dict[str, Any]:
         reply = self.post("/leaseWorkspaceJob", {}, token=token)
         assert reply.status_code == 200, reply.text
-        return reply.json()
+        lease: dict[str, Any] = reply.json()
+        return lease
 
     def job(self, workspace_id: str) -> dict[str, Any]:
         reply = self.get(f"/admin/jobs/{workspace_id}")
         assert reply.status_code == 200, reply.text
-        return reply.json()
+        job: dict[str, Any] = reply.json()
+        return job
 
     def stats(self) -> dict[str, Any]:
-        return self.get("/admin/stats").json()
+        stats: dict[str, Any] = self.get("/admin/stats").json()
+        return stats
 
 
 def empty_completion(workspace_id: str, message: str = "Done.") -> dict[str, Any]:
@@ -105,7 +110,7 @@ def key(cloud: Cloud) -> str:
     return cloud.admin_key()
 
 
-def with_config(**changes: Any) -> Any:
+def with_config(**changes: Any) -> pytest.MarkDecorator:
     """Parametrise the ``config`` fixture for one test: ``@with_config(lease_seconds=30)``."""
     base = EmulatorConfig(seed_jobs=0, lease_seconds=600.0)
     return pytest.mark.parametrize("config", [dataclasses.replace(base, **changes)])

@@ -4,6 +4,7 @@ protocol §4 one step past it, naming the place."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -59,9 +60,11 @@ DONE_A = {"id": "a", "label": "x", "checked": True}
 
 
 def _many(array: str, count: int) -> dict[str, Any]:
-    build = {"files": lambda i: file(name=f"d{i}.md"), "charts": lambda i: bar(id=f"c{i}"),
-             "datasets": lambda i: table(id=f"t{i}"), "lists": lambda i: list_(id=f"l{i}"),
-             "checklists": lambda i: checklist(id=f"k{i}"), "svgs": lambda i: svg(id=f"s{i}")}[array]
+    builders: dict[str, Callable[[int], dict[str, Any]]] = {
+        "files": lambda i: file(name=f"d{i}.md"), "charts": lambda i: bar(id=f"c{i}"),
+        "datasets": lambda i: table(id=f"t{i}"), "lists": lambda i: list_(id=f"l{i}"),
+        "checklists": lambda i: checklist(id=f"k{i}"), "svgs": lambda i: svg(id=f"s{i}")}
+    build = builders[array]
     return body_with(array, *(build(i) for i in range(count)))
 
 

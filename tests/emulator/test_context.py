@@ -5,7 +5,7 @@ from typing import Any
 
 from tests.emulator.conftest import START, Cloud, FakeClock
 
-CONTEXT_TYPES = {
+CONTEXT_TYPES: dict[str, type | tuple[type, ...]] = {
     "workspaceId": str, "title": (str, type(None)), "legacyIdea": (str, type(None)), "messageCount": int,
     "recentMessages": list, "priorMessages": list, "recentText": str, "priorTextVerbatim": str,
     "recentTokenEstimate": int, "priorTokenEstimate": int, "priorNeedsSummarization": bool,

@@ -8,7 +8,8 @@ def _account(cloud: Cloud, uid: str, *, admin: bool = False) -> str:
     reply = cloud.post("/admin/accounts", {"uid": uid, "admin": admin})
     assert reply.status_code == 201
     assert reply.json()["uid"] == uid
-    return reply.json()["idToken"]
+    token: str = reply.json()["idToken"]
+    return token
 
 
 def test_create_instance_with_id_token_returns_key_once(cloud: Cloud) -> None:

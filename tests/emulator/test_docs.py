@@ -97,9 +97,9 @@ def examples(markdown: str) -> list[Example]:
         if block.info != "sh" or "$EMU" not in block.text:
             continue
         following = blocks[position + 1] if position + 1 < len(blocks) else None
-        adjacent = following is not None and following.info in ("json", "text") and all(
-            not line.strip() for line in lines[block.end_line:following.line - 1])
-        found.append(Example(block=block, expected=following.text if adjacent else None))
+        answer = following if following is not None and following.info in ("json", "text") and all(
+            not line.strip() for line in lines[block.end_line:following.line - 1]) else None
+        found.append(Example(block=block, expected=answer.text if answer is not None else None))
     return found
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -12,10 +13,11 @@ from shared.config.sections import EmulatorConfig
 from tests.emulator.conftest import HTTP_TIMEOUT, Cloud, with_config
 
 
-def _set_faults(cloud: Cloud, **settings: object) -> dict:
+def _set_faults(cloud: Cloud, **settings: object) -> dict[str, Any]:
     reply = cloud.post("/admin/faults", settings)
     assert reply.status_code == 200, reply.text
-    return reply.json()
+    faults: dict[str, Any] = reply.json()
+    return faults
 
 
 def test_error_rate_answers_500_and_changes_nothing(cloud: Cloud, key: str) -> None:
@@ -112,7 +114,7 @@ def test_get_faults_reads_current_settings(cloud: Cloud) -> None:
     ({"remove": True}, "route"),
     ({"eror_rate": 1}, "eror_rate"),
 ])
-def test_bad_fault_settings_are_400(cloud: Cloud, body: dict, word: str) -> None:
+def test_bad_fault_settings_are_400(cloud: Cloud, body: dict[str, Any], word: str) -> None:
     reply = cloud.post("/admin/faults", body)
     assert reply.status_code == 400 and word in reply.json()["error"]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,7 @@ def test_lease_expiry_returns_job_to_pending_and_counts_leases(cloud: Cloud, key
     ("/failWorkspaceJob", {"error": "boom"}),
 ])
 def test_every_job_route_409s_after_expiry(cloud: Cloud, key: str, clock: FakeClock, path: str,
-                                           extra: dict) -> None:
+                                           extra: dict[str, Any]) -> None:
     workspace_id = cloud.enqueue(messages=[{"text": "x"}])
     assert workspace_id == "ws-000001"
     cloud.lease(key)

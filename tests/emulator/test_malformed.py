@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,10 +15,16 @@ from shared.config.sections import EmulatorConfig
 from tests.emulator.conftest import HTTP_TIMEOUT, Cloud
 
 
+def _address(url: str) -> tuple[str, int]:
+    """(host, port) of the emulator's URL, which always names both."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    return parts.hostname, parts.port
+
+
 def _raw_exchange(url: str, request: bytes) -> bytes:
     """Send raw bytes on a fresh connection and read until the server closes it."""
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=HTTP_TIMEOUT) as sock:
+    with socket.create_connection(_address(url), timeout=HTTP_TIMEOUT) as sock:
         sock.sendall(request)
         chunks = []
         while chunk := sock.recv(65536):
@@ -25,7 +32,7 @@ def _raw_exchange(url: str, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def _status_and_json(raw: bytes) -> tuple[int, dict]:
+def _status_and_json(raw: bytes) -> tuple[int, dict[str, Any]]:
     head, _, body = raw.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     return status, json.loads(body)
@@ -65,7 +72,7 @@ def test_deeply_nested_json_is_400(cloud: Cloud, key: str) -> None:
     ({"workspaceId": None}, "got null"),
     ({"workspaceId": " "}, "must not be blank"),
 ])
-def test_missing_and_wrong_typed_fields(cloud: Cloud, key: str, body: dict, word: str) -> None:
+def test_missing_and_wrong_typed_fields(cloud: Cloud, key: str, body: dict[str, Any], word: str) -> None:
     reply = cloud.post("/getWorkspaceRunnerContext", body, token=key)
     assert reply.status_code == 400
     assert word in reply.json()["error"]
@@ -133,8 +140,7 @@ def test_garbage_request_line_is_json_400(cloud: Cloud) -> None:
 
 
 def test_truncated_body_does_not_hang_the_server(cloud: Cloud, key: str) -> None:
-    parts = urlsplit(cloud.url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=HTTP_TIMEOUT) as sock:
+    with socket.create_connection(_address(cloud.url), timeout=HTTP_TIMEOUT) as sock:
         sock.sendall(b"POST /leaseWorkspaceJob HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         sock.shutdown(socket.SHUT_WR)
         answer = sock.recv(65536)

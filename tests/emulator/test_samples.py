@@ -1,6 +1,8 @@
 """Sample jobs: every deliverable kind asked for, legacy-only jobs, long histories, determinism."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 
@@ -13,8 +15,9 @@ PHRASES = ("bar chart comparing", "table of", "checklist", "file specs/", "SVG d
            "line chart", "list of", "scatter plot", "stacked bar", "area chart")
 
 
-def _request_text(spec: dict) -> str:
-    return spec["messages"][-1]["text"] if spec["messages"] else spec["legacyIdea"]
+def _request_text(spec: dict[str, Any]) -> str:
+    text: str = spec["messages"][-1]["text"] if spec["messages"] else spec["legacyIdea"]
+    return text
 
 
 def test_twelve_samples_ask_for_every_kind() -> None:

@@ -48,7 +48,7 @@ def test_admin_token_is_random_per_server() -> None:
     ("[::1]:8080", ("::1", 8080, socket.AF_INET6)),
     (":9000", ("127.0.0.1", 9000, socket.AF_INET)),
 ])
-def test_parse_listen(listen: str, expected: tuple) -> None:
+def test_parse_listen(listen: str, expected: tuple[str, int, socket.AddressFamily]) -> None:
     assert parse_listen(listen) == expected
 
 

@@ -32,10 +32,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from shared.config.sections import ModelConfig
-from workers.models.base import InputItem, ModelTurn, ToolSpec, UserText
+from workers.models.base import InputItem, ModelSession, ModelTurn, ToolSpec, UserText
 from workers.models.builtin import BuiltinModelHandle
 
 STATE_DIR_ENV = "CHAOS_STATE_DIR"
@@ -79,7 +78,7 @@ class ChaosHandle:
 
 
 class ChaosSession:
-    def __init__(self, inner: Any, state_dir: str) -> None:
+    def __init__(self, inner: ModelSession, state_dir: str) -> None:
         self._inner = inner
         self._state_dir = state_dir
 

@@ -25,8 +25,7 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def __enter__(self: ServerT) -> ServerT:
         self._thread.start()

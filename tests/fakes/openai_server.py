@@ -182,6 +182,7 @@ class FakeOpenAIServer:
             return list(self._info_requests)
 
     def _answer(self, request: RecordedRequest) -> Reply:
+        script: Script | None
         if request.path in PATHS and request.headers.get("x-xenon-probe"):  # a start-up probe of the API
             with self._lock:
                 self._info_requests.append(request)
@@ -199,7 +200,7 @@ class FakeOpenAIServer:
             self._requests.append(request)
             queue = self._queues.get(request.path)
             if queue:
-                script: Script | None = queue.popleft()
+                script = queue.popleft()
             else:
                 script = self._fallbacks.get(request.path)
                 if script is None:

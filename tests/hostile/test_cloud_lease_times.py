@@ -12,11 +12,13 @@ import email.utils
 import itertools
 import json
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from shared.cloud import JobClient
 from shared.cloud.errors import TransientCloudError
+from shared.cloud.jobs import FailOutcome
 from shared.cloud.renewal import (
     MAX_INTERVAL,
     MIN_INTERVAL,
@@ -51,7 +53,7 @@ class Clocks:
         return EPOCH + self.elapsed
 
 
-def _keeper(clocks: Clocks, expires_ms: int, answers: list[int | Exception]) -> tuple[LeaseKeeper, list[float]]:
+def _keeper(clocks: Clocks, expires_ms: int, answers: Sequence[int | Exception]) -> tuple[LeaseKeeper, list[float]]:
     beats: list[float] = []
 
     def heartbeat(_: str) -> int:
@@ -90,7 +92,7 @@ def test_a_cloud_clock_behind_ours_by_more_than_the_lease_costs_a_beat_per_5_s_a
     clocks = Clocks()
     lease_ms = 600_000
     skew_ms = 660_000   # the cloud is 11 minutes behind: each 10-minute lease looks a minute old
-    answers: list[int | Exception] = [int(EPOCH * 1000) - skew_ms + lease_ms + k * 5000 for k in range(100)]
+    answers = [int(EPOCH * 1000) - skew_ms + lease_ms + k * 5000 for k in range(100)]
     keeper, beats = _keeper(clocks, answers[0], answers)
     _run_for(clocks, keeper, 120.0)
     assert len(beats) <= 120 / UNCREDIBLE_INTERVAL
@@ -165,8 +167,9 @@ class _RecoveryClient:
         self.heartbeats += 1
         return self.answer_ms
 
-    def fail(self, workspace_id: str, reason: str) -> None:
+    def fail(self, workspace_id: str, reason: str) -> FailOutcome:
         self.failed.append(reason)
+        return FailOutcome.FAILED
 
     def close(self) -> None:
         return None

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.cloud import JobClient, TransientCloudError
+from shared.cloud.transport import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_ANSWER_BYTES
 from shared.http.retry import RetryPolicy
 from supervisor.config.loader import load_config
 from tests.cloud.conftest import RUNNER_KEY
@@ -23,9 +24,11 @@ SLOW_LEASE = http_answer(b'{"leased": false}' + b" " * 600)   # one byte per 0.1
 HEARTBEAT_OK = http_answer(b'{"ok": true, "leaseExpiresAt": 1700000600000}')
 
 
-def _client(url: str, sleeps: list[float], reports: list[tuple[str, str, float]], **limits: float) -> JobClient:
+def _client(url: str, sleeps: list[float], reports: list[tuple[str, str, float]], *,
+            call_timeout: float = DEFAULT_CALL_TIMEOUT, max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> JobClient:
     return JobClient(base_url=url, token=RUNNER_KEY, connect_timeout=2, read_timeout=5, retry=RetryPolicy(),
-                     on_request=lambda *report: reports.append(report), sleep=sleeps.append, **limits)
+                     on_request=lambda *report: reports.append(report), sleep=sleeps.append,
+                     call_timeout=call_timeout, max_answer_bytes=max_answer_bytes)
 
 
 def test_a_trickling_lease_answer_ends_at_call_timeout_as_a_transient_timeout_tried_once() -> None:

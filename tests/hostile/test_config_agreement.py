@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,10 +26,10 @@ from tests.integration.conftest import StartRunner
 RELOADED = "SIGHUP: configuration reloaded"
 REFUSED = "SIGHUP: the new configuration is invalid, keeping the running one"
 
-Edit = Callable[[dict, Path], bytes]   # (the running config, a scratch dir) → the bytes of the new file
+Edit = Callable[[dict[str, Any], Path], bytes]   # (the running config, a scratch dir) → the bytes of the new file
 
 
-def dump(config: dict) -> bytes:
+def dump(config: dict[str, Any]) -> bytes:
     return yaml.safe_dump(config).encode()
 
 
@@ -40,20 +41,20 @@ def appended(text: str) -> Edit:
     return lambda config, _: dump(config) + text.encode()
 
 
-def fifo(config: dict, scratch: Path) -> bytes:
+def fifo(config: dict[str, Any], scratch: Path) -> bytes:
     path = scratch / "fifo"
     if not path.exists():
         os.mkfifo(path)
     return dump({**config, "model": {**config["model"], "summary_model": f"${{file:{path}}}"}})
 
 
-def under_a_file(config: dict, scratch: Path) -> bytes:
+def under_a_file(config: dict[str, Any], scratch: Path) -> bytes:
     blocker = scratch / "plain-file"
     blocker.write_text("x")
     return dump({**config, "metrics": {**config["metrics"], "multiproc_dir": str(blocker / "metrics")}})
 
 
-def alias_bomb(config: dict, _: Path) -> bytes:
+def alias_bomb(config: dict[str, Any], _: Path) -> bytes:
     lines = ["unknown_section:", "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 12)]
     return dump(config) + ("\n".join(lines) + "\n").encode()

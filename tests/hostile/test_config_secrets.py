@@ -103,7 +103,7 @@ def secret_of(seed: bytes, length: int) -> str:
                                                               "url", "file", "reference")),
        padded=st.booleans())
 def test_no_registered_secret_appears_in_any_config_error(
-        tmp_path_factory: pytest.TempPathFactory, seed: bytes, length: int, place: str, source: str,
+        tmp_path_factory: pytest.TempPathFactory, seed: bytes, length: int, place: tuple[str, str], source: str,
         padded: bool) -> None:
     """A secret from any source, pasted anywhere (whole, after 50 characters, in a URL): never in the error."""
     secret = secret_of(seed, length)

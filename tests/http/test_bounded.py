@@ -9,22 +9,25 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from typing import Any
 
 import pytest
 import requests
 
-from shared.http.bounded import AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits
+from shared.http.bounded import Answer, AnswerTooLarge, BoundedSession, DeadlineExceeded, ExchangeLimits
 from tests.fakes.trickle import TrickleServer, http_answer
 
 LIMITS = ExchangeLimits(connect_timeout=2.0, read_timeout=5.0, deadline=0.5, max_bytes=1000)
 SLOW_ANSWER = http_answer(b'{"leased": false}' + b" " * 200)  # ~300 bytes: 30 s at 10 bytes/s
 
 
-def _post(url: str, limits: ExchangeLimits = LIMITS, session: BoundedSession | None = None) -> tuple[object, float]:
+def _post(url: str, limits: ExchangeLimits = LIMITS,
+          session: BoundedSession | None = None) -> tuple[Answer | requests.RequestException, float]:
+    """The answer of one POST, or the exception it raised; and the seconds it took."""
     started = time.monotonic()
+    result: Answer | requests.RequestException
     try:
-        result: object = (session or BoundedSession()).request("POST", url + "/x", data=b"{}", headers={},
-                                                                limits=limits)
+        result = (session or BoundedSession()).request("POST", url + "/x", data=b"{}", headers={}, limits=limits)
     except requests.RequestException as exc:
         result = exc
     return result, time.monotonic() - started
@@ -109,6 +112,6 @@ def test_a_stream_left_early_closes_its_connection() -> None:
 
 @pytest.mark.parametrize("field", ["connect_timeout", "read_timeout", "deadline"])
 def test_limits_refuse_non_positive_times(field: str) -> None:
-    values = {"connect_timeout": 1.0, "read_timeout": 1.0, "deadline": 1.0, "max_bytes": 1, field: 0}
+    values: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 1.0, "deadline": 1.0, "max_bytes": 1, field: 0}
     with pytest.raises(ValueError, match=field):
         ExchangeLimits(**values)

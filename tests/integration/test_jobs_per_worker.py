@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from typing import Any
 
 from emulator import EmulatorServer
 from tests.harness import enqueue, wait_final
@@ -19,7 +20,7 @@ from tests.integration.conftest import LEASE_SECONDS, StartRunner
 BEFORE_EXPIRY = LEASE_SECONDS / 2
 
 
-def _worker_with_jobs(status: dict, count: int) -> dict | None:
+def _worker_with_jobs(status: dict[str, Any], count: int) -> dict[str, Any] | None:
     """The worker of ``status`` holding ``count`` jobs, if any."""
     return next((w for w in status["workers"] if len(w["jobs"]) == count and w["state"] == "busy"), None)
 
@@ -52,7 +53,9 @@ def test_a_worker_killed_with_8_jobs_in_flight_loses_none_of_them(
     runner = start_runner(workers=1, pool={"jobs_per_worker": 8})
     ids = enqueue(cloud, *[f"Report {n}, slowly. [[sleep:2]]" for n in range(8)])
     status = runner.wait_status(lambda s: _worker_with_jobs(s, 8), what="one worker holding 8 jobs")
-    victim = _worker_with_jobs(status, 8)["pid"]
+    worker = _worker_with_jobs(status, 8)
+    assert worker is not None   # the status the wait returned has it
+    victim = worker["pid"]
 
     os.kill(victim, signal.SIGKILL)
 
@@ -69,8 +72,10 @@ def test_a_worker_killed_with_8_jobs_and_no_reruns_fails_each_at_once_with_the_c
     runner = start_runner(workers=1, pool={"jobs_per_worker": 8, "max_job_attempts": 1})
     ids = enqueue(cloud, *[f"Memo {n}, slowly. [[sleep:30]]" for n in range(8)])
     status = runner.wait_status(lambda s: _worker_with_jobs(s, 8), what="one worker holding 8 jobs")
+    worker = _worker_with_jobs(status, 8)
+    assert worker is not None   # the status the wait returned has it
 
-    os.kill(_worker_with_jobs(status, 8)["pid"], signal.SIGKILL)
+    os.kill(worker["pid"], signal.SIGKILL)
 
     jobs = wait_final(cloud, ids, timeout=BEFORE_EXPIRY)
     assert {job["state"] for job in jobs.values()} == {"failed"}

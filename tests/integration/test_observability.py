@@ -54,15 +54,15 @@ def test_health_readiness_status_metrics_and_logs_of_a_working_pool(
                           model={"name": "tests.fakes.chaos_model:make_handle", "api_key": OPENAI_KEY},
                           logging={"format": "json", "file": str(tmp_path / "file.log")})
     booting = runner.wait_status(lambda s: s["states"]["starting"] == 2, what="2 workers starting")
-    assert runner.get("/healthz").status_code == 200
-    not_ready = runner.get("/readyz")
+    assert runner.answer("/healthz").status_code == 200
+    not_ready = runner.answer("/readyz")
     assert (not_ready.status_code, not_ready.json()["ready_workers"]) == (503, 0)
     assert booting["ready_workers"] == 0 and booting["draining"] is False
 
     assert not stale.exists(), "the metrics directory is wiped at start"
     gate.touch()
     status = runner.wait_ready()
-    assert runner.get("/readyz").status_code == 200
+    assert runner.answer("/readyz").status_code == 200
     assert {"version", "pid", "uptime_seconds", "draining", "desired_workers", "ready_workers", "states",
             "workers"} <= set(status)
     assert [w["slot"] for w in status["workers"]] == [0, 1]
@@ -92,7 +92,7 @@ def test_health_readiness_status_metrics_and_logs_of_a_working_pool(
     assert any(e["slot"] in ("w0", "w1") and e["workspace_id"] == done for e in log_lines), "tagged worker records"
     assert (tmp_path / "file.log").read_text().count("\n") >= len(log_lines) - 1
 
-    exposed = {"/status": runner.get("/status").text, "/metrics": metrics_text, "log": runner.log(),
+    exposed = {"/status": runner.answer("/status").text, "/metrics": metrics_text, "log": runner.log(),
                "log file": (tmp_path / "file.log").read_text()}
     for where, text in exposed.items():
         for secret in secrets_of(runner):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import Any
 
 import pytest
 
@@ -17,11 +18,12 @@ from tests.harness import cloud_stats, enqueue, wait_final
 from tests.integration.conftest import StartRunner
 
 
-def busy_pid(status: dict, workspace_id: str) -> int | None:
+def busy_pid(status: dict[str, Any], workspace_id: str) -> int | None:
     """The pid of the worker running ``workspace_id`` according to /status, if any."""
     for worker in status["workers"]:
         if worker["workspaceId"] == workspace_id and worker["state"] == "busy":
-            return worker["pid"]
+            pid: int = worker["pid"]
+            return pid
     return None
 
 
@@ -31,6 +33,7 @@ def test_killed_busy_worker_job_is_rerun_on_a_replacement_under_the_same_lease(
     [workspace_id] = enqueue(cloud, "A launch plan, slowly. [[sleep:1.5]]")
     status = runner.wait_status(lambda s: busy_pid(s, workspace_id), what=f"a worker busy with {workspace_id}")
     victim = busy_pid(status, workspace_id)
+    assert victim is not None   # the status the wait returned has it
 
     os.kill(victim, signal.SIGKILL)
 
@@ -81,8 +84,10 @@ def test_killed_worker_job_is_failed_at_once_when_no_rerun_is_allowed(
     runner = start_runner(workers=1, pool={"max_job_attempts": 1})
     [workspace_id] = enqueue(cloud, "Slow enough to be killed. [[sleep:30]]")
     status = runner.wait_status(lambda s: busy_pid(s, workspace_id), what=f"a worker busy with {workspace_id}")
+    victim = busy_pid(status, workspace_id)
+    assert victim is not None   # the status the wait returned has it
 
-    os.kill(busy_pid(status, workspace_id), signal.SIGKILL)
+    os.kill(victim, signal.SIGKILL)
 
     job = wait_final(cloud, [workspace_id], timeout=20)[workspace_id]
     assert job["state"] == "failed"

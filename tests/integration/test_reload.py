@@ -52,7 +52,8 @@ def test_sighup_with_an_invalid_config_keeps_the_running_one(cloud: EmulatorServ
     [workspace_id] = enqueue(cloud, "A table of costs.")
     assert wait_final(cloud, [workspace_id])[workspace_id]["state"] == "completed"
     assert runner.pids() == pids, "no worker was restarted"
-    assert runner.status()["desired_workers"] == 2
+    status = runner.status()
+    assert status is not None and status["desired_workers"] == 2
 
 
 def test_sighup_keeps_settings_that_need_a_restart(start_runner: StartRunner) -> None:

@@ -20,7 +20,7 @@ def test_crash_loop_parks_the_slot_until_sighup(cloud: EmulatorServer, start_run
     assert status["workers"][0]["state"] == "parked" and status["workers"][0]["pid"] is None
     assert runner.metric("xenon_runner_workers", state="parked") == 1
     assert runner.metric("xenon_runner_worker_restarts_total", reason="crash") == 3
-    assert runner.get("/readyz").status_code == 503
+    assert runner.answer("/readyz").status_code == 503
     assert "parked (FATAL) until SIGHUP" in runner.log()
 
     runner.signal(signal.SIGHUP)

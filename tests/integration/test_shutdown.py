@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import Any
 
 import psutil
 import pytest
@@ -12,7 +13,7 @@ from tests.harness import cloud_stats, enqueue, gone, job_states, wait_final, wa
 from tests.integration.conftest import StartRunner
 
 
-def busy_with(status: dict, workspace_ids: list[str]) -> bool:
+def busy_with(status: dict[str, Any], workspace_ids: list[str]) -> bool:
     return {w["workspaceId"] for w in status["workers"] if w["state"] == "busy"} == set(workspace_ids)
 
 
@@ -27,8 +28,8 @@ def test_sigterm_drains_in_flight_jobs_leases_nothing_new_and_exits_0(
     runner.signal(signal.SIGTERM)
 
     runner.wait_status(lambda s: s["draining"], what="draining")
-    assert runner.get("/readyz").status_code == 503
-    assert runner.get("/healthz").status_code == 200
+    assert runner.answer("/readyz").status_code == 503
+    assert runner.answer("/healthz").status_code == 200
     assert runner.wait_exit(timeout=30) == 0
     jobs = job_states(cloud)
     assert [(jobs[w]["state"], jobs[w]["leaseCount"]) for w in running] == [("completed", 1)] * 2

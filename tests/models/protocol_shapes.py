@@ -85,7 +85,7 @@ _FORBIDDEN_SVG = re.compile(r"<script|javascript:|\bon[a-z]+\s*=|<foreignObject|
 
 def check_tool_arguments(tool: str, arguments_json: str) -> dict[str, Any]:
     """Parse and check one call's arguments against §4; returns them, raises AssertionError."""
-    arguments = json.loads(arguments_json)
+    arguments: dict[str, Any] = json.loads(arguments_json)
     jsonschema.validate(arguments, SCHEMAS[tool])
     if "labels" in arguments:
         for series in arguments["series"]:

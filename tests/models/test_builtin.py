@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,8 @@ CHART_TOOLS = {"create_bar_chart", "create_stacked_bar_chart", "create_pie_chart
                "create_area_chart", "create_scatter_chart"}
 
 
-def open_session(tools: list[ToolSpec] = ALL_TOOLS, **handle_args: object) -> BuiltinSession:
+def open_session(tools: list[ToolSpec] = ALL_TOOLS, **handle_args: Any) -> BuiltinSession:
+    """A session of a ``BuiltinModelHandle(**handle_args)`` (its keywords: ``latency``, ``sleep``)."""
     return BuiltinModelHandle(**handle_args).open_session(instructions="ignored", tools=tools)
 
 

@@ -190,18 +190,23 @@ def test_plain_http_is_refused_except_on_loopback(server: FakeOpenAIServer, reco
     client_for(server, recorder, base_url="https://models.example.com/v1")  # accepted, nothing sent
 
 
+def _pooled(client: ModelHttpClient) -> requests.Session | None:
+    """The client's connection pool, read afresh (a call, so mypy keeps no narrowing of it across the calls)."""
+    return client._http._session
+
+
 def test_session_is_reused_and_recreated_after_close(server: FakeOpenAIServer, recorder: Recorder) -> None:
     server.queue("responses", OK, OK, OK)
     client = client_for(server, recorder)
-    assert client._http._session is None  # created lazily, in the process that uses it
+    assert _pooled(client) is None  # created lazily, in the process that uses it
     client.post("responses", {})
-    first = client._http._session
+    first = _pooled(client)
     client.post("responses", {})
-    assert client._http._session is first
+    assert _pooled(client) is first
     client.close()
-    assert client._http._session is None
+    assert _pooled(client) is None
     client.post("responses", {})
-    assert client._http._session is not None and client._http._session is not first
+    assert _pooled(client) is not None and _pooled(client) is not first
 
 
 # ---------------------------------------------------------------- bounded tries (issue 14)

@@ -9,12 +9,12 @@ import workers.models.manners as manners
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_reply
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models.base import ModelError, ToolResult, UserText
-from workers.models.openai_chat import OpenAIChatHandle
+from workers.models.openai_chat import ChatSession, OpenAIChatHandle
 
 LIST_ARGS = {"list": {"kind": "list", "id": "steps", "items": ["a"]}}
 
 
-def session_for(server: FakeOpenAIServer, recorder: Recorder):
+def session_for(server: FakeOpenAIServer, recorder: Recorder) -> ChatSession:
     handle = OpenAIChatHandle(config=model_config(server), on_request=recorder.on_request, sleep=recorder.sleep)
     return handle.open_session(instructions="sys", tools=[LIST_TOOL])
 

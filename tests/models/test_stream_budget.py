@@ -4,6 +4,7 @@ chooses for itself) is read no further than about the budget, then hung up on.""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,12 +14,12 @@ from tests.harness import wait_for
 from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models.base import UserText
 from workers.models.chat_stream import BUDGET_MARGIN, fold_chat_events
-from workers.models.openai_chat import OpenAIChatHandle
+from workers.models.openai_chat import ChatSession, OpenAIChatHandle
 
 BUDGET = 40  # tokens: model.max_output_tokens in these tests
 
 
-def _event(delta: dict[str, object], finish: str | None = None) -> str:
+def _event(delta: Mapping[str, object], finish: str | None = None) -> str:
     return json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
 
@@ -29,7 +30,7 @@ CALL_START = _event({"tool_calls": [{"index": 0, "id": "c1", "type": "function",
 ARGUMENT_PIECE = _event({"tool_calls": [{"index": 0, "function": {"arguments": '"a", '}}]})
 
 
-def session_for(server: FakeOpenAIServer, recorder: Recorder):
+def session_for(server: FakeOpenAIServer, recorder: Recorder) -> ChatSession:
     config = model_config(server, stream="on", max_output_tokens=BUDGET, read_timeout=5.0)
     return OpenAIChatHandle(config=config, on_request=recorder.on_request, sleep=recorder.sleep).open_session(
         instructions="sys", tools=[LIST_TOOL])

@@ -13,12 +13,12 @@ from tests.models.conftest import LIST_TOOL, Recorder, model_config
 from workers.models import manners
 from workers.models.base import ModelDeadlineExceeded, ModelError, UserText
 from workers.models.chat_stream import collect_chat_stream, sse_data
-from workers.models.openai_chat import TOOL_STREAMS_CUT_KEY, OpenAIChatHandle
+from workers.models.openai_chat import TOOL_STREAMS_CUT_KEY, ChatSession, OpenAIChatHandle
 
 LIST_ARGS = {"list": {"kind": "list", "id": "steps", "items": ["a", "b"]}}
 
 
-def session_for(server: FakeOpenAIServer, recorder: Recorder, **overrides: object):
+def session_for(server: FakeOpenAIServer, recorder: Recorder, **overrides: object) -> ChatSession:
     config = model_config(server, stream="on", **overrides)
     return OpenAIChatHandle(config=config, on_request=recorder.on_request, sleep=recorder.sleep).open_session(
         instructions="sys", tools=[LIST_TOOL])

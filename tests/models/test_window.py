@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -10,23 +12,24 @@ from hypothesis import strategies as st
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, chat_reply, context_length_error
 from tests.models.conftest import Recorder, model_config
 from workers.deliverables.tools import TOOL_SPECS
-from workers.models.base import ModelContextTooLong, ToolResult, UserText
+from workers.models.base import ModelContextTooLong, ToolResult, ToolSpec, UserText
 from workers.models.openai_chat import OpenAIChatHandle, chat_tool
-from workers.models.request_plan import MIN_USER_CHARS, plan_chat_request, shorten_arguments
+from workers.models.request_plan import MIN_USER_CHARS, ChatPlan, Message, plan_chat_request, shorten_arguments
 from workers.models.tool_fit import compact_tool, tools_for_ask
 from workers.models.window import TokenEstimate
 from workers.prompt import JOB_INSTRUCTIONS
 
 ESTIMATE = TokenEstimate()
-SYSTEM = {"role": "system", "content": JOB_INSTRUCTIONS}
+SYSTEM: Message = {"role": "system", "content": JOB_INSTRUCTIONS}
 
 
-def plan(messages: list[dict], *, window: int, reserve: int = 512, tools=TOOL_SPECS):
+def plan(messages: Sequence[Message], *, window: int, reserve: int = 512,
+         tools: Sequence[ToolSpec] = TOOL_SPECS) -> ChatPlan:
     return plan_chat_request(messages=messages, tools=tools, window=window, reserve=reserve, estimate=ESTIMATE,
                              render_tool=chat_tool)
 
 
-def prompt_tokens(messages: list[dict], tools) -> int:
+def prompt_tokens(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
     return ESTIMATE.of_messages(messages) + ESTIMATE.of_tools([chat_tool(spec) for spec in tools])
 
 
@@ -56,11 +59,11 @@ def test_a_large_window_sends_everything_as_it_is() -> None:
 
 def test_earlier_tool_arguments_are_shortened_before_the_ask_is_touched() -> None:
     huge = {"name": "specs/plan.md", "content": "x" * 40_000}
-    messages = [SYSTEM, {"role": "user", "content": "Write the plan as a file."},
-                {"role": "assistant", "content": "", "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "create_file",
-                                                                  "arguments": json.dumps(huge)}}]},
-                {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": True, "detail": "y" * 2000})}]
+    messages: list[Message] = [
+        SYSTEM, {"role": "user", "content": "Write the plan as a file."},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "create_file", "arguments": json.dumps(huge)}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"ok": True, "detail": "y" * 2000})}]
     chosen = plan(messages, window=16_384)
     arguments = json.loads(chosen.messages[2]["tool_calls"][0]["function"]["arguments"])
     assert arguments["name"] == "specs/plan.md" and len(arguments["content"]) <= 80
@@ -105,7 +108,7 @@ def test_shortened_arguments_stay_a_json_object() -> None:
        reserve=st.integers(min_value=16, max_value=2048), history=st.integers(min_value=0, max_value=20_000))
 def test_the_plan_fits_or_names_the_need(user_chars: int, window: int, reserve: int, history: int) -> None:
     ask = "table " + "w" * user_chars
-    messages = [SYSTEM, {"role": "user", "content": ask}]
+    messages: list[Message] = [SYSTEM, {"role": "user", "content": ask}]
     if history:
         messages += [{"role": "assistant", "content": "", "tool_calls": [
             {"id": "c", "type": "function", "function": {"name": "create_table",
@@ -134,7 +137,7 @@ def handle_for(server: FakeOpenAIServer, recorder: Recorder, **overrides: object
     (("POST", "/api/show"), {"parameters": "num_ctx 3000\ntemperature 0", "model_info": {"x.context_length": 9}}),
 ], ids=["llama.cpp", "vllm", "ollama"])
 def test_the_window_the_server_tells_plans_the_request(server: FakeOpenAIServer, recorder: Recorder,
-                                                       route: tuple[str, str], reply: dict) -> None:
+                                                       route: tuple[str, str], reply: dict[str, Any]) -> None:
     server.serve_info(*route, Reply(body=reply))
     server.queue("chat/completions", Reply(body=chat_reply(text="ok")))
     handle_for(server, recorder, max_output_tokens=300).open_session(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,6 +11,7 @@ from shared.config.sections import ModelConfig
 from tests.realmodel.conftest import SEED, smollm2_weights
 from workers.deliverables.tools import TOOL_SPECS
 from workers.models.base import ModelDeadlineExceeded, ToolResult, UserText
+from workers.models.llama_cpp_handle import LlamaCppHandle, LocalChatServer
 from workers.models.loader import ModelLoadError, load_model_handle
 from workers.prompt import JOB_INSTRUCTIONS
 
@@ -17,16 +19,17 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def handle():
+def handle() -> Iterator[LlamaCppHandle]:
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (pip install '.[local]'; .ci/run installs it)")
     loaded = load_model_handle(ModelConfig(name="llama-cpp", model_path=str(smollm2_weights()), context_window=4096,
                                            temperature=0.0, seed=SEED, max_output_tokens=256, threads=2))
+    assert isinstance(loaded, LlamaCppHandle), loaded
     yield loaded
     loaded.close()
 
 
-def test_a_job_conversation_runs_in_process_with_schema_valid_tool_calls(handle) -> None:
+def test_a_job_conversation_runs_in_process_with_schema_valid_tool_calls(handle: LlamaCppHandle) -> None:
     session = handle.open_session(instructions=JOB_INSTRUCTIONS, tools=TOOL_SPECS)
     turn = session.send([UserText(text="Make a list with id steps of three steps to brew coffee.")], timeout=300)
     rounds = 1
@@ -40,13 +43,13 @@ def test_a_job_conversation_runs_in_process_with_schema_valid_tool_calls(handle)
     assert turn.text.strip() or turn.tool_calls
 
 
-def test_summaries_run_in_process(handle) -> None:
+def test_summaries_run_in_process(handle: LlamaCppHandle) -> None:
     summary = handle.summarize("We chose Postgres over MySQL for the bookings service. " * 20,
                                instructions="Condense into one sentence.", max_chars=400, timeout=300)
     assert 0 < len(summary) <= 400
 
 
-def test_a_round_stops_at_its_deadline(handle) -> None:
+def test_a_round_stops_at_its_deadline(handle: LlamaCppHandle) -> None:
     session = handle.open_session(instructions="", tools=[])
     with pytest.raises(ModelDeadlineExceeded) as caught:
         session.send([UserText(text="Write a very long story about a lighthouse keeper.")], timeout=0.05)
@@ -69,11 +72,12 @@ LONG_TOOL = {"type": "function", "function": {
         "items": {"type": "array", "minItems": 300, "items": {"type": "string"}}}}}}
 
 
-def test_max_tokens_bounds_a_tool_call_that_would_run_to_the_end_of_the_window(handle) -> None:
+def test_max_tokens_bounds_a_tool_call_that_would_run_to_the_end_of_the_window(handle: LlamaCppHandle) -> None:
     # Before: llama-cpp-python's function-calling handler ignores max_tokens when tool_choice is "auto", so the
     # arguments ran until the 4,096-token window was full (minutes on a CPU) and the handle then raised
     # ContextOverflow ("Requested tokens exceed context window"), as if the prompt had been too long.
     server = handle._client
+    assert isinstance(server, LocalChatServer)   # the in-process stand-in for the HTTP client
     body = {"messages": [{"role": "system", "content": "Call create_list."},
                          {"role": "user", "content": "Make a list of 300 fruits."}],
             "tools": [LONG_TOOL], "tool_choice": "auto", "max_tokens": 48, "temperature": 0.0, "seed": SEED}

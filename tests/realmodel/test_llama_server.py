@@ -64,6 +64,16 @@ def test_the_window_is_learnt_from_the_servers_overflow_error(llama_server: Llam
     handle.close()
 
 
+def _with_payloads(cloud: EmulatorServer) -> list[dict[str, Any]]:
+    """Every job's snapshot with its payload (the emulator never drops a job)."""
+    snapshots = []
+    for job in cloud.state.job_snapshots():
+        snapshot = cloud.state.job_snapshot(job["workspaceId"])
+        assert snapshot is not None, job
+        snapshots.append(snapshot)
+    return snapshots
+
+
 @pytest.mark.parametrize("llama_server, context_window, jobs", [(4096, 0, JOBS), (8192, 8192, JOBS)],
                          indirect=["llama_server"], ids=["window-4096", "window-8192"])
 def test_a_pool_completes_most_jobs_on_a_small_real_model(tmp_path: Path, llama_server: LlamaServer,
@@ -82,7 +92,7 @@ def test_a_pool_completes_most_jobs_on_a_small_real_model(tmp_path: Path, llama_
                  what=lambda: f"every job to end: {cloud.state.job_counts()}\n{runner.log_tail()}")
     finally:
         runner.kill_tree()
-        snapshots = [cloud.state.job_snapshot(job["workspaceId"]) for job in cloud.state.job_snapshots()]
+        snapshots = _with_payloads(cloud)
         cloud.stop()
     elapsed = time.monotonic() - started
     log = runner.log()

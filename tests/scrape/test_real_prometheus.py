@@ -39,6 +39,7 @@ def start_prometheus(tmp_path: Path, target: str) -> tuple[subprocess.Popen[byte
               "rule_files": [str(rules / "*.rules.yml")],
               "scrape_configs": [{"job_name": "xenon-runner", "static_configs": [{"targets": [target]}]}]}
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    assert PROMETHEUS is not None   # the module is skipped without it
     port = free_port()
     log = open(tmp_path / "prometheus.log", "wb")
     process = subprocess.Popen([PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}",
@@ -55,7 +56,8 @@ def query(base: str, expression: str) -> list[dict[str, Any]]:
         return []
     if answer.status_code != 200:
         return []
-    return answer.json()["data"]["result"]
+    result: list[dict[str, Any]] = answer.json()["data"]["result"]
+    return result
 
 
 def test_prometheus_scrapes_job_counters_from_a_running_pool(cloud: EmulatorServer, tmp_path: Path) -> None:

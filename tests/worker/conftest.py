@@ -71,7 +71,8 @@ class Harness:
     def job(self, workspace_id: str) -> dict[str, Any]:
         answer = requests.get(f"{self.cloud.url}/admin/jobs/{workspace_id}", timeout=5)
         answer.raise_for_status()
-        return answer.json()
+        job: dict[str, Any] = answer.json()
+        return job
 
     def routes_called(self) -> list[str]:
         return [route for route, _, _ in self.api_requests]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -16,16 +18,16 @@ from tests.worker.conftest import API_KEY, Harness
 from workers.deliverables.tools import citation
 
 PROTOCOLS = ("responses", "chat")
-REPLY = {"responses": responses_reply, "chat": chat_reply}
+REPLY: dict[str, Callable[..., dict[str, Any]]] = {"responses": responses_reply, "chat": chat_reply}
 PATH = {"responses": "responses", "chat": "chat/completions"}
 
 
-def script(harness: Harness, protocol: str, *turns: dict) -> None:
+def script(harness: Harness, protocol: str, *turns: dict[str, Any]) -> None:
     """Queue model turns given as ``dict(text=..., tool_calls=[...])`` for ``protocol``."""
     harness.openai.queue(PATH[protocol], *(Reply(body=REPLY[protocol](**turn)) for turn in turns))
 
 
-def tool_outputs(harness: Harness, protocol: str, request_index: int) -> list[dict]:
+def tool_outputs(harness: Harness, protocol: str, request_index: int) -> list[dict[str, Any]]:
     """The ``{"ok", "detail"}`` answers the runner sent back in model request ``request_index``."""
     body = harness.openai.requests_for(PATH[protocol])[request_index].json
     if protocol == "responses":
@@ -227,7 +229,7 @@ def test_empty_context_fails_with_empty_context(harness: Harness) -> None:
 
 
 def test_server_400_on_complete_fails_the_job_with_the_server_detail(harness: Harness) -> None:
-    context = {"workspaceId": "ws-x", "title": None, "legacyIdea": "Write a haiku", "messageCount": 0,
+    context: dict[str, Any] = {"workspaceId": "ws-x", "title": None, "legacyIdea": "Write a haiku", "messageCount": 0,
                "recentMessages": [], "priorMessages": [], "recentText": "", "priorTextVerbatim": "",
                "recentTokenEstimate": 0, "priorTokenEstimate": 0, "priorNeedsSummarization": False,
                "storedSummaryCoversPrior": False, "storedPriorSummary": None}

@@ -11,7 +11,7 @@ import threading
 
 from shared.config.sections import PoolConfig
 from shared.pipe import liveness
-from shared.pipe.messages import Alive, JobFinished, LeaseResult, Progress, WantWork
+from shared.pipe.messages import Alive, JobFinished, JobOutcome, LeaseOutcome, LeaseResult, Progress, WantWork
 from supervisor.watchdog import MainThreadClock, Watchdog
 from tests.core.fakes import PID, FakeSlot, live_slot
 
@@ -49,14 +49,14 @@ def test_reporting_back_resets_the_clock_and_nothing_declared_means_hung_timeout
 
 def test_signs_of_life_from_other_threads_are_no_progress() -> None:
     clock = MainThreadClock()
-    clock.heard(PID, LeaseResult("empty"), 0.0)
+    clock.heard(PID, LeaseResult(LeaseOutcome.EMPTY), 0.0)
     clock.heard(PID, Alive(), 9.0)
     assert clock.overdue(PID, 10.5, grace=HUNG) is not None
 
 
 def test_a_main_thread_waiting_for_the_supervisor_is_exempt_until_it_speaks_again() -> None:
     clock = MainThreadClock()
-    clock.heard(PID, JobFinished("ws-1", "completed"), 0.0)
+    clock.heard(PID, JobFinished("ws-1", JobOutcome.COMPLETED), 0.0)
     clock.heard(PID, WantWork(), 0.1)
     assert clock.overdue(PID, 10_000.0, grace=HUNG) is None   # the gate may pause leasing for minutes
     clock.heard(PID, Progress(within=5.0, what="POST /leaseWorkspaceJob"), 10_000.0)

@@ -19,7 +19,7 @@ def call(collector: DeliverableCollector, tool: str, arguments: Any, *, call_id:
     text = arguments if isinstance(arguments, str) else json.dumps(arguments)
     result = collector.apply(ToolCall(call_id=call_id, name=tool, arguments=text))
     assert isinstance(result, ToolResult) and result.call_id == call_id
-    answer = json.loads(result.output)
+    answer: dict[str, Any] = json.loads(result.output)
     assert set(answer) == {"ok", "detail"} and isinstance(answer["detail"], str)
     return answer
 
@@ -110,7 +110,7 @@ CAPS = {"create_file": ("file", 24, "files"), "create_bar_chart": ("chart", 12, 
 
 
 def numbered_args(tool: str, number: int) -> dict[str, Any]:
-    args = json.loads(json.dumps(TOOL_ARGS[tool]))
+    args: dict[str, Any] = json.loads(json.dumps(TOOL_ARGS[tool]))   # a deep copy
     if tool == "create_file":
         args["name"] = f"doc{number}.md"
     elif tool == "create_bar_chart":

@@ -3,6 +3,7 @@ prompt and the failure reason."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def cites(kind: str, ref: str) -> Citation:
     return Citation(kind=kind, ref=ref)
 
 
-def collector_with(*calls: tuple[str, dict]) -> DeliverableCollector:
+def collector_with(*calls: tuple[str, dict[str, Any]]) -> DeliverableCollector:
     collector = DeliverableCollector()
     for tool, arguments in calls:
         answer = json.loads(collector.apply(ToolCall(call_id="c", name=tool, arguments=json.dumps(arguments))).output)

@@ -31,7 +31,7 @@ from workers.deliverables.validate import validate_completion
 from workers.models.base import ToolCall
 
 CI_EXAMPLES = 40  # per test; each example is a whole job of up to a few dozen calls
-DEEP = settings.default.max_examples > 200  # HYPOTHESIS_PROFILE=deep: the profile's budget, no time limit
+DEEP = settings().max_examples > 200  # HYPOTHESIS_PROFILE=deep: the profile's budget, no time limit
 BUDGET = settings() if DEEP else settings(max_examples=CI_EXAMPLES)
 pytestmark = [pytest.mark.timeout(0)] if DEEP else []  # 5,000 jobs take minutes per test
 MAX_DETAIL_CHARS = 600  # an ok:false detail the model can act on stays short

@@ -21,7 +21,8 @@ def call(collector: DeliverableCollector, tool: str, arguments: Any) -> dict[str
     text = arguments if isinstance(arguments, str) else json.dumps(arguments)
     result = collector.apply(ToolCall(call_id="c1", name=tool, arguments=text))
     result.output.encode("utf-8")  # every answer can go back to the model
-    return json.loads(result.output)
+    answer: dict[str, Any] = json.loads(result.output)
+    return answer
 
 
 def payload_of(collector: DeliverableCollector, message: str = "Done.") -> dict[str, Any]:
