@@ -13,7 +13,7 @@ import signal
 from typing import Any
 
 from emulator import EmulatorServer
-from tests.harness import enqueue, wait_final
+from tests.harness import Runner, enqueue, wait_final
 from tests.integration.conftest import LEASE_SECONDS, StartRunner
 
 # Well inside the emulator's 60 s lease: a job that ends before this did not wait for its lease to run out.
@@ -25,14 +25,20 @@ def _worker_with_jobs(status: dict[str, Any], count: int) -> dict[str, Any] | No
     return next((w for w in status["workers"] if len(w["jobs"]) == count and w["state"] == "busy"), None)
 
 
+def _wait_for_worker_with_jobs(runner: Runner, count: int) -> dict[str, Any]:
+    """Wait until /status shows a busy worker holding ``count`` jobs; that worker's entry."""
+    status = runner.wait_status(lambda s: _worker_with_jobs(s, count), what=f"one worker holding {count} jobs")
+    worker = _worker_with_jobs(status, count)
+    assert worker is not None   # the status the wait returned has it
+    return worker
+
+
 def test_one_worker_runs_four_jobs_at_once_each_under_its_own_lease_and_log_tag(
         cloud: EmulatorServer, start_runner: StartRunner) -> None:
     runner = start_runner(workers=1, pool={"jobs_per_worker": 4})
     ids = enqueue(cloud, *[f"Plan {n}, slowly. [[sleep:3]]" for n in range(4)])
 
-    status = runner.wait_status(lambda s: _worker_with_jobs(s, 4), what="one worker holding 4 jobs")
-    worker = _worker_with_jobs(status, 4)
-    assert worker is not None
+    worker = _wait_for_worker_with_jobs(runner, 4)
     assert sorted(job["workspaceId"] for job in worker["jobs"]) == sorted(ids)
     assert worker["job_slots"] == 4 and worker["workspaceId"] in ids   # the old per-worker field: its oldest job
     assert runner.metric("xenon_runner_job_slots", state="busy") == 4
@@ -52,9 +58,7 @@ def test_a_worker_killed_with_8_jobs_in_flight_loses_none_of_them(
         cloud: EmulatorServer, start_runner: StartRunner) -> None:
     runner = start_runner(workers=1, pool={"jobs_per_worker": 8})
     ids = enqueue(cloud, *[f"Report {n}, slowly. [[sleep:2]]" for n in range(8)])
-    status = runner.wait_status(lambda s: _worker_with_jobs(s, 8), what="one worker holding 8 jobs")
-    worker = _worker_with_jobs(status, 8)
-    assert worker is not None   # the status the wait returned has it
+    worker = _wait_for_worker_with_jobs(runner, 8)
     victim = worker["pid"]
 
     os.kill(victim, signal.SIGKILL)
@@ -71,9 +75,7 @@ def test_a_worker_killed_with_8_jobs_and_no_reruns_fails_each_at_once_with_the_c
         cloud: EmulatorServer, start_runner: StartRunner) -> None:
     runner = start_runner(workers=1, pool={"jobs_per_worker": 8, "max_job_attempts": 1})
     ids = enqueue(cloud, *[f"Memo {n}, slowly. [[sleep:30]]" for n in range(8)])
-    status = runner.wait_status(lambda s: _worker_with_jobs(s, 8), what="one worker holding 8 jobs")
-    worker = _worker_with_jobs(status, 8)
-    assert worker is not None   # the status the wait returned has it
+    worker = _wait_for_worker_with_jobs(runner, 8)
 
     os.kill(worker["pid"], signal.SIGKILL)
 
@@ -87,7 +89,7 @@ def test_a_worker_killed_with_8_jobs_and_no_reruns_fails_each_at_once_with_the_c
 def test_a_drain_waits_for_every_job_of_a_worker(cloud: EmulatorServer, start_runner: StartRunner) -> None:
     runner = start_runner(workers=1, pool={"jobs_per_worker": 3})
     ids = enqueue(cloud, *[f"Brief {n}, slowly. [[sleep:2]]" for n in range(3)])
-    runner.wait_status(lambda s: _worker_with_jobs(s, 3), what="one worker holding 3 jobs")
+    _wait_for_worker_with_jobs(runner, 3)
 
     runner.signal(signal.SIGTERM)
 
